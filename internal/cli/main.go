@@ -1,0 +1,58 @@
+// Package cli holds aigw's command tree. Each command is an options struct, a constructor that
+// only fills the options from flags, and a plain run function; exit codes are decided here once.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// ExitCode is the process exit status that Main returns.
+type ExitCode int
+
+// Exit codes: 0 success, 1 a command failed, 2 the command line was wrong.
+const (
+	ExitOK    ExitCode = 0
+	ExitError ExitCode = 1
+	ExitUsage ExitCode = 2
+)
+
+// usageError marks an error in how the command was invoked; Main prints the usage with it.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usageErrorf reports a command-line mistake.
+func usageErrorf(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// Main runs aigw with the given arguments (without the program name) and returns the exit code.
+// SIGINT and SIGTERM cancel the command's context so servers shut down gracefully.
+func Main(args []string) ExitCode {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return execute(ctx, NewSystemFactory(), args)
+}
+
+// execute runs the command tree; it is Main without the process globals, for tests.
+func execute(ctx context.Context, f *Factory, args []string) ExitCode {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n\n%s", err, cmd.UsageString())
+		return ExitUsage
+	}
+	fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", err)
+	return ExitError
+}

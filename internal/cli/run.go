@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/run"
+)
+
+// RunOptions are the inputs of `aigw run`.
+type RunOptions struct {
+	IO                  *IOStreams
+	Dirs                config.Dirs
+	ConfigPath          string
+	Debug               bool
+	Host                string
+	Port                int
+	AdminPort           int
+	RunID               string
+	Demo                bool
+	MaxRequestBodyBytes int64
+	Getenv              func(string) string
+	// OnReady, for tests, learns the listening addresses.
+	OnReady func(run.Ready)
+}
+
+func newRunCmd(f *Factory, g *globalOptions, runF func(context.Context, *RunOptions) error) *cobra.Command {
+	opts := &RunOptions{IO: f.IO, Getenv: f.Getenv}
+	cmd := &cobra.Command{
+		Use:   "run [config.yaml]",
+		Short: "Run the gateway",
+		Long: `Run the gateway on 127.0.0.1:1975 with its admin server (/health, /metrics) on 127.0.0.1:1064.
+
+Backends come from a config file (Envoy AI Gateway CRD YAML), from provider environment
+variables (OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, AZURE_OPENAI_API_KEY, ...), or
+from --demo, a built-in simulated provider that works offline.`,
+		Example: `  aigw run --demo
+  OPENAI_API_KEY=sk-... aigw run
+  OPENAI_BASE_URL=http://localhost:11434/v1 aigw run`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.ConfigPath = args[0]
+			}
+			if opts.Demo && opts.ConfigPath != "" {
+				return usageErrorf("--demo and a config file cannot be used together")
+			}
+			if !cmd.Flags().Changed("debug") {
+				if v, err := strconv.ParseBool(f.Getenv("AIGW_DEBUG")); err == nil {
+					opts.Debug = v
+				}
+			}
+			if opts.RunID == "" {
+				opts.RunID = f.Getenv("AIGW_RUN_ID")
+			}
+			if opts.Port < 0 || opts.Port > 65535 || opts.AdminPort < 0 || opts.AdminPort > 65535 {
+				return usageErrorf("ports must be between 0 and 65535")
+			}
+			if opts.MaxRequestBodyBytes < 0 {
+				return usageErrorf("--max-request-body-bytes must not be negative")
+			}
+			dirs, err := g.dirs(f)
+			if err != nil {
+				return err
+			}
+			opts.Dirs = dirs
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Debug, "debug", false, "log debug detail to stderr (env AIGW_DEBUG)")
+	fl.StringVar(&opts.Host, "host", "127.0.0.1", "address the gateway listens on (0.0.0.0 for all interfaces)")
+	fl.IntVar(&opts.Port, "port", 1975, "gateway port (0 picks a free one)")
+	fl.IntVar(&opts.AdminPort, "admin-port", 1064, "admin server port on 127.0.0.1 (0 picks a free one)")
+	fl.StringVar(&opts.RunID, "run-id", "", "name of this run's log directory (env AIGW_RUN_ID; default a timestamp)")
+	fl.BoolVar(&opts.Demo, "demo", false, "serve a built-in simulated OpenAI/Anthropic provider (offline)")
+	fl.Int64Var(&opts.MaxRequestBodyBytes, "max-request-body-bytes", config.DefaultMaxRequestBodyBytes, "largest request body accepted (413 above it)")
+	return cmd
+}
+
+func runRun(ctx context.Context, opts *RunOptions) error {
+	return run.Run(ctx, run.Options{
+		Dirs:                opts.Dirs,
+		ConfigPath:          opts.ConfigPath,
+		Demo:                opts.Demo,
+		Host:                opts.Host,
+		Port:                opts.Port,
+		AdminPort:           opts.AdminPort,
+		RunID:               opts.RunID,
+		Debug:               opts.Debug,
+		MaxRequestBodyBytes: opts.MaxRequestBodyBytes,
+		Getenv:              opts.Getenv,
+		Status:              opts.IO.ErrOut,
+		OnReady:             opts.OnReady,
+	})
+}

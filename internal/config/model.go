@@ -1,0 +1,148 @@
+// Package config owns the configuration Model that every input (environment keys, CRD YAML, MCP
+// JSON, --demo) compiles to. A Model is immutable once built: the data planes read a snapshot
+// per request and a reload swaps in a whole new Model.
+package config
+
+import (
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// DefaultMaxRequestBodyBytes bounds a client request body unless the configuration says otherwise.
+const DefaultMaxRequestBodyBytes = 32 << 20
+
+// DefaultRequestTimeout bounds how long an upstream may take to answer when nothing else is set.
+const DefaultRequestTimeout = 60 * time.Second
+
+// ModelHeader is the routing header the gateway sets from the request body's model, as the
+// reference does, so that rules can match on it like on any header.
+const ModelHeader = "x-ai-eg-model"
+
+// Model is a complete, validated gateway configuration.
+type Model struct {
+	// Source says where the Model came from ("demo", "environment", a file path), for logs.
+	Source string
+	// Routes are matched in order; the first rule of the first route that matches wins.
+	Routes []*Route
+	// Backends lists every backend by name, in a stable order.
+	Backends []*Backend
+	// MaxRequestBodyBytes bounds client request bodies (413 above it).
+	MaxRequestBodyBytes int64
+}
+
+// Route is a named group of rules, optionally scoped to host names.
+type Route struct {
+	Name string
+	// Hostnames the route serves; empty means every host. "*.example.com" matches one or more labels.
+	Hostnames []string
+	Rules     []*Rule
+}
+
+// Rule sends requests that match it to its backends.
+type Rule struct {
+	// Name identifies the rule in logs and metrics ("route/0").
+	Name string
+	// Matches are alternatives; the rule applies when any matches. No matches: every request.
+	Matches []Match
+	// Backends are the candidates, tried by priority (lowest first), weighted within a priority.
+	Backends []*BackendRef
+	// Timeout bounds one attempt until the upstream's response headers arrive.
+	Timeout time.Duration
+}
+
+// Match holds header conditions that must all hold.
+type Match struct {
+	Headers []HeaderMatch
+}
+
+// HeaderMatch tests one request header (names are lower case).
+type HeaderMatch struct {
+	Name string
+	// Exact is the value to equal when Regex is nil.
+	Exact string
+	// Regex, when set, must match the whole value.
+	Regex *regexp.Regexp
+}
+
+// Matches reports whether the header value satisfies the condition.
+func (h HeaderMatch) Matches(v string) bool {
+	if h.Regex != nil {
+		return h.Regex.MatchString(v)
+	}
+	return v == h.Exact
+}
+
+// BackendRef is a rule's reference to a backend, with per-reference traffic settings.
+type BackendRef struct {
+	Backend *Backend
+	// Weight is the share of traffic within the same priority; 0 gets none.
+	Weight int
+	// Priority orders fallback: all of priority 0 first, then 1, ...
+	Priority int
+	// ModelNameOverride replaces the model sent to this backend when set.
+	ModelNameOverride string
+}
+
+// Backend is one upstream AI service.
+type Backend struct {
+	Name   string
+	Schema Schema
+	// Endpoint is the upstream's scheme, host and port; its path is unused (see Schema.Prefix).
+	Endpoint *url.URL
+	// Auth is how aigw authenticates to the backend; nil sends no credential of its own.
+	Auth *Auth
+	// Headers are set on every upstream request (e.g. OpenAI-Organization).
+	Headers []Header
+	// Models are the model ids this backend is known to serve, for /v1/models. When empty the
+	// provider's own list is asked for.
+	Models []string
+	// ModelsOwnedBy is reported as owned_by in /v1/models for declared models.
+	ModelsOwnedBy string
+}
+
+// Header is a name and value to set.
+type Header struct {
+	Name, Value string
+}
+
+// Schema is the API a backend speaks, and where that API is rooted.
+type Schema struct {
+	Name SchemaName
+	// Prefix is the path the API's endpoints hang under, e.g. "/v1" or "/api/v1"; "" for none.
+	Prefix string
+	// Version is the API version where the API needs one (Azure's api-version).
+	Version string
+}
+
+// AuthType is the kind of credential a backend takes.
+type AuthType string
+
+// Credential kinds with the reference's BackendSecurityPolicy type names.
+const (
+	AuthAPIKey          AuthType = "APIKey"          // Authorization: Bearer <key>
+	AuthAnthropicAPIKey AuthType = "AnthropicAPIKey" // x-api-key: <key>
+	AuthAzureAPIKey     AuthType = "AzureAPIKey"     // api-key: <key>
+)
+
+// Auth is a backend credential.
+type Auth struct {
+	Type AuthType
+	Key  Secret
+}
+
+// Secret is a credential value. It prints as [redacted] so that it cannot leak through logs,
+// errors or JSON by accident; Reveal returns the value for the one place that sends it.
+type Secret string
+
+// String redacts the secret.
+func (Secret) String() string { return "[redacted]" }
+
+// GoString redacts the secret in %#v.
+func (Secret) GoString() string { return "[redacted]" }
+
+// MarshalText redacts the secret in JSON, YAML and slog output.
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }

@@ -1,0 +1,56 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// SchemaName names an API schema a backend speaks, with the reference's spelling.
+type SchemaName string
+
+// Schemas aigw knows.
+const (
+	SchemaOpenAI      SchemaName = "OpenAI"
+	SchemaAzureOpenAI SchemaName = "AzureOpenAI"
+	SchemaAnthropic   SchemaName = "Anthropic"
+)
+
+// schemaInfo is what the rest of aigw needs to know about a schema, kept as data.
+type schemaInfo struct {
+	provider      string // gen_ai.provider.name
+	defaultPrefix string
+}
+
+var schemas = map[SchemaName]schemaInfo{
+	SchemaOpenAI:      {provider: "openai", defaultPrefix: "/v1"},
+	SchemaAzureOpenAI: {provider: "azure.ai.openai", defaultPrefix: ""},
+	SchemaAnthropic:   {provider: "anthropic", defaultPrefix: "/v1"},
+}
+
+// ProviderName is the OpenTelemetry gen_ai.provider.name of the schema.
+func (s SchemaName) ProviderName() string {
+	if i, ok := schemas[s]; ok {
+		return i.provider
+	}
+	return strings.ToLower(string(s))
+}
+
+// DefaultPrefix is the path prefix of the schema's endpoints when the backend sets none.
+func (s SchemaName) DefaultPrefix() string { return schemas[s].defaultPrefix }
+
+// ParseSchemaName checks a schema name, suggesting the closest known one when it is wrong.
+func ParseSchemaName(v string) (SchemaName, error) {
+	if _, ok := schemas[SchemaName(v)]; ok {
+		return SchemaName(v), nil
+	}
+	for k := range schemas {
+		if strings.EqualFold(string(k), v) {
+			return "", fmt.Errorf("unknown schema %q (did you mean %q?)", v, k)
+		}
+	}
+	names := make([]string, 0, len(schemas))
+	for k := range schemas {
+		names = append(names, string(k))
+	}
+	return "", fmt.Errorf("unknown schema %q (known: %s)", v, strings.Join(sortedStrings(names), ", "))
+}

@@ -1,0 +1,49 @@
+// Package extproc is the request pipeline: everything that happens to one LLM request, in the
+// phases of Envoy's ext_proc protocol. A Stream is one client request (the router-level filter:
+// parse, route); an Attempt is one try at one backend (the upstream-level filter: translate,
+// authenticate, translate the response back). The builtin data plane and the Envoy ext_proc
+// server both drive these phases; neither phase knows which one does.
+package extproc
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/observe"
+	"github.com/aigw/aigw/internal/translate"
+)
+
+// Publisher receives the event of each finished request.
+type Publisher interface {
+	Publish(*observe.RequestEvent)
+}
+
+// Pipeline holds the current configuration snapshot and where request events go.
+type Pipeline struct {
+	model atomic.Pointer[config.Model]
+	pub   Publisher
+	now   func() time.Time
+}
+
+// New returns a pipeline serving m and publishing events to pub.
+func New(m *config.Model, pub Publisher) *Pipeline {
+	p := &Pipeline{pub: pub, now: time.Now}
+	p.model.Store(m)
+	return p
+}
+
+// Model returns the configuration snapshot now in force.
+func (p *Pipeline) Model() *config.Model { return p.model.Load() }
+
+// Swap puts m in force for new requests; requests already under way keep the snapshot they took.
+func (p *Pipeline) Swap(m *config.Model) { p.model.Store(m) }
+
+// NewStream begins one client request to an endpoint, taking the current configuration snapshot.
+func (p *Pipeline) NewStream(e translate.Endpoint) *Stream {
+	s := &Stream{p: p, model: p.model.Load(), endpoint: e}
+	s.ev.Start = p.now()
+	s.ev.Endpoint = string(e)
+	s.ev.Operation = e.Operation()
+	return s
+}

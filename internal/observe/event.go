@@ -1,0 +1,74 @@
+// Package observe turns request events into metrics, an access log and (later) traces and the
+// event stream the TUI reads. The pipeline publishes one RequestEvent per request; subscribers
+// must be quick, since they run on the request's goroutine.
+package observe
+
+import (
+	"sync"
+	"time"
+
+	"github.com/aigw/aigw/internal/translate"
+)
+
+// RequestEvent is everything observed about one LLM request, published when it ends.
+type RequestEvent struct {
+	ID        string        `json:"id"`
+	Start     time.Time     `json:"start"`
+	Duration  time.Duration `json:"duration_ns"`
+	// TimeToFirstToken is the time to the first response byte of a streamed response.
+	TimeToFirstToken time.Duration `json:"ttft_ns,omitempty"`
+	Operation        string        `json:"operation"`
+	Endpoint         string        `json:"endpoint"`
+	Route            string        `json:"route,omitempty"`
+	Backend          string        `json:"backend,omitempty"`
+	Provider         string        `json:"provider,omitempty"`
+	// RequestModel is the model the client asked for; BackendModel what was sent after overrides.
+	RequestModel  string          `json:"request_model,omitempty"`
+	BackendModel  string          `json:"backend_model,omitempty"`
+	ResponseModel string          `json:"response_model,omitempty"`
+	Stream        bool            `json:"stream"`
+	Status        int             `json:"status"`
+	Error         string          `json:"error,omitempty"`
+	Attempts      int             `json:"attempts"`
+	Usage         translate.Usage `json:"usage"`
+}
+
+// Subscriber receives request events.
+type Subscriber interface {
+	OnRequest(ev *RequestEvent)
+}
+
+// Bus fans request events out to subscribers. It is safe for concurrent use; subscribing is
+// rare and publishing is frequent, so subscribers are copied on write.
+type Bus struct {
+	mu   sync.Mutex
+	subs []Subscriber
+}
+
+// Subscribe adds s and returns a function that removes it.
+func (b *Bus) Subscribe(s Subscriber) (unsubscribe func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.subs = append(append([]Subscriber(nil), b.subs...), s)
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		next := make([]Subscriber, 0, len(b.subs))
+		for _, x := range b.subs {
+			if x != s {
+				next = append(next, x)
+			}
+		}
+		b.subs = next
+	}
+}
+
+// Publish delivers ev to every subscriber.
+func (b *Bus) Publish(ev *RequestEvent) {
+	b.mu.Lock()
+	subs := b.subs
+	b.mu.Unlock()
+	for _, s := range subs {
+		s.OnRequest(ev)
+	}
+}

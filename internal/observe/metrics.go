@@ -1,0 +1,130 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+// OpenTelemetry GenAI semantic-convention names, as the reference gateway uses them.
+const (
+	attrOperation     = "gen_ai.operation.name"
+	attrProvider      = "gen_ai.provider.name"
+	attrRequestModel  = "gen_ai.request.model"
+	attrResponseModel = "gen_ai.response.model"
+	attrTokenType     = "gen_ai.token.type"
+	attrErrorType     = "error.type"
+)
+
+// Metrics records GenAI metrics for each request and serves them in Prometheus format.
+type Metrics struct {
+	provider *sdkmetric.MeterProvider
+	handler  http.Handler
+
+	tokens   metric.Int64Histogram
+	duration metric.Float64Histogram
+	ttft     metric.Float64Histogram
+	tpot     metric.Float64Histogram
+}
+
+var _ Subscriber = (*Metrics)(nil)
+
+// Token-count buckets of the GenAI semantic conventions.
+var tokenBuckets = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
+
+// Latency buckets (seconds) of the GenAI semantic conventions.
+var durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+
+// NewMetrics builds a meter provider with its own Prometheus registry, so two gateways in one
+// process (tests) do not share series.
+func NewMetrics() (*Metrics, error) {
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+	if err != nil {
+		return nil, fmt.Errorf("prometheus exporter: %w", err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	meter := mp.Meter("github.com/aigw/aigw")
+	m := &Metrics{provider: mp, handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
+	if m.tokens, err = meter.Int64Histogram("gen_ai.client.token.usage",
+		metric.WithUnit("{token}"), metric.WithDescription("Number of tokens used per request, by token type."),
+		metric.WithExplicitBucketBoundaries(tokenBuckets...)); err != nil {
+		return nil, err
+	}
+	if m.duration, err = meter.Float64Histogram("gen_ai.server.request.duration",
+		metric.WithUnit("s"), metric.WithDescription("Time from the request's arrival to its last response byte."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
+		return nil, err
+	}
+	if m.ttft, err = meter.Float64Histogram("gen_ai.server.time_to_first_token",
+		metric.WithUnit("s"), metric.WithDescription("Time to the first streamed response chunk."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
+		return nil, err
+	}
+	if m.tpot, err = meter.Float64Histogram("gen_ai.server.time_per_output_token",
+		metric.WithUnit("s"), metric.WithDescription("Time per output token after the first, for streamed responses."),
+		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler { return m.handler }
+
+// Shutdown flushes and stops the meter provider.
+func (m *Metrics) Shutdown(ctx context.Context) error { return m.provider.Shutdown(ctx) }
+
+// OnRequest records one request's duration and token usage.
+func (m *Metrics) OnRequest(ev *RequestEvent) {
+	ctx := context.Background()
+	base := []attribute.KeyValue{
+		attribute.String(attrOperation, ev.Operation),
+		attribute.String(attrProvider, ev.Provider),
+		attribute.String(attrRequestModel, ev.RequestModel),
+		attribute.String(attrResponseModel, ev.ResponseModel),
+	}
+	durAttrs := base
+	if ev.Status >= 400 || ev.Error != "" {
+		durAttrs = append(durAttrs[:len(base):len(base)], attribute.String(attrErrorType, errorType(ev)))
+	}
+	m.duration.Record(ctx, ev.Duration.Seconds(), metric.WithAttributes(durAttrs...))
+	if ev.Status >= 400 {
+		return
+	}
+	if ev.Stream && ev.TimeToFirstToken > 0 {
+		m.ttft.Record(ctx, ev.TimeToFirstToken.Seconds(), metric.WithAttributes(base...))
+		if n := ev.Usage.OutputTokens; n > 1 {
+			m.tpot.Record(ctx, (ev.Duration-ev.TimeToFirstToken).Seconds()/float64(n-1), metric.WithAttributes(base...))
+		}
+	}
+	u := ev.Usage
+	m.recordTokens(ctx, base, "input", u.InputTokens, true)
+	m.recordTokens(ctx, base, "output", u.OutputTokens, ev.Operation != "embeddings")
+	m.recordTokens(ctx, base, "cached_input", u.CachedInputTokens, u.CachedInputTokens > 0)
+	m.recordTokens(ctx, base, "cache_creation_input", u.CacheCreationInputTokens, u.CacheCreationInputTokens > 0)
+	m.recordTokens(ctx, base, "reasoning", u.ReasoningTokens, u.ReasoningTokens > 0)
+}
+
+func (m *Metrics) recordTokens(ctx context.Context, base []attribute.KeyValue, typ string, n int64, record bool) {
+	if !record {
+		return
+	}
+	attrs := append(base[:len(base):len(base)], attribute.String(attrTokenType, typ))
+	m.tokens.Record(ctx, n, metric.WithAttributes(attrs...))
+}
+
+// errorType is the error.type attribute: the HTTP status class, or the error's kind.
+func errorType(ev *RequestEvent) string {
+	if ev.Status > 0 {
+		return fmt.Sprint(ev.Status)
+	}
+	return "_OTHER"
+}

@@ -1,0 +1,259 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aigw/aigw/internal/extproc"
+	"github.com/aigw/aigw/internal/translate"
+)
+
+const (
+	// maxUpstreamBody bounds a buffered (non-streamed) upstream response.
+	maxUpstreamBody = 256 << 20
+	// maxUpstreamErrorBody bounds an upstream error body; errors are small.
+	maxUpstreamErrorBody = 1 << 20
+	// streamBufSize is the read size for streamed responses.
+	streamBufSize = 32 << 10
+)
+
+// responseHopHeaders are upstream response headers the data plane does not copy to the client.
+var responseHopHeaders = []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Trailer", "Upgrade", "Content-Length", "Content-Encoding"}
+
+// errUpstream are the data plane's own failure modes, rendered in the client's shape.
+var (
+	errUnreachable = errors.New("upstream unreachable")
+	errTimeout     = errors.New("upstream timed out")
+)
+
+func (s *Server) endpointHandler(e translate.Endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := s.pipeline.NewStream(e)
+		st.RequestHeaders(r.Header.Get(requestIDHeader), r.Host, r.Header)
+		status, err := s.serve(w, r, st)
+		st.Finish(status, err)
+		if err != nil && status >= 500 {
+			s.log.Warn("request failed", "id", r.Header.Get(requestIDHeader), "status", status, "error", err)
+		}
+	})
+}
+
+// serve runs the pipeline for one request and returns the status the client got.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *extproc.Stream) (int, error) {
+	body, err := readBody(w, r, st.MaxRequestBodyBytes())
+	if err != nil {
+		return s.fail(w, st, err)
+	}
+	if err := st.RequestBody(r.Header.Get("Content-Type"), body); err != nil {
+		return s.fail(w, st, err)
+	}
+	cands := st.Candidates()
+	if len(cands) == 0 {
+		return s.fail(w, st, translate.Errorf(http.StatusServiceUnavailable, "no_backend", "no backend can take this request: every backend of the rule has weight 0"))
+	}
+	var lastErr error
+	for i, ref := range cands {
+		last := i == len(cands)-1
+		a, err := st.Attempt(ref)
+		if err != nil {
+			if last {
+				return s.fail(w, st, err)
+			}
+			lastErr = err
+			continue
+		}
+		resp, cancel, err := s.roundTrip(r.Context(), a, st.Timeout())
+		if err != nil {
+			if r.Context().Err() != nil {
+				cancel()
+				return 499, r.Context().Err() // the client went away
+			}
+			cancel()
+			lastErr = err
+			if last {
+				return s.fail(w, st, upstreamError(err))
+			}
+			s.log.Info("backend failed; trying the next", "backend", ref.Backend.Name, "error", err)
+			continue
+		}
+		if retryable(resp.StatusCode) && !last {
+			s.log.Info("backend answered with a retryable status; trying the next", "backend", ref.Backend.Name, "status", resp.StatusCode)
+			drain(resp.Body)
+			cancel()
+			lastErr = fmt.Errorf("backend %s: %s", ref.Backend.Name, resp.Status)
+			continue
+		}
+		status, err := s.respond(w, a, resp)
+		cancel()
+		return status, err
+	}
+	return s.fail(w, st, upstreamError(lastErr))
+}
+
+// retryable statuses send the request to the next backend when there is one.
+func retryable(status int) bool { return status == http.StatusTooManyRequests || status >= 500 }
+
+// roundTrip sends one attempt. The timeout covers the time until the response headers arrive;
+// after that the body may take as long as it streams.
+func (s *Server) roundTrip(ctx context.Context, a *extproc.Attempt, timeout time.Duration) (*http.Response, context.CancelFunc, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(timeout, func() { cancel(errTimeout) })
+	up := a.Upstream
+	b := a.Ref.Backend
+	req, err := http.NewRequestWithContext(ctx, up.Method, b.Endpoint.Scheme+"://"+b.Endpoint.Host+up.Path, bytes.NewReader(up.Body))
+	if err != nil {
+		timer.Stop()
+		cancel(nil)
+		return nil, func() {}, fmt.Errorf("%w: %v", errUnreachable, err)
+	}
+	req.Header = up.Header
+	req.ContentLength = int64(len(up.Body))
+	resp, err := s.transport.RoundTrip(req)
+	stopped := timer.Stop()
+	if err != nil {
+		cancel(nil)
+		if !stopped || errors.Is(context.Cause(ctx), errTimeout) {
+			return nil, func() {}, fmt.Errorf("%w after %s: backend %s", errTimeout, timeout, b.Name)
+		}
+		return nil, func() {}, fmt.Errorf("%w: backend %s: %v", errUnreachable, b.Name, err)
+	}
+	return resp, func() { resp.Body.Close(); cancel(nil) }, nil
+}
+
+// respond copies a backend's answer to the client through the attempt's translator.
+func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, resp *http.Response) (int, error) {
+	body, err := decodedBody(resp)
+	if err != nil {
+		return s.failAttempt(w, a, translate.Errorf(http.StatusBadGateway, "bad_upstream_encoding", "%v", err))
+	}
+	h := w.Header()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		raw, _ := io.ReadAll(io.LimitReader(body, maxUpstreamErrorBody))
+		out := a.ResponseError(resp.StatusCode, resp.Header, raw)
+		copyHeaders(h, resp.Header)
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(out)
+		return resp.StatusCode, fmt.Errorf("backend %s: %s", a.Ref.Backend.Name, resp.Status)
+	}
+	if err := a.ResponseHeaders(resp.StatusCode, resp.Header); err != nil {
+		return s.failAttempt(w, a, err)
+	}
+	copyHeaders(h, resp.Header)
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		raw, err := io.ReadAll(io.LimitReader(body, maxUpstreamBody))
+		if err != nil {
+			return s.failAttempt(w, a, translate.Errorf(http.StatusBadGateway, "upstream_read", "reading the backend's response: %v", err))
+		}
+		out, err := a.ResponseBody(raw, true)
+		if err != nil {
+			return s.failAttempt(w, a, err)
+		}
+		h.Set("Content-Length", fmt.Sprint(len(out)))
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(out)
+		return resp.StatusCode, nil
+	}
+	return resp.StatusCode, s.stream(w, a, resp.StatusCode, body)
+}
+
+// stream relays an event stream, writing and flushing each translated chunk as it arrives.
+func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, status int, body io.Reader) error {
+	rc := http.NewResponseController(w)
+	w.WriteHeader(status)
+	_ = rc.Flush()
+	buf := make([]byte, streamBufSize)
+	for {
+		n, rerr := body.Read(buf)
+		eos := rerr != nil
+		if n > 0 || eos {
+			out, err := a.ResponseBody(buf[:n], eos)
+			if len(out) > 0 {
+				if _, werr := w.Write(out); werr != nil {
+					return fmt.Errorf("writing to client: %w", werr)
+				}
+				if ferr := rc.Flush(); ferr != nil {
+					return fmt.Errorf("flushing to client: %w", ferr)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("translating stream: %w", err)
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading backend stream: %w", rerr)
+		}
+	}
+}
+
+// fail writes err in the client's shape and returns the status it sent.
+func (s *Server) fail(w http.ResponseWriter, st *extproc.Stream, err error) (int, error) {
+	status, body := st.ErrorResponse(err)
+	writeJSON(w, status, body)
+	return status, err
+}
+
+func (s *Server) failAttempt(w http.ResponseWriter, a *extproc.Attempt, err error) (int, error) {
+	return s.fail(w, a.Stream(), err)
+}
+
+// upstreamError turns a transport failure into the client-facing 502 or 504.
+func upstreamError(err error) error {
+	var te *translate.Error
+	if errors.As(err, &te) {
+		return te
+	}
+	if errors.Is(err, errTimeout) {
+		return &translate.Error{Status: http.StatusGatewayTimeout, Code: "upstream_timeout", Message: err.Error()}
+	}
+	if err == nil {
+		err = errUnreachable
+	}
+	return &translate.Error{Status: http.StatusBadGateway, Code: "upstream_unreachable", Message: err.Error()}
+}
+
+// readBody reads the client's body up to limit, with a 413 beyond it.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, translate.Errorf(http.StatusRequestEntityTooLarge, "request_too_large", "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, translate.Errorf(http.StatusRequestEntityTooLarge, "request_too_large", "request body exceeds the limit of %d bytes", limit)
+		}
+		return nil, translate.Errorf(http.StatusBadRequest, "request_read", "reading the request body: %v", err)
+	}
+	return body, nil
+}
+
+// copyHeaders copies upstream response headers to the client's. The gateway's request id stays
+// X-Request-Id; a provider's own id moves to X-Upstream-Request-Id so support cases can cite it.
+func copyHeaders(dst, src http.Header) {
+	id := dst.Get(requestIDHeader)
+	for k, v := range src {
+		dst[k] = v
+	}
+	for _, k := range responseHopHeaders {
+		dst.Del(k)
+	}
+	if up := src.Get(requestIDHeader); up != "" && up != id {
+		dst.Set("X-Upstream-Request-Id", up)
+	}
+	dst.Set(requestIDHeader, id)
+}
+
+func drain(r io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
+	r.Close()
+}

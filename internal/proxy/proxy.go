@@ -1,0 +1,153 @@
+// Package proxy is the builtin data plane: a net/http server that drives the extproc pipeline
+// and forwards to providers itself, with connection reuse, immediate stream flushes and
+// fallback across a rule's backends.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/aigw/aigw/internal/extproc"
+	"github.com/aigw/aigw/internal/translate"
+)
+
+// Options tune the data plane.
+type Options struct {
+	Logger *slog.Logger
+	// Transport sends upstream requests; nil builds one tuned for many concurrent streams.
+	Transport http.RoundTripper
+	// ShutdownGrace is how long in-flight requests and streams may run on after shutdown begins.
+	ShutdownGrace time.Duration
+}
+
+// Server is the builtin data plane.
+type Server struct {
+	pipeline  *extproc.Pipeline
+	transport http.RoundTripper
+	log       *slog.Logger
+	grace     time.Duration
+	serving   atomic.Bool
+	models    *modelCache
+	handler   http.Handler
+}
+
+// New builds the data plane over a pipeline.
+func New(p *extproc.Pipeline, opts Options) *Server {
+	s := &Server{pipeline: p, transport: opts.Transport, log: opts.Logger, grace: opts.ShutdownGrace}
+	if s.transport == nil {
+		s.transport = newTransport()
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.grace <= 0 {
+		s.grace = 30 * time.Second
+	}
+	s.models = newModelCache(s.transport, time.Minute)
+	s.handler = s.routes()
+	return s
+}
+
+// newTransport is an http.Transport for a gateway: keep-alive pools sized for concurrency, no
+// overall client timeout (streams are long), bounded dials and TLS handshakes.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// Handler is the gateway's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serving reports whether the data plane is accepting requests (for /health).
+func (s *Server) Serving() bool { return s.serving.Load() }
+
+// routes maps every client endpoint's paths to the pipeline, /v1/models to the model list, and
+// anything else to a 404 in the client's shape.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for e, paths := range translate.Endpoints() {
+		h := s.endpointHandler(e)
+		for _, p := range paths {
+			mux.Handle("POST "+p, h)
+		}
+	}
+	mux.HandleFunc("GET /v1/models", s.listModels)
+	mux.HandleFunc("/", s.notFound)
+	return withRequestID(mux)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	api := translate.APIOpenAI
+	if len(r.URL.Path) >= len("/anthropic/") && r.URL.Path[:len("/anthropic/")] == "/anthropic/" {
+		api = translate.APIAnthropic
+	}
+	status, msg := http.StatusNotFound, "unknown path "+r.URL.Path
+	if h := findMethodMismatch(r); h {
+		status, msg = http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path
+	}
+	writeJSON(w, status, translate.ErrorBody(api, &translate.Error{Status: status, Message: msg}))
+}
+
+// findMethodMismatch reports whether the path exists for another method.
+func findMethodMismatch(r *http.Request) bool {
+	if r.URL.Path == "/v1/models" {
+		return r.Method != http.MethodGet
+	}
+	for _, paths := range translate.Endpoints() {
+		for _, p := range paths {
+			if p == r.URL.Path {
+				return r.Method != http.MethodPost
+			}
+		}
+	}
+	return false
+}
+
+// Serve serves on ln until ctx is done, then stops accepting and lets requests in flight finish
+// within the grace period.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	s.serving.Store(true)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.serving.Store(false)
+		return err
+	case <-ctx.Done():
+	}
+	s.serving.Store(false)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.grace)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("grace period over; closing remaining connections", "grace", s.grace)
+		err = srv.Close()
+	}
+	<-errc
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

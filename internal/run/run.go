@@ -1,0 +1,177 @@
+// Package run is `aigw run`: it builds the configuration Model, then runs the admin server, the
+// data plane and (with --demo) the simulator under one context, and stops them all together.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/demo"
+	"github.com/aigw/aigw/internal/extproc"
+	"github.com/aigw/aigw/internal/observe"
+	"github.com/aigw/aigw/internal/proxy"
+)
+
+// Options configure one run.
+type Options struct {
+	Dirs       config.Dirs
+	ConfigPath string
+	Demo       bool
+	// DemoOptions tune the simulator behind --demo.
+	DemoOptions demo.Options
+	Host        string
+	Port        int
+	AdminHost   string
+	AdminPort   int
+	RunID       string
+	Debug       bool
+	// MaxRequestBodyBytes overrides the configuration's request body limit when > 0.
+	MaxRequestBodyBytes int64
+	ShutdownGrace       time.Duration
+	Getenv              func(string) string
+	// Status receives human status lines (the ready line, warnings).
+	Status io.Writer
+	// OnReady is called once both servers listen, with their base URLs.
+	OnReady func(Ready)
+}
+
+// Ready describes a gateway that is serving.
+type Ready struct {
+	Gateway string // e.g. http://127.0.0.1:1975
+	Admin   string // e.g. http://127.0.0.1:1064
+	LogFile string
+}
+
+// Run serves until ctx is done, then shuts down gracefully. It returns an error only when the
+// gateway could not start or failed while running.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Status == nil {
+		opts.Status = io.Discard
+	}
+	if opts.RunID == "" {
+		opts.RunID = strconv.FormatInt(time.Now().UnixMilli(), 10)
+	}
+	runDir := filepath.Join(opts.Dirs.StateHome, "runs", opts.RunID)
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return fmt.Errorf("creating the run directory: %w", err)
+	}
+	logFile, err := os.OpenFile(filepath.Join(runDir, "aigw.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening the run log: %w", err)
+	}
+	defer logFile.Close()
+	log := newLogger(logFile, opts.Status, opts.Debug)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	model, stopDemo, err := buildModel(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer stopDemo()
+	if opts.MaxRequestBodyBytes > 0 {
+		model.MaxRequestBodyBytes = opts.MaxRequestBodyBytes
+	}
+
+	metrics, err := observe.NewMetrics()
+	if err != nil {
+		return err
+	}
+	defer metrics.Shutdown(context.Background())
+	bus := &observe.Bus{}
+	bus.Subscribe(metrics)
+	bus.Subscribe(observe.NewAccessLog(logFile))
+
+	pipeline := extproc.New(model, bus)
+	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace})
+
+	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
+	if err != nil {
+		return fmt.Errorf("gateway listener: %w (is another aigw running? use --port)", err)
+	}
+	adminHost := opts.AdminHost
+	if adminHost == "" {
+		adminHost = "127.0.0.1"
+	}
+	adminLn, err := net.Listen("tcp", net.JoinHostPort(adminHost, strconv.Itoa(opts.AdminPort)))
+	if err != nil {
+		gwLn.Close()
+		return fmt.Errorf("admin listener: %w (use --admin-port)", err)
+	}
+	admin := newAdminServer(dp, metrics)
+
+	errc := make(chan error, 2)
+	go func() { errc <- dp.Serve(ctx, gwLn) }()
+	go func() { errc <- admin.serve(ctx, adminLn) }()
+
+	ready := Ready{Gateway: "http://" + gwLn.Addr().String(), Admin: "http://" + adminLn.Addr().String(), LogFile: logFile.Name()}
+	fmt.Fprintf(opts.Status, "aigw ready: gateway %s, admin %s (%s, builtin data plane, %d backend(s)); log %s\n",
+		ready.Gateway, ready.Admin, model.Source, len(model.Backends), ready.LogFile)
+	log.Info("ready", "gateway", ready.Gateway, "admin", ready.Admin, "source", model.Source)
+	if opts.OnReady != nil {
+		opts.OnReady(ready)
+	}
+
+	var firstErr error
+	for i := 0; i < 2; i++ {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+		if i == 0 {
+			cancel() // one server stopping stops the other
+		}
+	}
+	log.Info("stopped")
+	return firstErr
+}
+
+// buildModel compiles the inputs into a Model, starting the simulator for --demo.
+func buildModel(ctx context.Context, opts Options) (*config.Model, func(), error) {
+	noop := func() {}
+	switch {
+	case opts.Demo:
+		sim := demo.New(opts.DemoOptions)
+		url, err := sim.Start(ctx, "127.0.0.1:0")
+		if err != nil {
+			return nil, noop, fmt.Errorf("starting the demo simulator: %w", err)
+		}
+		m, err := config.Demo(url, demo.Models())
+		if err != nil {
+			sim.Close()
+			return nil, noop, err
+		}
+		return m, func() { sim.Close() }, nil
+	case opts.ConfigPath != "":
+		return nil, noop, fmt.Errorf("%s: configuration files are not supported yet; use environment variables or --demo", opts.ConfigPath)
+	}
+	m, err := config.FromEnv(opts.Getenv)
+	return m, noop, err
+}
+
+// newLogger logs everything to the run log, and warnings (or everything with --debug) to status.
+func newLogger(file io.Writer, status io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	statusLevel := slog.LevelWarn
+	if debug {
+		level, statusLevel = slog.LevelDebug, slog.LevelDebug
+	}
+	return slog.New(fanout{
+		slog.NewJSONHandler(file, &slog.HandlerOptions{Level: level}),
+		slog.NewTextHandler(status, &slog.HandlerOptions{Level: statusLevel}),
+	})
+}

@@ -1,0 +1,137 @@
+package translate
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// DefaultAnthropicVersion is sent to Anthropic-schema backends when the client names none.
+const DefaultAnthropicVersion = "2023-06-01"
+
+// anthropicPassthrough forwards an Anthropic Messages request to an Anthropic-schema backend
+// and its response back unchanged, reading usage from the message or its stream events.
+type anthropicPassthrough struct {
+	target      Target
+	sseResponse bool
+	sse         SSEDecoder
+	body        []byte
+	out         []byte
+	usage       anthropicUsage
+	model       string
+}
+
+var _ Translator = (*anthropicPassthrough)(nil)
+
+func newAnthropicPassthrough(t Target) Translator { return &anthropicPassthrough{target: t} }
+
+func (p *anthropicPassthrough) RequestBody(req *Request) (*Upstream, error) {
+	body := req.Body
+	if p.target.Model != req.Model {
+		var err error
+		if body, err = sjson.SetBytes(body, "model", p.target.Model); err != nil {
+			return nil, Errorf(http.StatusBadRequest, "invalid_body", "cannot set model: %v", err)
+		}
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	v := req.Header.Get("Anthropic-Version")
+	if v == "" {
+		v = DefaultAnthropicVersion
+	}
+	h.Set("Anthropic-Version", v)
+	return &Upstream{Method: http.MethodPost, Path: p.target.Backend.Schema.Prefix + "/messages", Header: h, Body: body}, nil
+}
+
+func (p *anthropicPassthrough) ResponseHeaders(_ int, h http.Header) error {
+	p.sseResponse = strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+	return nil
+}
+
+func (p *anthropicPassthrough) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
+	if !p.sseResponse {
+		if !eos {
+			p.body = append(p.body, chunk...)
+			return nil, nil
+		}
+		body := chunk
+		if len(p.body) > 0 {
+			body = append(p.body, chunk...)
+		}
+		res := gjson.GetManyBytes(body, "model", "usage")
+		p.model = res[0].String()
+		p.usage.read(res[1])
+		return body, nil
+	}
+	p.sse.Feed(chunk)
+	p.out = p.out[:0]
+	for {
+		ev, ok := p.sse.Next()
+		if !ok {
+			break
+		}
+		switch ev.Event {
+		case "message_start":
+			res := gjson.GetManyBytes(ev.Data, "message.model", "message.usage")
+			p.model = res[0].String()
+			p.usage.read(res[1])
+		case "message_delta":
+			p.usage.read(gjson.GetBytes(ev.Data, "usage"))
+		}
+		p.out = append(p.out, ev.Raw...)
+	}
+	if eos {
+		p.out = append(p.out, p.sse.Rest()...)
+	}
+	return p.out, nil
+}
+
+func (p *anthropicPassthrough) ResponseError(status int, _ http.Header, body []byte) []byte {
+	if gjson.GetBytes(body, "type").String() == "error" {
+		return body
+	}
+	return ErrorBody(APIAnthropic, &Error{Status: status, Message: upstreamMessage(status, body)})
+}
+
+func (p *anthropicPassthrough) Usage() Usage          { return p.usage.Usage() }
+func (p *anthropicPassthrough) ResponseModel() string { return p.model }
+
+// anthropicUsage accumulates Anthropic's usage fields, which arrive split across message_start
+// and message_delta in a stream (the later value wins: message_delta counts are cumulative).
+type anthropicUsage struct {
+	input, cacheRead, cacheCreation, output int64
+}
+
+func (a *anthropicUsage) read(u gjson.Result) {
+	if !u.IsObject() {
+		return
+	}
+	u.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "input_tokens":
+			a.input = v.Int()
+		case "cache_read_input_tokens":
+			a.cacheRead = v.Int()
+		case "cache_creation_input_tokens":
+			a.cacheCreation = v.Int()
+		case "output_tokens":
+			a.output = v.Int()
+		}
+		return true
+	})
+}
+
+// Usage converts to aigw's convention: Anthropic's input_tokens excludes cache reads and writes,
+// aigw's InputTokens includes them.
+func (a *anthropicUsage) Usage() Usage {
+	in := a.input + a.cacheRead + a.cacheCreation
+	return Usage{
+		InputTokens:              in,
+		CachedInputTokens:        a.cacheRead,
+		CacheCreationInputTokens: a.cacheCreation,
+		OutputTokens:             a.output,
+		TotalTokens:              in + a.output,
+	}
+}

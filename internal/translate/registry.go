@@ -1,0 +1,44 @@
+package translate
+
+import (
+	"net/http"
+
+	"github.com/aigw/aigw/internal/config"
+)
+
+// Factory makes a Translator for one attempt to a target.
+type Factory func(Target) Translator
+
+type pair struct {
+	endpoint Endpoint
+	schema   config.SchemaName
+}
+
+// registry is the one table of translators: which client endpoint can reach which schema, and
+// how. Adding a translator is adding a line here and a file beside this one.
+var registry = map[pair]Factory{
+	{EndpointChatCompletions, config.SchemaOpenAI}:      newOpenAIPassthrough,
+	{EndpointCompletions, config.SchemaOpenAI}:          newOpenAIPassthrough,
+	{EndpointEmbeddings, config.SchemaOpenAI}:           newOpenAIPassthrough,
+	{EndpointChatCompletions, config.SchemaAzureOpenAI}: newAzureOpenAIPassthrough,
+	{EndpointCompletions, config.SchemaAzureOpenAI}:     newAzureOpenAIPassthrough,
+	{EndpointEmbeddings, config.SchemaAzureOpenAI}:      newAzureOpenAIPassthrough,
+	{EndpointMessages, config.SchemaAnthropic}:          newAnthropicPassthrough,
+}
+
+// New returns the translator from endpoint to the target's schema, or a 422 Error when aigw
+// cannot translate between them.
+func New(endpoint Endpoint, t Target) (Translator, error) {
+	f, ok := registry[pair{endpoint, t.Backend.Schema.Name}]
+	if !ok {
+		return nil, Errorf(http.StatusUnprocessableEntity, "unsupported_translation",
+			"backend %q speaks the %s API, which cannot serve %s requests", t.Backend.Name, t.Backend.Schema.Name, endpoint)
+	}
+	return f(t), nil
+}
+
+// Supports reports whether endpoint can be served by a backend of the schema.
+func Supports(endpoint Endpoint, schema config.SchemaName) bool {
+	_, ok := registry[pair{endpoint, schema}]
+	return ok
+}

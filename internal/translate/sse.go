@@ -1,0 +1,100 @@
+package translate
+
+import "bytes"
+
+// SSEEvent is one server-sent event. Raw holds the event's bytes exactly as received, up to and
+// including the blank line that ended it, so a passthrough can forward it untouched.
+type SSEEvent struct {
+	Event string
+	Data  []byte
+	Raw   []byte
+}
+
+// SSEDecoder splits a byte stream into server-sent events as chunks arrive, whatever the
+// network did to event boundaries. Lines may end in LF, CRLF or CR-LF mixes; "data:" may or may
+// not be followed by a space. Data is valid until the next call to Next,
+// Raw until the next Feed.
+type SSEDecoder struct {
+	buf  []byte
+	pos  int // start of the first unconsumed byte in buf
+	data []byte
+}
+
+// Feed appends a chunk of the stream.
+func (d *SSEDecoder) Feed(chunk []byte) {
+	if d.pos > 0 {
+		// Drop consumed bytes before growing, so the buffer holds at most one partial event.
+		n := copy(d.buf, d.buf[d.pos:])
+		d.buf = d.buf[:n]
+		d.pos = 0
+	}
+	d.buf = append(d.buf, chunk...)
+}
+
+// Next returns the next complete event, or false when the buffered bytes end mid-event.
+// Comment-only blocks (": keep-alive") are returned as events with no data and no name.
+func (d *SSEDecoder) Next() (SSEEvent, bool) {
+	var ev SSEEvent
+	d.data = d.data[:0]
+	hasData := false
+	i := d.pos
+	for {
+		nl := bytes.IndexByte(d.buf[i:], '\n')
+		if nl < 0 {
+			return SSEEvent{}, false
+		}
+		line := d.buf[i : i+nl]
+		i += nl + 1
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			ev.Raw = d.buf[d.pos:i]
+			if hasData {
+				ev.Data = d.data
+			}
+			d.pos = i
+			return ev, true
+		}
+		field, value := line, []byte(nil)
+		if c := bytes.IndexByte(line, ':'); c >= 0 {
+			field, value = line[:c], line[c+1:]
+			if len(value) > 0 && value[0] == ' ' {
+				value = value[1:]
+			}
+		}
+		switch string(field) {
+		case "data":
+			if hasData {
+				d.data = append(d.data, '\n')
+			}
+			d.data = append(d.data, value...)
+			hasData = true
+		case "event":
+			ev.Event = string(value)
+		}
+	}
+}
+
+// Rest returns the bytes of an incomplete trailing event, for a stream that ended without the
+// final blank line.
+func (d *SSEDecoder) Rest() []byte { return d.buf[d.pos:] }
+
+// AppendSSE appends one event in wire form: an optional "event:" line, "data:" lines, a blank line.
+func AppendSSE(dst []byte, event string, data []byte) []byte {
+	if event != "" {
+		dst = append(dst, "event: "...)
+		dst = append(dst, event...)
+		dst = append(dst, '\n')
+	}
+	for {
+		nl := bytes.IndexByte(data, '\n')
+		dst = append(dst, "data: "...)
+		if nl < 0 {
+			dst = append(dst, data...)
+			break
+		}
+		dst = append(dst, data[:nl]...)
+		dst = append(dst, '\n')
+		data = data[nl+1:]
+	}
+	return append(dst, '\n', '\n')
+}

@@ -1,0 +1,127 @@
+// Package translate turns a client's request into a backend's and the backend's response back
+// into the client's, chunk by chunk, extracting token usage on the way. There is one Translator
+// per (client endpoint, backend schema) pair, constructed from one table (registry.go).
+package translate
+
+import (
+	"net/http"
+
+	"github.com/aigw/aigw/internal/config"
+)
+
+// API is the family of client-facing APIs an endpoint belongs to; it decides error shapes.
+type API int
+
+// Client API families.
+const (
+	APIOpenAI API = iota
+	APIAnthropic
+)
+
+// Endpoint is one client-facing operation the gateway serves.
+type Endpoint string
+
+// Endpoints served to clients.
+const (
+	EndpointChatCompletions Endpoint = "chat_completions" // POST /v1/chat/completions
+	EndpointCompletions     Endpoint = "completions"      // POST /v1/completions
+	EndpointEmbeddings      Endpoint = "embeddings"       // POST /v1/embeddings
+	EndpointMessages        Endpoint = "messages"         // POST /anthropic/v1/messages, /v1/messages
+)
+
+// endpointInfo is what is known about an endpoint, as data.
+type endpointInfo struct {
+	api       API
+	operation string   // gen_ai.operation.name
+	paths     []string // where clients send it
+	// parse finds the model and stream flag in a request body.
+	parse func(contentType string, body []byte) (model string, stream bool, err error)
+}
+
+var endpoints = map[Endpoint]endpointInfo{
+	EndpointChatCompletions: {APIOpenAI, "chat", []string{"/v1/chat/completions"}, parseJSONRequest},
+	EndpointCompletions:     {APIOpenAI, "text_completion", []string{"/v1/completions"}, parseJSONRequest},
+	EndpointEmbeddings:      {APIOpenAI, "embeddings", []string{"/v1/embeddings"}, parseJSONRequest},
+	EndpointMessages:        {APIAnthropic, "chat", []string{"/anthropic/v1/messages", "/v1/messages"}, parseJSONRequest},
+}
+
+// API is the client API family of the endpoint.
+func (e Endpoint) API() API { return endpoints[e].api }
+
+// Operation is the OpenTelemetry gen_ai.operation.name of the endpoint.
+func (e Endpoint) Operation() string { return endpoints[e].operation }
+
+// Endpoints lists every client endpoint with the paths it is served at (POST).
+func Endpoints() map[Endpoint][]string {
+	m := make(map[Endpoint][]string, len(endpoints))
+	for e, i := range endpoints {
+		m[e] = i.paths
+	}
+	return m
+}
+
+// ParseRequest finds the model and the stream flag in a client body, with a 400 Error in the
+// client's shape when the body is malformed or names no model.
+func ParseRequest(e Endpoint, contentType string, body []byte) (model string, stream bool, err error) {
+	return endpoints[e].parse(contentType, body)
+}
+
+// Request is the client's request as the pipeline parsed it. Translators must not modify it.
+type Request struct {
+	Endpoint Endpoint
+	// Body is the client's body as received.
+	Body []byte
+	// Model is the model the client asked for.
+	Model string
+	// Stream reports whether the client asked for a streamed response.
+	Stream bool
+	// Header is the client's request headers.
+	Header http.Header
+}
+
+// Target is the backend one attempt goes to.
+type Target struct {
+	Backend *config.Backend
+	// Model is the model to ask the backend for (the client's, or the reference's override).
+	Model string
+}
+
+// Upstream is the request to send to the backend.
+type Upstream struct {
+	Method string
+	// Path is the path and query to request on the backend's endpoint.
+	Path string
+	// Header holds headers to set on the upstream request, replacing the client's.
+	Header http.Header
+	// Body is the body to send.
+	Body []byte
+}
+
+// Translator carries one attempt's request to a backend and its response back to the client.
+// Its methods follow Envoy's ext_proc phases and are called in that order, from one goroutine.
+type Translator interface {
+	// RequestBody builds the upstream request from the client's.
+	RequestBody(req *Request) (*Upstream, error)
+	// ResponseHeaders sees a successful upstream response's status and headers, and may edit them.
+	ResponseHeaders(status int, h http.Header) error
+	// ResponseBody translates one chunk of a successful response body; eos marks the last call.
+	// It returns the bytes to send to the client, which may be empty while an event is incomplete.
+	ResponseBody(chunk []byte, eos bool) ([]byte, error)
+	// ResponseError translates a whole non-2xx upstream body into the client's error shape.
+	ResponseError(status int, h http.Header, body []byte) []byte
+	// Usage is the token usage seen so far.
+	Usage() Usage
+	// ResponseModel is the model the backend said it used, or "".
+	ResponseModel() string
+}
+
+// Usage counts tokens. InputTokens includes cached and cache-creation tokens, as OpenTelemetry's
+// gen_ai.usage.input_tokens does, whatever the provider's own convention.
+type Usage struct {
+	InputTokens              int64 `json:"input_tokens"`
+	CachedInputTokens        int64 `json:"cached_input_tokens,omitempty"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens,omitempty"`
+	OutputTokens             int64 `json:"output_tokens"`
+	ReasoningTokens          int64 `json:"reasoning_tokens,omitempty"`
+	TotalTokens              int64 `json:"total_tokens"`
+}
