@@ -1,0 +1,129 @@
+package run
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aigw/aigw/internal/config"
+)
+
+// gateway is an aigw started in process on free ports for one test.
+type gateway struct {
+	Ready
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startGateway runs aigw with opts (ports and directories filled in) until the test ends.
+func startGateway(t *testing.T, opts Options) *gateway {
+	t.Helper()
+	opts.Host, opts.Port, opts.AdminPort = "127.0.0.1", 0, 0
+	if opts.Dirs.StateHome == "" {
+		opts.Dirs = config.Dirs{StateHome: t.TempDir(), ConfigHome: t.TempDir()}
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = func(string) string { return "" }
+	}
+	if opts.ShutdownGrace == 0 {
+		opts.ShutdownGrace = 5 * time.Second
+	}
+	readyc := make(chan Ready, 1)
+	opts.OnReady = func(r Ready) { readyc <- r }
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &gateway{cancel: cancel, done: make(chan error, 1)}
+	go func() { g.done <- Run(ctx, opts) }()
+	select {
+	case g.Ready = <-readyc:
+	case err := <-g.done:
+		cancel()
+		t.Fatalf("aigw did not start: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("aigw did not become ready in 10s")
+	}
+	t.Cleanup(func() { g.stop(t) })
+	return g
+}
+
+// stop shuts the gateway down and requires a clean exit.
+func (g *gateway) stop(t *testing.T) {
+	t.Helper()
+	if g.cancel == nil {
+		return
+	}
+	g.cancel()
+	g.cancel = nil
+	select {
+	case err := <-g.done:
+		if err != nil {
+			t.Errorf("aigw exited with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("aigw did not stop within 10s")
+	}
+}
+
+// env builds a Getenv from pairs.
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+// metrics fetches the admin server's Prometheus text.
+func (g *gateway) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(g.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// metricValue finds the value of the first series whose line contains every fragment.
+func metricValue(text, name string, fragments ...string) (string, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		ok := true
+		for _, f := range fragments {
+			if !strings.Contains(line, f) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return line[strings.LastIndexByte(line, ' ')+1:], true
+		}
+	}
+	return "", false
+}
+
+// post sends a raw request to the gateway.
+func post(t *testing.T, url, body string, headers ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
