@@ -12,9 +12,9 @@ import (
 
 // RequestEvent is everything observed about one LLM request, published when it ends.
 type RequestEvent struct {
-	ID        string        `json:"id"`
-	Start     time.Time     `json:"start"`
-	Duration  time.Duration `json:"duration_ns"`
+	ID       string        `json:"id"`
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration_ns"`
 	// TimeToFirstToken is the time to the first response byte of a streamed response.
 	TimeToFirstToken time.Duration `json:"ttft_ns,omitempty"`
 	Operation        string        `json:"operation"`
