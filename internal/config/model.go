@@ -29,6 +29,17 @@ type Model struct {
 	Backends []*Backend
 	// MaxRequestBodyBytes bounds client request bodies (413 above it).
 	MaxRequestBodyBytes int64
+	// Port is the gateway listener port the configuration asks for (a Gateway listener); 0 leaves
+	// it to the command line.
+	Port int
+	// GlobalCosts are computed for every request (GatewayConfig globalLLMRequestCosts); a route's
+	// Costs with the same metadata key replace them.
+	GlobalCosts []Cost
+	// Files lists every file the Model was built from (the config and files it references), so a
+	// watcher can reload when any of them changes.
+	Files []string
+	// Warnings are non-fatal findings of loading (kinds accepted but not honoured, ...).
+	Warnings []string
 }
 
 // Route is a named group of rules, optionally scoped to host names.
@@ -37,6 +48,8 @@ type Route struct {
 	// Hostnames the route serves; empty means every host. "*.example.com" matches one or more labels.
 	Hostnames []string
 	Rules     []*Rule
+	// Costs are the route's llmRequestCosts, computed per request from its token usage.
+	Costs []Cost
 }
 
 // Rule sends requests that match it to its backends.
@@ -49,6 +62,63 @@ type Rule struct {
 	Backends []*BackendRef
 	// Timeout bounds one attempt until the upstream's response headers arrive.
 	Timeout time.Duration
+	// StreamIdleTimeout ends a response stream that sends nothing for this long; 0 for none.
+	StreamIdleTimeout time.Duration
+	// Retry retries a failed attempt (BackendTrafficPolicy); nil for none.
+	Retry *RetryPolicy
+	// ModelsOwnedBy and ModelsCreatedAt describe this rule's models in /v1/models.
+	ModelsOwnedBy   string
+	ModelsCreatedAt time.Time
+}
+
+// RetryPolicy says when and how often an attempt is retried (on the next candidate backend
+// when there is one, else on the same).
+type RetryPolicy struct {
+	// NumRetries is how many retries follow the first attempt.
+	NumRetries int
+	// Statuses are the upstream response statuses that trigger a retry.
+	Statuses []int
+	// ConnectFailure retries when the upstream cannot be reached, timeouts too.
+	ConnectFailure bool
+	// BaseBackoff and MaxBackoff shape exponential back-off with jitter between tries.
+	BaseBackoff, MaxBackoff time.Duration
+	// PerTryTimeout bounds each try until response headers; 0 uses the rule's Timeout.
+	PerTryTimeout time.Duration
+}
+
+// CostType is what a Cost counts, with the reference's names.
+type CostType string
+
+// Cost types.
+const (
+	CostInputToken              CostType = "InputToken"
+	CostCachedInputToken        CostType = "CachedInputToken"
+	CostCacheCreationInputToken CostType = "CacheCreationInputToken"
+	CostOutputToken             CostType = "OutputToken"
+	CostReasoningToken          CostType = "ReasoningToken"
+	CostTotalToken              CostType = "TotalToken"
+	CostCEL                     CostType = "CEL"
+)
+
+// Cost is one llmRequestCosts entry: a named number computed from a request's usage.
+type Cost struct {
+	MetadataKey string
+	Type        CostType
+	// CEL is the expression source for Type CEL; Program is it compiled and checked at load time.
+	CEL     string
+	Program CostProgram
+}
+
+// CostProgram evaluates a compiled CEL cost expression.
+type CostProgram interface {
+	Eval(vars CostVars) (uint64, error)
+}
+
+// CostVars are the variables a CEL cost expression sees, with the reference's names.
+type CostVars struct {
+	Model, Backend, RouteName                                string
+	InputTokens, CachedInputTokens, CacheCreationInputTokens uint64
+	OutputTokens, ReasoningTokens, TotalTokens               uint64
 }
 
 // Match holds header conditions that must all hold.
@@ -82,6 +152,29 @@ type BackendRef struct {
 	Priority int
 	// ModelNameOverride replaces the model sent to this backend when set.
 	ModelNameOverride string
+	// HeaderMutation and BodyMutation edit the upstream request for this reference; they win over
+	// the backend's own for the same header or path.
+	HeaderMutation *HeaderMutation
+	BodyMutation   *BodyMutation
+}
+
+// HeaderMutation sets and removes upstream request headers.
+type HeaderMutation struct {
+	Set    []Header
+	Remove []string
+}
+
+// BodyMutation sets and removes top-level JSON fields of the upstream request body.
+type BodyMutation struct {
+	Set    []BodyField
+	Remove []string
+}
+
+// BodyField is a JSON path and the JSON value to put there.
+type BodyField struct {
+	Path string
+	// Value is JSON text ("0.2", "\"text\"", "{...}").
+	Value string
 }
 
 // Backend is one upstream AI service.
@@ -99,6 +192,21 @@ type Backend struct {
 	Models []string
 	// ModelsOwnedBy is reported as owned_by in /v1/models for declared models.
 	ModelsOwnedBy string
+	// HeaderMutation and BodyMutation edit every upstream request to this backend.
+	HeaderMutation *HeaderMutation
+	BodyMutation   *BodyMutation
+	// TLS configures connections to an https endpoint; nil uses system roots.
+	TLS *TLS
+}
+
+// TLS is how aigw verifies a backend (Backend.spec.tls, BackendTLSPolicy).
+type TLS struct {
+	// ServerName overrides the SNI and verified name.
+	ServerName string
+	// CACertPEM are extra trusted roots, PEM encoded; empty uses the system roots.
+	CACertPEM []byte
+	// InsecureSkipVerify disables verification; only when the configuration says so.
+	InsecureSkipVerify bool
 }
 
 // Header is a name and value to set.
@@ -129,6 +237,16 @@ const (
 type Auth struct {
 	Type AuthType
 	Key  Secret
+	// Override, when set, takes the credential from a request header per request.
+	Override *CredentialOverride
+}
+
+// CredentialOverride takes a per-request credential from a request header (credentialOverride
+// fromRequestHeaders). The header is always stripped before forwarding.
+type CredentialOverride struct {
+	Header string
+	// FallbackToConfigured uses Key when the header is absent; otherwise the request gets 401.
+	FallbackToConfigured bool
 }
 
 // Secret is a credential value. It prints as [redacted] so that it cannot leak through logs,

@@ -23,7 +23,7 @@ type schemaInfo struct {
 
 var schemas = map[SchemaName]schemaInfo{
 	SchemaOpenAI:      {provider: "openai", defaultPrefix: "/v1"},
-	SchemaAzureOpenAI: {provider: "azure.ai.openai", defaultPrefix: ""},
+	SchemaAzureOpenAI: {provider: "azure.openai", defaultPrefix: ""},
 	SchemaAnthropic:   {provider: "anthropic", defaultPrefix: "/v1"},
 }
 

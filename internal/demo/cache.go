@@ -129,7 +129,8 @@ func (c *prefixCache) lookupInsert(marks []mark) (hitBytes int) {
 			hitBytes = m.bytes
 		}
 	}
-	for _, m := range marks {
+	// Marks beyond the capacity would only evict each other, so remember the longest ones.
+	for _, m := range marks[max(0, len(marks)-cap(c.keys)):] {
 		c.insert(m.key)
 	}
 	return hitBytes

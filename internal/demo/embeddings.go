@@ -56,9 +56,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, start time.T
 	vec := make([]float32, dims)
 	raw := make([]byte, 0, 4*dims)
 	n := 0
-	for i, text := range req.Input.texts {
+	for _, text := range req.Input.texts {
 		b = s.appendEmbedding(b, n, embed(vec, fnv64(fnvOffset, text)), req.EncodingFormat, &raw)
-		n = i + 1
+		n++
 	}
 	for _, ids := range req.Input.tokens {
 		h := fnvOffset

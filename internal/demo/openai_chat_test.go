@@ -10,12 +10,12 @@ import (
 
 // chunk is the test's view of a chat.completion.chunk.
 type chunk struct {
-	ID                string  `json:"id"`
-	Object            string  `json:"object"`
-	Created           int64   `json:"created"`
-	Model             string  `json:"model"`
-	ServiceTier       string  `json:"service_tier"`
-	SystemFingerprint string  `json:"system_fingerprint"`
+	ID                string `json:"id"`
+	Object            string `json:"object"`
+	Created           int64  `json:"created"`
+	Model             string `json:"model"`
+	ServiceTier       string `json:"service_tier"`
+	SystemFingerprint string `json:"system_fingerprint"`
 	Choices           []struct {
 		Index int `json:"index"`
 		Delta struct {

@@ -39,7 +39,11 @@ func (p *promptInput) UnmarshalJSON(b []byte) error {
 		p.texts = []string{s}
 		return nil
 	}
-	if json.Unmarshal(b, &p.texts) == nil {
+	// Decode into locals: encoding/json keeps filling a slice after a type error, so a failed
+	// attempt must not leave anything behind.
+	var texts []string
+	if json.Unmarshal(b, &texts) == nil {
+		p.texts = texts
 		return nil
 	}
 	var one []int
@@ -47,7 +51,12 @@ func (p *promptInput) UnmarshalJSON(b []byte) error {
 		p.tokens = [][]int{one}
 		return nil
 	}
-	return json.Unmarshal(b, &p.tokens)
+	var many [][]int
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	p.tokens = many
+	return nil
 }
 
 // count is the number of inputs.

@@ -17,7 +17,8 @@ import (
 const (
 	attrOperation     = "gen_ai.operation.name"
 	attrProvider      = "gen_ai.provider.name"
-	attrRequestModel  = "gen_ai.request.model"
+	attrOriginalModel = "gen_ai.original.model" // what the client asked for
+	attrRequestModel  = "gen_ai.request.model"  // what was sent to the backend, after overrides
 	attrResponseModel = "gen_ai.response.model"
 	attrTokenType     = "gen_ai.token.type"
 	attrErrorType     = "error.type"
@@ -88,7 +89,8 @@ func (m *Metrics) OnRequest(ev *RequestEvent) {
 	base := []attribute.KeyValue{
 		attribute.String(attrOperation, ev.Operation),
 		attribute.String(attrProvider, ev.Provider),
-		attribute.String(attrRequestModel, ev.RequestModel),
+		attribute.String(attrOriginalModel, ev.RequestModel),
+		attribute.String(attrRequestModel, ev.BackendModel),
 		attribute.String(attrResponseModel, ev.ResponseModel),
 	}
 	durAttrs := base
@@ -107,7 +109,7 @@ func (m *Metrics) OnRequest(ev *RequestEvent) {
 	}
 	u := ev.Usage
 	m.recordTokens(ctx, base, "input", u.InputTokens, true)
-	m.recordTokens(ctx, base, "output", u.OutputTokens, ev.Operation != "embeddings")
+	m.recordTokens(ctx, base, "output", u.OutputTokens, ev.Operation != "embedding")
 	m.recordTokens(ctx, base, "cached_input", u.CachedInputTokens, u.CachedInputTokens > 0)
 	m.recordTokens(ctx, base, "cache_creation_input", u.CacheCreationInputTokens, u.CacheCreationInputTokens > 0)
 	m.recordTokens(ctx, base, "reasoning", u.ReasoningTokens, u.ReasoningTokens > 0)

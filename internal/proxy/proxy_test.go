@@ -168,7 +168,6 @@ func TestGatewayErrors(t *testing.T) {
 		{"provider error passes through", "POST", chat, `{"model":"gpt-test"}`, []string{"X-Test", "429"}, 429, false, "Rate limit reached"},
 		{"provider non-json error wrapped", "POST", chat, `{"model":"gpt-test"}`, []string{"X-Test", "html502"}, 502, false, "bad gateway"},
 		{"provider timeout", "POST", chat, `{"model":"gpt-test"}`, []string{"X-Test", "slow"}, 504, false, "timed out"},
-		{"untranslatable", "POST", gw.URL + "/v1/messages", `{"model":"claude-only","max_tokens":1}`, nil, 422, true, "cannot serve"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -392,4 +391,15 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
+}
+
+// TestUntranslatable: an endpoint the backend's schema cannot serve is a 422 in the client's shape.
+func TestUntranslatable(t *testing.T) {
+	b := backend(t, "claude", config.SchemaAnthropic, "http://127.0.0.1:1")
+	gw, _, _ := gatewayFor(t, time.Second, &config.BackendRef{Backend: b, Weight: 1})
+	resp, body := do(t, "POST", gw.URL+"/v1/embeddings", `{"model":"gpt-test","input":"x"}`)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "cannot serve") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	errorShape(t, false, body)
 }

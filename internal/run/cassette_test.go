@@ -173,15 +173,14 @@ func replayOne(t *testing.T, served map[string]bool, rawURL, reqBody string, for
 	if !usage.Exists() {
 		return
 	}
-	m := g.metrics(t)
 	model := gjson.Get(reqBody, "model").String()
 	for typ, field := range map[string]string{"input": "prompt_tokens", "output": "completion_tokens"} {
 		want := usage.Get(field)
 		if !want.Exists() {
 			continue
 		}
-		v, ok := metricValue(m, "gen_ai_client_token_usage_sum", `gen_ai_request_model="`+model+`"`, `gen_ai_token_type="`+typ+`"`)
-		if !ok || v != strconv.FormatInt(want.Int(), 10) {
+		v, _ := g.waitMetric(t, "gen_ai_client_token_usage_sum", `gen_ai_request_model="`+model+`"`, `gen_ai_token_type="`+typ+`"`)
+		if v != strconv.FormatInt(want.Int(), 10) {
 			t.Errorf("%s tokens in metrics %q, recorded %d", typ, v, want.Int())
 		}
 	}

@@ -88,6 +88,20 @@ func (g *gateway) metrics(t *testing.T) string {
 	return string(b)
 }
 
+// waitMetric polls /metrics until a series with every fragment appears (events are published
+// just after the response is written, so a client can be a moment ahead of them).
+func (g *gateway) waitMetric(t *testing.T, name string, fragments ...string) (string, string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		m := g.metrics(t)
+		if v, ok := metricValue(m, name, fragments...); ok || time.Now().After(deadline) {
+			return v, m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // metricValue finds the value of the first series whose line contains every fragment.
 func metricValue(text, name string, fragments ...string) (string, bool) {
 	for _, line := range strings.Split(text, "\n") {

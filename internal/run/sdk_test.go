@@ -156,6 +156,7 @@ func TestDemoWithSDKs(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
+		g.waitMetric(t, "gen_ai_client_token_usage_sum", `gen_ai_request_model="text-embedding-3-small"`)
 		m := g.metrics(t)
 		for _, want := range []struct{ model, typ string }{
 			{"gpt-4o-mini", "input"}, {"gpt-4o-mini", "output"},
@@ -172,8 +173,8 @@ func TestDemoWithSDKs(t *testing.T) {
 		if want := itoa(streamedOutput); v != want {
 			t.Errorf("gpt-4.1 output tokens in metrics %q, client saw %s", v, want)
 		}
-		if _, ok := metricValue(m, "gen_ai_server_request_duration_seconds_count", `gen_ai_operation_name="chat"`, `gen_ai_provider_name="anthropic"`); !ok {
-			t.Errorf("no request duration for anthropic chat:\n%s", m)
+		if _, ok := metricValue(m, "gen_ai_server_request_duration_seconds_count", `gen_ai_operation_name="messages"`, `gen_ai_provider_name="anthropic"`); !ok {
+			t.Errorf("no request duration for anthropic messages:\n%s", m)
 		}
 	})
 }

@@ -32,7 +32,7 @@ const (
 // endpointInfo is what is known about an endpoint, as data.
 type endpointInfo struct {
 	api       API
-	operation string   // gen_ai.operation.name
+	operation string   // gen_ai.operation.name, with the reference gateway's values
 	paths     []string // where clients send it
 	// parse finds the model and stream flag in a request body.
 	parse func(contentType string, body []byte) (model string, stream bool, err error)
@@ -40,9 +40,9 @@ type endpointInfo struct {
 
 var endpoints = map[Endpoint]endpointInfo{
 	EndpointChatCompletions: {APIOpenAI, "chat", []string{"/v1/chat/completions"}, parseJSONRequest},
-	EndpointCompletions:     {APIOpenAI, "text_completion", []string{"/v1/completions"}, parseJSONRequest},
-	EndpointEmbeddings:      {APIOpenAI, "embeddings", []string{"/v1/embeddings"}, parseJSONRequest},
-	EndpointMessages:        {APIAnthropic, "chat", []string{"/anthropic/v1/messages", "/v1/messages"}, parseJSONRequest},
+	EndpointCompletions:     {APIOpenAI, "completion", []string{"/v1/completions"}, parseJSONRequest},
+	EndpointEmbeddings:      {APIOpenAI, "embedding", []string{"/v1/embeddings"}, parseJSONRequest},
+	EndpointMessages:        {APIAnthropic, "messages", []string{"/anthropic/v1/messages", "/v1/messages"}, parseJSONRequest},
 }
 
 // API is the client API family of the endpoint.

@@ -1,9 +1,6 @@
 package demo
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "strings"
 
 // token is one streamed piece of output. Its JSON-escaped form is computed once in New so the
 // streaming loop only copies bytes.
@@ -114,80 +111,59 @@ func (o output) appendText(b []byte) []byte {
 // text returns the whole answer as one string.
 func (o output) text() string { return string(o.appendText(make([]byte, 0, o.n*6))) }
 
-// appendEscaped appends s escaped for the inside of a JSON string (without quotes). Unlike
-// encoding/json it leaves <, > and & alone, as the providers do.
-func appendEscaped(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i += size
-				start = i
-				continue
-			}
-			if r == '\u2028' || r == '\u2029' {
-				b = append(b, s[start:i]...)
-				b = append(b, `\u202`...)
-				b = append(b, hex[r&0xf])
-				i += size
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
+// plan is what one generation request will produce, decided entirely before anything is sent so
+// the streamed and non-streamed forms of the same request carry the same content and usage.
+type plan struct {
+	text      output    // the answer text; n is 0 when answering with a tool call
+	tool      *toolPlan // the tool call, if the request is answered with one
+	reasoning int       // hidden reasoning tokens (OpenAI reasoning models)
+	truncated bool      // the request's token limit cut the answer short
+}
+
+// toolPlan is one synthesised tool call.
+type toolPlan struct {
+	name   string
+	args   string
+	pieces []string // args cut into streamed fragments
+}
+
+// outputTokens is the visible output size: exactly one token per streamed delta.
+func (p plan) outputTokens() int {
+	if p.tool != nil {
+		return len(p.tool.pieces)
 	}
-	return append(b, s[start:]...)
+	return p.text.n
 }
 
-// appendString appends s as a quoted JSON string.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendEscaped(b, s)
-	return append(b, '"')
-}
-
-// fnv64 is FNV-1a: a stable hash, so answers and embeddings are the same across processes.
-func fnv64(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
+// planFor decides the answer. h selects the canned text; limit is the request's token cap
+// (0 = none), which hidden reasoning shares with the visible answer as it does at OpenAI.
+func (s *Server) planFor(h uint64, limit int, reasons bool, tools toolRequest) plan {
+	var p plan
+	budget := limit
+	if reasons {
+		p.reasoning = 64 * int(1+h%4)
+		if limit > 0 {
+			p.reasoning = min(p.reasoning, limit/2)
+			budget = limit - p.reasoning
+		}
 	}
-	return h
+	if d, ok := tools.pick(); ok {
+		args := d.schema.arguments()
+		p.tool = &toolPlan{name: d.name, args: args, pieces: fragments(args)}
+		return p
+	}
+	n := s.opts.OutputTokens
+	if limit > 0 && n > budget {
+		n = budget
+		p.truncated = true
+	}
+	p.text = s.answer.output(h, n)
+	return p
 }
 
-// fnvOffset is the FNV-1a 64-bit offset basis.
-const fnvOffset uint64 = 14695981039346656037
-
-// splitmix64 scrambles a counter or hash into well-mixed bits; used for ids, vectors and
-// anything else that must look random but be reproducible.
-func splitmix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
+// obfuscation returns the padding OpenAI adds to stream chunks so their sizes do not reveal the
+// token lengths; the simulator pads each delta to a multiple of 16 bytes.
+func obfuscation(deltaLen int) string {
+	const pad = "Xq7LmZp2Rt9KwV4n"
+	return pad[:(16-deltaLen%16)%16]
 }
