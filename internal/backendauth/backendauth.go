@@ -3,10 +3,15 @@
 package backendauth
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/aigw/aigw/internal/config"
 )
+
+// ErrMissingCredential means a per-request credential was required and the request had none.
+var ErrMissingCredential = errors.New("missing credential")
 
 // clientCredentialHeaders are the headers clients authenticate to the gateway with. They are
 // removed before a backend's own credential is set, so a client's key never reaches a provider
@@ -20,18 +25,34 @@ var apiKeyHeaders = map[config.AuthType]struct{ header, prefix string }{
 	config.AuthAzureAPIKey:     {"Api-Key", ""},
 }
 
-// Apply authenticates an upstream request: with a credential it replaces any the client sent;
-// without one (a local server that needs none) the client's headers pass through unchanged.
-func Apply(a *config.Auth, h http.Header) {
+// Apply authenticates an upstream request whose headers are h (a copy of the client's): with a
+// credential it replaces any the client sent; without one (a local server that needs none) the
+// client's headers pass through. A credential override header is always removed; when it is
+// absent and the override may not fall back, Apply returns ErrMissingCredential.
+func Apply(a *config.Auth, h http.Header) error {
 	if a == nil {
-		return
+		return nil
+	}
+	key := a.Key.Reveal()
+	if o := a.Override; o != nil {
+		v := h.Get(o.Header)
+		h.Del(o.Header)
+		switch {
+		case v != "":
+			key = v
+		case !o.FallbackToConfigured || key == "":
+			return fmt.Errorf("%w: the request has no %s header", ErrMissingCredential, o.Header)
+		}
+	}
+	k, ok := apiKeyHeaders[a.Type]
+	if !ok {
+		return fmt.Errorf("credential type %s is not supported by this data plane yet", a.Type)
 	}
 	for _, name := range clientCredentialHeaders {
 		h.Del(name)
 	}
-	if k, ok := apiKeyHeaders[a.Type]; ok {
-		h.Set(k.header, k.prefix+a.Key.Reveal())
-	}
+	h.Set(k.header, k.prefix+key)
+	return nil
 }
 
 // Supported reports whether Apply knows the credential type.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aigw/aigw/internal/extproc"
@@ -22,6 +23,9 @@ const (
 	// streamBufSize is the read size for streamed responses.
 	streamBufSize = 32 << 10
 )
+
+// streamBufs recycles the read buffers of streamed responses.
+var streamBufs = sync.Pool{New: func() any { b := make([]byte, streamBufSize); return &b }}
 
 // responseHopHeaders are upstream response headers the data plane does not copy to the client.
 var responseHopHeaders = []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Trailer", "Upgrade", "Content-Length", "Content-Encoding"}
@@ -168,7 +172,9 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, status int, b
 	rc := http.NewResponseController(w)
 	w.WriteHeader(status)
 	_ = rc.Flush()
-	buf := make([]byte, streamBufSize)
+	bp := streamBufs.Get().(*[]byte)
+	defer streamBufs.Put(bp)
+	buf := *bp
 	for {
 		n, rerr := body.Read(buf)
 		eos := rerr != nil

@@ -95,8 +95,10 @@ func Run(ctx context.Context, opts Options) error {
 	bus := &observe.Bus{}
 	bus.Subscribe(metrics)
 	bus.Subscribe(observe.NewAccessLog(logFile))
+	events := observe.NewQueue(bus, 4096)
+	defer events.Close() // runs before the log file closes: every event is written
 
-	pipeline := extproc.New(model, bus)
+	pipeline := extproc.New(model, events)
 	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))

@@ -109,11 +109,10 @@ func (p *openAIPassthrough) streamEvent(dst []byte, ev SSEEvent) []byte {
 	if len(ev.Data) == 0 || ev.Data[0] != '{' {
 		return append(dst, ev.Raw...) // [DONE], comments, keep-alives
 	}
-	res := gjson.GetManyBytes(ev.Data, "model", "usage")
 	if p.model == "" {
-		p.model = res[0].String()
+		p.model = gjson.GetBytes(ev.Data, "model").String()
 	}
-	usage := res[1]
+	usage := gjson.GetBytes(ev.Data, "usage")
 	if usage.IsObject() {
 		p.usage = openAIUsage(usage)
 		if p.stripUsage && len(gjson.GetBytes(ev.Data, "choices").Array()) == 0 {
