@@ -48,6 +48,7 @@ MCP servers on your machine, with token and cost accounting, metrics and traces.
 		newVersionCmd(f, nil),
 		newHealthcheckCmd(f, nil),
 		newCompletionCmd(f),
+		newMCPCmd(f),
 	)
 	return root
 }

@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"errors"
 	"math"
 	"net/http"
 
@@ -42,6 +43,10 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 	if err != nil {
 		return nil, err
 	}
+	b := ref.Backend
+	if up.Body, err = mutateBody(up.Body, b.BodyMutation, ref.BodyMutation); err != nil {
+		return nil, err
+	}
 	h := s.req.Header.Clone()
 	for _, name := range hopHeaders {
 		h.Del(name)
@@ -49,10 +54,16 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 	for k, v := range up.Header {
 		h[k] = v
 	}
-	for _, hd := range ref.Backend.Headers {
+	for _, hd := range b.Headers {
 		h.Set(hd.Name, hd.Value)
 	}
-	backendauth.Apply(ref.Backend.Auth, h)
+	mutateHeaders(h, b.HeaderMutation, ref.HeaderMutation)
+	if err := backendauth.Apply(b.Auth, h); err != nil {
+		if errors.Is(err, backendauth.ErrMissingCredential) {
+			return nil, translate.Errorf(http.StatusUnauthorized, "missing_credential", "%v", err)
+		}
+		return nil, translate.Errorf(http.StatusInternalServerError, "backend_auth", "backend %s: %v", b.Name, err)
+	}
 	up.Header = h
 	a := &Attempt{s: s, tr: tr, Ref: ref, Upstream: up}
 	s.last = a

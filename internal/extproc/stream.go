@@ -124,6 +124,19 @@ func (s *Stream) Finish(status int, err error) {
 	if s.ev.ResponseModel == "" {
 		s.ev.ResponseModel = s.ev.BackendModel
 	}
+	if s.route != nil && status < 400 {
+		u := s.ev.Usage
+		c, err := costs(s.model.GlobalCosts, s.route.Costs, config.CostVars{
+			Model: s.ev.BackendModel, Backend: s.ev.Backend, RouteName: s.route.Name,
+			InputTokens: uint64(u.InputTokens), CachedInputTokens: uint64(u.CachedInputTokens),
+			CacheCreationInputTokens: uint64(u.CacheCreationInputTokens), OutputTokens: uint64(u.OutputTokens),
+			ReasoningTokens: uint64(u.ReasoningTokens), TotalTokens: uint64(u.TotalTokens),
+		})
+		s.ev.Costs = c
+		if err != nil && s.ev.Error == "" {
+			s.ev.Error = err.Error()
+		}
+	}
 	if s.p.pub != nil {
 		s.p.pub.Publish(&s.ev)
 	}
@@ -138,3 +151,9 @@ func (s *Stream) ErrorResponse(err error) (int, []byte) {
 	}
 	return te.Status, translate.ErrorBody(s.endpoint.API(), te)
 }
+
+// Retry is the rule's retry policy, or nil.
+func (s *Stream) Retry() *config.RetryPolicy { return s.rule.Retry }
+
+// StreamIdleTimeout is how long a response stream may be silent; 0 for no limit.
+func (s *Stream) StreamIdleTimeout() time.Duration { return s.rule.StreamIdleTimeout }

@@ -31,6 +31,8 @@ type RequestEvent struct {
 	Error         string          `json:"error,omitempty"`
 	Attempts      int             `json:"attempts"`
 	Usage         translate.Usage `json:"usage"`
+	// Costs are the llmRequestCosts computed for the request, by metadata key.
+	Costs map[string]uint64 `json:"costs,omitempty"`
 }
 
 // Subscriber receives request events.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ var responseHopHeaders = []string{"Connection", "Keep-Alive", "Transfer-Encoding
 var (
 	errUnreachable = errors.New("upstream unreachable")
 	errTimeout     = errors.New("upstream timed out")
+	errStreamIdle  = errors.New("upstream stream idle")
 )
 
 func (s *Server) endpointHandler(e translate.Endpoint) http.Handler {
@@ -61,77 +63,95 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *extproc.Strea
 	if len(cands) == 0 {
 		return s.fail(w, st, translate.Errorf(http.StatusServiceUnavailable, "no_backend", "no backend can take this request: every backend of the rule has weight 0"))
 	}
+	plan := newTryPlan(cands, st.Retry(), st.Timeout())
 	var lastErr error
-	for i, ref := range cands {
-		last := i == len(cands)-1
+	for i := 0; i < plan.tries; i++ {
+		ref, last := plan.ref(i), i == plan.tries-1
+		if d := plan.backoff(i); d > 0 {
+			if err := sleep(r.Context(), d); err != nil {
+				return 499, err
+			}
+		}
 		a, err := st.Attempt(ref)
 		if err != nil {
-			if last {
+			var te *translate.Error
+			if last || (errors.As(err, &te) && te.Status < 500) {
 				return s.fail(w, st, err)
 			}
 			lastErr = err
 			continue
 		}
-		resp, cancel, err := s.roundTrip(r.Context(), a, st.Timeout())
+		call, err := s.roundTrip(r.Context(), a, plan.timeout)
 		if err != nil {
 			if r.Context().Err() != nil {
-				cancel()
 				return 499, r.Context().Err() // the client went away
 			}
-			cancel()
 			lastErr = err
-			if last {
+			if last || !plan.retryError(i) {
 				return s.fail(w, st, upstreamError(err))
 			}
-			s.log.Info("backend failed; trying the next", "backend", ref.Backend.Name, "error", err)
+			s.log.Info("backend failed; trying again", "backend", ref.Backend.Name, "error", err, "next", plan.ref(i+1).Backend.Name)
 			continue
 		}
-		if retryable(resp.StatusCode) && !last {
-			s.log.Info("backend answered with a retryable status; trying the next", "backend", ref.Backend.Name, "status", resp.StatusCode)
-			drain(resp.Body)
-			cancel()
-			lastErr = fmt.Errorf("backend %s: %s", ref.Backend.Name, resp.Status)
+		if !last && plan.retryStatus(i, call.resp.StatusCode) {
+			s.log.Info("backend answered with a retryable status; trying again", "backend", ref.Backend.Name, "status", call.resp.StatusCode, "next", plan.ref(i+1).Backend.Name)
+			drain(call.resp.Body)
+			call.close()
+			lastErr = fmt.Errorf("backend %s: %s", ref.Backend.Name, call.resp.Status)
 			continue
 		}
-		status, err := s.respond(w, a, resp)
-		cancel()
+		status, err := s.respond(w, a, call, st.StreamIdleTimeout())
+		call.close()
 		return status, err
 	}
 	return s.fail(w, st, upstreamError(lastErr))
 }
 
-// retryable statuses send the request to the next backend when there is one.
-func retryable(status int) bool { return status == http.StatusTooManyRequests || status >= 500 }
+// upstreamCall is one attempt's response and the means to end it.
+type upstreamCall struct {
+	resp   *http.Response
+	cancel context.CancelCauseFunc
+	// deadline fires errTimeout; it runs until stopped (after headers for streams, after the
+	// whole body otherwise).
+	deadline *time.Timer
+}
 
-// roundTrip sends one attempt. The timeout covers the time until the response headers arrive;
-// after that the body may take as long as it streams.
-func (s *Server) roundTrip(ctx context.Context, a *extproc.Attempt, timeout time.Duration) (*http.Response, context.CancelFunc, error) {
+func (c *upstreamCall) close() {
+	c.deadline.Stop()
+	c.resp.Body.Close()
+	c.cancel(nil)
+}
+
+// roundTrip sends one attempt with a deadline that the caller stops when it is satisfied.
+func (s *Server) roundTrip(ctx context.Context, a *extproc.Attempt, timeout time.Duration) (*upstreamCall, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(timeout, func() { cancel(errTimeout) })
+	deadline := time.AfterFunc(timeout, func() { cancel(errTimeout) })
 	up := a.Upstream
 	b := a.Ref.Backend
 	req, err := http.NewRequestWithContext(ctx, up.Method, b.Endpoint.Scheme+"://"+b.Endpoint.Host+up.Path, bytes.NewReader(up.Body))
 	if err != nil {
-		timer.Stop()
+		deadline.Stop()
 		cancel(nil)
-		return nil, func() {}, fmt.Errorf("%w: %v", errUnreachable, err)
+		return nil, fmt.Errorf("%w: %v", errUnreachable, err)
 	}
 	req.Header = up.Header
 	req.ContentLength = int64(len(up.Body))
-	resp, err := s.transport.RoundTrip(req)
-	stopped := timer.Stop()
+	resp, err := s.transports.get(b).RoundTrip(req)
 	if err != nil {
+		deadline.Stop()
+		timedOut := errors.Is(context.Cause(ctx), errTimeout)
 		cancel(nil)
-		if !stopped || errors.Is(context.Cause(ctx), errTimeout) {
-			return nil, func() {}, fmt.Errorf("%w after %s: backend %s", errTimeout, timeout, b.Name)
+		if timedOut {
+			return nil, fmt.Errorf("%w after %s: backend %s", errTimeout, timeout, b.Name)
 		}
-		return nil, func() {}, fmt.Errorf("%w: backend %s: %v", errUnreachable, b.Name, err)
+		return nil, fmt.Errorf("%w: backend %s: %v", errUnreachable, b.Name, err)
 	}
-	return resp, func() { resp.Body.Close(); cancel(nil) }, nil
+	return &upstreamCall{resp: resp, cancel: cancel, deadline: deadline}, nil
 }
 
 // respond copies a backend's answer to the client through the attempt's translator.
-func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, resp *http.Response) (int, error) {
+func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, call *upstreamCall, idle time.Duration) (int, error) {
+	resp := call.resp
 	body, err := decodedBody(resp)
 	if err != nil {
 		return s.failAttempt(w, a, translate.Errorf(http.StatusBadGateway, "bad_upstream_encoding", "%v", err))
@@ -149,34 +169,54 @@ func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, resp *http.R
 	if err := a.ResponseHeaders(resp.StatusCode, resp.Header); err != nil {
 		return s.failAttempt(w, a, err)
 	}
-	copyHeaders(h, resp.Header)
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		raw, err := io.ReadAll(io.LimitReader(body, maxUpstreamBody))
 		if err != nil {
-			return s.failAttempt(w, a, translate.Errorf(http.StatusBadGateway, "upstream_read", "reading the backend's response: %v", err))
+			return s.failAttempt(w, a, upstreamReadError(call, err))
 		}
+		call.deadline.Stop()
 		out, err := a.ResponseBody(raw, true)
 		if err != nil {
 			return s.failAttempt(w, a, err)
 		}
-		h.Set("Content-Length", fmt.Sprint(len(out)))
+		copyHeaders(h, resp.Header)
+		h.Set("Content-Length", strconv.Itoa(len(out)))
 		w.WriteHeader(resp.StatusCode)
 		_, _ = w.Write(out)
 		return resp.StatusCode, nil
 	}
-	return resp.StatusCode, s.stream(w, a, resp.StatusCode, body)
+	call.deadline.Stop()
+	copyHeaders(h, resp.Header)
+	return resp.StatusCode, s.stream(w, a, call, body, idle)
 }
 
-// stream relays an event stream, writing and flushing each translated chunk as it arrives.
-func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, status int, body io.Reader) error {
+// upstreamReadError reports a body that could not be read: 504 when the deadline ended it.
+func upstreamReadError(call *upstreamCall, err error) error {
+	if errors.Is(context.Cause(call.resp.Request.Context()), errTimeout) {
+		return translate.Errorf(http.StatusGatewayTimeout, "upstream_timeout", "the backend did not finish its response in time")
+	}
+	return translate.Errorf(http.StatusBadGateway, "upstream_read", "reading the backend's response: %v", err)
+}
+
+// stream relays an event stream, writing and flushing each translated chunk as it arrives. A
+// stream silent for longer than idle (when set) is ended.
+func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstreamCall, body io.Reader, idle time.Duration) error {
 	rc := http.NewResponseController(w)
-	w.WriteHeader(status)
+	w.WriteHeader(call.resp.StatusCode)
 	_ = rc.Flush()
+	var idleTimer *time.Timer
+	if idle > 0 {
+		idleTimer = time.AfterFunc(idle, func() { call.cancel(errStreamIdle) })
+		defer idleTimer.Stop()
+	}
 	bp := streamBufs.Get().(*[]byte)
 	defer streamBufs.Put(bp)
 	buf := *bp
 	for {
 		n, rerr := body.Read(buf)
+		if idleTimer != nil {
+			idleTimer.Reset(idle)
+		}
 		eos := rerr != nil
 		if n > 0 || eos {
 			out, err := a.ResponseBody(buf[:n], eos)
@@ -196,6 +236,9 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, status int, b
 			return nil
 		}
 		if rerr != nil {
+			if cause := context.Cause(call.resp.Request.Context()); errors.Is(cause, errStreamIdle) {
+				return fmt.Errorf("%w after %s", errStreamIdle, idle)
+			}
 			return fmt.Errorf("reading backend stream: %w", rerr)
 		}
 	}

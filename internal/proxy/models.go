@@ -120,10 +120,10 @@ func (s *Server) backendModels(ctx context.Context, b *config.Backend, now int64
 
 // modelCache keeps providers' model lists briefly, so /v1/models does not hit them every time.
 type modelCache struct {
-	transport http.RoundTripper
-	ttl       time.Duration
-	mu        sync.Mutex
-	entries   map[*config.Backend]cachedModels
+	transports *transports
+	ttl        time.Duration
+	mu         sync.Mutex
+	entries    map[*config.Backend]cachedModels
 }
 
 type cachedModels struct {
@@ -131,8 +131,8 @@ type cachedModels struct {
 	list []modelEntry
 }
 
-func newModelCache(t http.RoundTripper, ttl time.Duration) *modelCache {
-	return &modelCache{transport: t, ttl: ttl, entries: map[*config.Backend]cachedModels{}}
+func newModelCache(t *transports, ttl time.Duration) *modelCache {
+	return &modelCache{transports: t, ttl: ttl, entries: map[*config.Backend]cachedModels{}}
 }
 
 func (c *modelCache) get(ctx context.Context, b *config.Backend) ([]modelEntry, error) {
@@ -157,8 +157,10 @@ func (c *modelCache) get(ctx context.Context, b *config.Backend) ([]modelEntry, 
 	for _, h := range b.Headers {
 		req.Header.Set(h.Name, h.Value)
 	}
-	backendauth.Apply(b.Auth, req.Header)
-	resp, err := c.transport.RoundTrip(req)
+	if err := backendauth.Apply(b.Auth, req.Header); err != nil {
+		return nil, err
+	}
+	resp, err := c.transports.get(b).RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +177,13 @@ func (c *modelCache) get(ctx context.Context, b *config.Backend) ([]modelEntry, 
 		return nil, err
 	}
 	c.mu.Lock()
-	c.entries[b] = cachedModels{at: time.Now(), list: list}
+	now := time.Now()
+	for k, e := range c.entries { // backends of replaced configurations age out
+		if now.Sub(e.at) >= c.ttl {
+			delete(c.entries, k)
+		}
+	}
+	c.entries[b] = cachedModels{at: now, list: list}
 	c.mu.Unlock()
 	return list, nil
 }

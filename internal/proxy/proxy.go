@@ -27,45 +27,32 @@ type Options struct {
 
 // Server is the builtin data plane.
 type Server struct {
-	pipeline  *extproc.Pipeline
-	transport http.RoundTripper
-	log       *slog.Logger
-	grace     time.Duration
-	serving   atomic.Bool
-	models    *modelCache
-	handler   http.Handler
+	pipeline   *extproc.Pipeline
+	transports *transports
+	log        *slog.Logger
+	grace      time.Duration
+	serving    atomic.Bool
+	models     *modelCache
+	handler    http.Handler
 }
 
 // New builds the data plane over a pipeline.
 func New(p *extproc.Pipeline, opts Options) *Server {
-	s := &Server{pipeline: p, transport: opts.Transport, log: opts.Logger, grace: opts.ShutdownGrace}
-	if s.transport == nil {
-		s.transport = newTransport()
+	s := &Server{pipeline: p, log: opts.Logger, grace: opts.ShutdownGrace}
+	base := opts.Transport
+	if base == nil {
+		base = newTransport()
 	}
+	s.transports = newTransports(base)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.grace <= 0 {
 		s.grace = 30 * time.Second
 	}
-	s.models = newModelCache(s.transport, time.Minute)
+	s.models = newModelCache(s.transports, time.Minute)
 	s.handler = s.routes()
 	return s
-}
-
-// newTransport is an http.Transport for a gateway: keep-alive pools sized for concurrency, no
-// overall client timeout (streams are long), bounded dials and TLS handshakes.
-func newTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
 }
 
 // Handler is the gateway's HTTP handler.

@@ -114,6 +114,9 @@ func replayOne(t *testing.T, served map[string]bool, rawURL, reqBody string, for
 	if !served[clientPath] {
 		t.Skipf("%s is not served by aigw yet", clientPath)
 	}
+	if strings.HasPrefix(reqBody, "[") && strings.HasSuffix(reqBody, "omitted]") {
+		t.Skipf("the recorder left out the request body (%s), so it cannot be replayed", reqBody)
+	}
 	ct := ""
 	if v := reqHeaders["Content-Type"]; len(v) > 0 {
 		ct = v[0]

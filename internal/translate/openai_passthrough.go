@@ -29,11 +29,13 @@ type openAIPassthrough struct {
 	sseResponse bool
 	// stripUsage is set when aigw, not the client, asked for stream usage.
 	stripUsage bool
-	sse        SSEDecoder
-	body       []byte
-	out        []byte
-	usage      Usage
-	model      string
+	// base64Embeddings is set when the client asked for embeddings as base64.
+	base64Embeddings bool
+	sse              SSEDecoder
+	body             []byte
+	out              []byte
+	usage            Usage
+	model            string
 }
 
 var _ Translator = (*openAIPassthrough)(nil)
@@ -63,6 +65,7 @@ func azurePath(t Target, e Endpoint) string {
 func (p *openAIPassthrough) RequestBody(req *Request) (*Upstream, error) {
 	p.endpoint = req.Endpoint
 	body := req.Body
+	p.base64Embeddings = req.Endpoint == EndpointEmbeddings && gjson.GetBytes(body, "encoding_format").String() == "base64"
 	var err error
 	if p.target.Model != req.Model {
 		if body, err = sjson.SetBytes(body, "model", p.target.Model); err != nil {
@@ -147,6 +150,9 @@ func (p *openAIPassthrough) jsonBody(chunk []byte, eos bool) []byte {
 	p.model = res[0].String()
 	if res[1].IsObject() {
 		p.usage = openAIUsage(res[1])
+	}
+	if p.base64Embeddings {
+		body = embeddingsToBase64(body)
 	}
 	return body
 }

@@ -17,13 +17,28 @@ type pair struct {
 // registry is the one table of translators: which client endpoint can reach which schema, and
 // how. Adding a translator is adding a line here and a file beside this one.
 var registry = map[pair]Factory{
-	{EndpointChatCompletions, config.SchemaOpenAI}:      newOpenAIPassthrough,
-	{EndpointCompletions, config.SchemaOpenAI}:          newOpenAIPassthrough,
-	{EndpointEmbeddings, config.SchemaOpenAI}:           newOpenAIPassthrough,
-	{EndpointChatCompletions, config.SchemaAzureOpenAI}: newAzureOpenAIPassthrough,
-	{EndpointCompletions, config.SchemaAzureOpenAI}:     newAzureOpenAIPassthrough,
-	{EndpointEmbeddings, config.SchemaAzureOpenAI}:      newAzureOpenAIPassthrough,
-	{EndpointMessages, config.SchemaAnthropic}:          newAnthropicPassthrough,
+	{EndpointChatCompletions, config.SchemaOpenAI}:          newOpenAIPassthrough,
+	{EndpointCompletions, config.SchemaOpenAI}:              newOpenAIPassthrough,
+	{EndpointEmbeddings, config.SchemaOpenAI}:               newOpenAIPassthrough,
+	{EndpointChatCompletions, config.SchemaAzureOpenAI}:     newAzureOpenAIPassthrough,
+	{EndpointCompletions, config.SchemaAzureOpenAI}:         newAzureOpenAIPassthrough,
+	{EndpointEmbeddings, config.SchemaAzureOpenAI}:          newAzureOpenAIPassthrough,
+	{EndpointMessages, config.SchemaAnthropic}:              newAnthropicPassthrough,
+	{EndpointChatCompletions, config.SchemaAnthropic}:       newOpenAIToAnthropic,
+	{EndpointMessages, config.SchemaOpenAI}:                 newAnthropicToOpenAI,
+	{EndpointMessages, config.SchemaAzureOpenAI}:            newAnthropicToAzureOpenAI,
+	{EndpointCountTokens, config.SchemaAnthropic}:           newAnthropicCountTokens,
+	{EndpointResponses, config.SchemaOpenAI}:                newOpenAIGeneric,
+	{EndpointResponses, config.SchemaAzureOpenAI}:           newAzureOpenAIGeneric,
+	{EndpointImageGenerations, config.SchemaOpenAI}:         newOpenAIGeneric,
+	{EndpointImageGenerations, config.SchemaAzureOpenAI}:    newAzureOpenAIGeneric,
+	{EndpointAudioSpeech, config.SchemaOpenAI}:              newOpenAIGeneric,
+	{EndpointAudioSpeech, config.SchemaAzureOpenAI}:         newAzureOpenAIGeneric,
+	{EndpointAudioTranscriptions, config.SchemaOpenAI}:      newOpenAIGeneric,
+	{EndpointAudioTranscriptions, config.SchemaAzureOpenAI}: newAzureOpenAIGeneric,
+	{EndpointAudioTranslations, config.SchemaOpenAI}:        newOpenAIGeneric,
+	{EndpointAudioTranslations, config.SchemaAzureOpenAI}:   newAzureOpenAIGeneric,
+	// EndpointRerank has no backend yet: it needs a Cohere schema in config.
 }
 
 // New returns the translator from endpoint to the target's schema, or a 422 Error when aigw

@@ -27,6 +27,14 @@ const (
 	EndpointCompletions     Endpoint = "completions"      // POST /v1/completions
 	EndpointEmbeddings      Endpoint = "embeddings"       // POST /v1/embeddings
 	EndpointMessages        Endpoint = "messages"         // POST /anthropic/v1/messages, /v1/messages
+	// EndpointCountTokens is POST /anthropic/v1/messages/count_tokens, /v1/messages/count_tokens.
+	EndpointCountTokens         Endpoint = "count_tokens"
+	EndpointResponses           Endpoint = "responses"            // POST /v1/responses
+	EndpointImageGenerations    Endpoint = "image_generations"    // POST /v1/images/generations
+	EndpointAudioSpeech         Endpoint = "audio_speech"         // POST /v1/audio/speech
+	EndpointAudioTranscriptions Endpoint = "audio_transcriptions" // POST /v1/audio/transcriptions (multipart)
+	EndpointAudioTranslations   Endpoint = "audio_translations"   // POST /v1/audio/translations (multipart)
+	EndpointRerank              Endpoint = "rerank"               // POST /cohere/v2/rerank
 )
 
 // endpointInfo is what is known about an endpoint, as data.
@@ -43,6 +51,14 @@ var endpoints = map[Endpoint]endpointInfo{
 	EndpointCompletions:     {APIOpenAI, "completion", []string{"/v1/completions"}, parseJSONRequest},
 	EndpointEmbeddings:      {APIOpenAI, "embedding", []string{"/v1/embeddings"}, parseJSONRequest},
 	EndpointMessages:        {APIAnthropic, "messages", []string{"/anthropic/v1/messages", "/v1/messages"}, parseJSONRequest},
+	// The reference gateway has no operation for count_tokens; the others are its values.
+	EndpointCountTokens:         {APIAnthropic, "count_tokens", []string{"/anthropic/v1/messages/count_tokens", "/v1/messages/count_tokens"}, parseJSONRequest},
+	EndpointResponses:           {APIOpenAI, "responses", []string{"/v1/responses"}, parseJSONRequest},
+	EndpointImageGenerations:    {APIOpenAI, "image_generation", []string{"/v1/images/generations"}, parseJSONRequest},
+	EndpointAudioSpeech:         {APIOpenAI, "speech", []string{"/v1/audio/speech"}, parseJSONRequest},
+	EndpointAudioTranscriptions: {APIOpenAI, "transcription", []string{"/v1/audio/transcriptions"}, parseMultipartRequest},
+	EndpointAudioTranslations:   {APIOpenAI, "translation", []string{"/v1/audio/translations"}, parseMultipartRequest},
+	EndpointRerank:              {APIOpenAI, "rerank", []string{"/cohere/v2/rerank"}, parseJSONRequest},
 }
 
 // API is the client API family of the endpoint.

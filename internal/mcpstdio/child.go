@@ -1,0 +1,199 @@
+package mcpstdio
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/tidwall/gjson"
+)
+
+// proc is one running child process and its stdio connection, built on the SDK's
+// CommandTransport (newline-delimited JSON-RPC, and the close-stdin → SIGTERM → SIGKILL shutdown).
+type proc struct {
+	cmd      *exec.Cmd
+	conn     mcp.Connection
+	pid      int
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// startProc starts the child described by cfg; it does not speak MCP yet.
+func startProc(ctx context.Context, cfg Config) (*proc, error) {
+	cmd := exec.Command(cfg.Command, cfg.Args...)
+	cmd.Env = cfg.childEnv()
+	cmd.Dir = cfg.Dir
+	cmd.Stderr = newLogWriter(cfg.Logger, cfg.Name)
+	// A grandchild holding stderr open must not keep Wait (and so shutdown) blocked forever.
+	cmd.WaitDelay = cfg.StopTimeout
+	setProcessGroup(cmd)
+	t := &mcp.CommandTransport{Command: cmd, TerminateDuration: cfg.StopTimeout}
+	conn, err := t.Connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", cfg.Command, err)
+	}
+	return &proc{cmd: cmd, conn: conn, pid: cmd.Process.Pid}, nil
+}
+
+// stop ends the child: close stdin, wait, SIGTERM, wait, SIGKILL (the transport's Close), and
+// then kill whatever is left of its process group so no grandchild survives.
+func (p *proc) stop() error {
+	p.stopOnce.Do(func() {
+		p.stopErr = p.conn.Close()
+		killProcessGroup(p.pid)
+	})
+	return p.stopErr
+}
+
+// initResult is what the child answered to the bridge's initialize, kept verbatim so clients'
+// initialize and server/discover are answered from it.
+type initResult struct {
+	ProtocolVersion string          `json:"protocolVersion"`
+	Capabilities    json.RawMessage `json:"capabilities"`
+	ServerInfo      json.RawMessage `json:"serverInfo"`
+	Instructions    string          `json:"instructions,omitempty"`
+}
+
+// hasListChanged reports whether the child advertises list_changed for a feature.
+func (r *initResult) hasListChanged(feature string) bool {
+	return gjson.GetBytes(r.Capabilities, feature+".listChanged").Bool()
+}
+
+// bridgeClientInfo is how the bridge introduces itself to the child.
+var bridgeClientInfo = map[string]string{"name": "aigw-mcp-bridge", "version": "1"}
+
+// bridgeCapabilities are declared to the child once for all sessions: the bridge can route
+// sampling, elicitation and roots requests to a client session that supports them.
+var bridgeCapabilities = json.RawMessage(`{"roots":{"listChanged":true},"sampling":{},"elicitation":{"form":{},"url":{}}}`)
+
+// initialize performs the MCP handshake with a freshly started child. It reads the
+// connection itself because the routing loop starts only once the child is ready.
+func (p *proc) initialize(ctx context.Context, log *slog.Logger) (*initResult, error) {
+	id := strID("aigw-initialize")
+	params, _ := json.Marshal(map[string]any{
+		"protocolVersion": version20251125,
+		"capabilities":    bridgeCapabilities,
+		"clientInfo":      bridgeClientInfo,
+	})
+	if err := p.conn.Write(ctx, &jsonrpc.Request{ID: id, Method: methodInitialize, Params: params}); err != nil {
+		return nil, fmt.Errorf("sending initialize: %w", err)
+	}
+	for {
+		msg, err := p.conn.Read(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the initialize result: %w", err)
+		}
+		switch msg := msg.(type) {
+		case *jsonrpc.Response:
+			if msg.ID != id {
+				continue
+			}
+			if msg.Error != nil {
+				return nil, fmt.Errorf("initialize failed: %w", msg.Error)
+			}
+			var res initResult
+			if err := json.Unmarshal(msg.Result, &res); err != nil {
+				return nil, fmt.Errorf("decoding the initialize result: %w", err)
+			}
+			if !isLegacyVersion(res.ProtocolVersion) {
+				return nil, fmt.Errorf("the server answered with unsupported protocol version %q", res.ProtocolVersion)
+			}
+			if len(res.Capabilities) == 0 {
+				res.Capabilities = json.RawMessage(`{}`)
+			}
+			note := &jsonrpc.Request{Method: notifInitialized}
+			if err := p.conn.Write(ctx, note); err != nil {
+				return nil, fmt.Errorf("sending initialized: %w", err)
+			}
+			return &res, nil
+		case *jsonrpc.Request:
+			// Before initialized only pings and log messages are allowed; answer pings.
+			if msg.IsCall() {
+				var resp *jsonrpc.Response
+				if msg.Method == methodPing {
+					resp = &jsonrpc.Response{ID: msg.ID, Result: emptyResult}
+				} else {
+					resp = errorResponse(msg.ID, codeInvalidRequest, "not initialized yet")
+				}
+				if err := p.conn.Write(ctx, resp); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			log.Debug("dropping notification sent before initialization", "method", msg.Method)
+		}
+	}
+}
+
+func isLegacyVersion(v string) bool {
+	for _, lv := range legacyVersions {
+		if v == lv {
+			return true
+		}
+	}
+	return false
+}
+
+// backoff yields restart delays: 100ms doubling up to max, reset once a child stays up.
+type backoff struct {
+	max, next time.Duration
+}
+
+func (b *backoff) delay(upFor time.Duration) time.Duration {
+	if b.next == 0 || upFor > b.max {
+		b.next = 100 * time.Millisecond
+	}
+	d := b.next
+	b.next = min(2*b.next, b.max)
+	return d
+}
+
+// errChildGone is what in-flight requests see when the child exits under them.
+var errChildGone = errors.New("the MCP server process exited; aigw is restarting it")
+
+// logWriter turns the child's stderr into log lines prefixed with the server's name.
+type logWriter struct {
+	log    *slog.Logger
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func newLogWriter(log *slog.Logger, name string) *logWriter {
+	return &logWriter{log: log, prefix: "[" + name + "] "}
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.emit(w.buf[:i])
+		w.buf = w.buf[i+1:]
+	}
+	if len(w.buf) > 64<<10 { // a very long line without newline: flush what we have
+		w.emit(w.buf)
+		w.buf = w.buf[:0]
+	}
+	return len(p), nil
+}
+
+func (w *logWriter) emit(line []byte) {
+	line = bytes.TrimRight(line, "\r")
+	if len(line) == 0 {
+		return
+	}
+	w.log.Info(w.prefix+string(line), "source", "stderr")
+}

@@ -1,0 +1,202 @@
+package translate
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// anthropicToOpenAI serves an Anthropic Messages client from an OpenAI Chat Completions backend
+// (OpenAI, Azure OpenAI, or any compatible server): the request is converted
+// (anthropic_openai_request.go), the response converted back, as one message or as the full
+// Anthropic event sequence (anthropic_openai_stream.go).
+type anthropicToOpenAI struct {
+	target Target
+	path   func(Target, Endpoint) string
+
+	sseResponse bool
+	body        []byte
+	sse         SSEDecoder
+	out         []byte
+	stream      oaToAnStream
+	usage       Usage
+	model       string
+}
+
+var _ Translator = (*anthropicToOpenAI)(nil)
+
+func newAnthropicToOpenAI(t Target) Translator {
+	a := &anthropicToOpenAI{target: t, path: openAIPath}
+	a.stream = oaToAnStream{t: a, open: -1}
+	return a
+}
+
+func newAnthropicToAzureOpenAI(t Target) Translator {
+	a := &anthropicToOpenAI{target: t, path: azurePath}
+	a.stream = oaToAnStream{t: a, open: -1}
+	return a
+}
+
+func (t *anthropicToOpenAI) RequestBody(req *Request) (*Upstream, error) {
+	var in anRequest
+	if err := json.Unmarshal(req.Body, &in); err != nil {
+		return nil, badRequest("", "request body is not a valid Messages request: %v", err)
+	}
+	out, err := t.openAIRequest(&in)
+	if err != nil {
+		return nil, err
+	}
+	body, err := marshalJSON(out)
+	if err != nil {
+		return nil, badRequest("", "cannot encode the OpenAI request: %v", err)
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	return &Upstream{Method: http.MethodPost, Path: t.path(t.target, EndpointChatCompletions), Header: h, Body: body}, nil
+}
+
+func (t *anthropicToOpenAI) ResponseHeaders(_ int, h http.Header) error {
+	t.sseResponse = strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+	h.Del("Content-Length") // the body is rewritten
+	t.stream = oaToAnStream{t: t, open: -1}
+	return nil
+}
+
+func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
+	if !t.sseResponse {
+		if !eos {
+			t.body = append(t.body, chunk...)
+			return nil, nil
+		}
+		body := chunk
+		if len(t.body) > 0 {
+			body = append(t.body, chunk...)
+		}
+		return t.message(body)
+	}
+	t.sse.Feed(chunk)
+	t.out = t.out[:0]
+	for {
+		ev, ok := t.sse.Next()
+		if !ok {
+			break
+		}
+		t.out = t.stream.event(t.out, ev)
+	}
+	if eos {
+		t.out = t.stream.end(t.out)
+	}
+	return t.out, nil
+}
+
+// message converts a whole chat.completion into an Anthropic message. Reasoning text becomes a
+// thinking block with an empty signature (the backend issues none), content a text block, a
+// refusal a text block, tool calls tool_use blocks.
+func (t *anthropicToOpenAI) message(body []byte) ([]byte, error) {
+	var c struct {
+		ID      string `json:"id"`
+		Model   string `json:"model"`
+		Choices []struct {
+			Message      oaMessage `json:"message"`
+			FinishReason *string   `json:"finish_reason"`
+		} `json:"choices"`
+		Usage *oaUsage `json:"usage"`
+	}
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, upstreamInvalid("the OpenAI backend sent a completion aigw cannot read: %v", err)
+	}
+	t.model = c.Model
+	if c.Usage != nil {
+		t.usage = c.Usage.usage()
+	}
+	m := anMessage{
+		ID: messageID(c.ID), Type: "message", Role: "assistant", Model: c.Model,
+		Content: []anBlock{}, Usage: anthropicUsageFromOpenAI(c.Usage),
+	}
+	if len(c.Choices) > 0 {
+		msg := &c.Choices[0].Message
+		if r := msg.reasoningText(); r != "" {
+			m.Content = append(m.Content, anBlock{Type: "thinking", Thinking: &r, Signature: ptr("")})
+		}
+		if text := msg.Content.Text; text != nil && *text != "" {
+			m.Content = append(m.Content, anBlock{Type: "text", Text: text})
+		}
+		for _, p := range msg.Content.Parts {
+			if p.Type == "text" && p.Text != nil {
+				m.Content = append(m.Content, anBlock{Type: "text", Text: p.Text})
+			}
+		}
+		if msg.Refusal != nil && *msg.Refusal != "" {
+			m.Content = append(m.Content, anBlock{Type: "text", Text: msg.Refusal})
+		}
+		for i, tc := range msg.ToolCalls {
+			m.Content = append(m.Content, anBlock{
+				Type: "tool_use", ID: toolUseID(tc.ID, i), Name: tc.Function.Name,
+				Input: openAIToolArguments(tc.Function.Arguments),
+			})
+		}
+		m.StopReason = stopReason(c.Choices[0].FinishReason)
+	}
+	out, err := marshalJSON(m)
+	if err != nil {
+		return nil, upstreamInvalid("cannot encode the message: %v", err)
+	}
+	return out, nil
+}
+
+// stopReasons maps OpenAI finish reasons to Anthropic stop reasons. OpenAI does not say which
+// stop sequence ended a completion, so "stop" is always end_turn.
+var stopReasons = map[string]string{
+	"stop":           "end_turn",
+	"length":         "max_tokens",
+	"tool_calls":     "tool_use",
+	"function_call":  "tool_use",
+	"content_filter": "refusal",
+}
+
+func stopReason(finish *string) *string {
+	if finish == nil {
+		return ptr("end_turn")
+	}
+	if s, ok := stopReasons[*finish]; ok {
+		return &s
+	}
+	return ptr("end_turn")
+}
+
+// messageID is the upstream's completion id, or a fresh one when it sent none.
+func messageID(id string) string {
+	if id != "" {
+		return id
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "msg_" + hex.EncodeToString(b[:])
+}
+
+// toolUseID is the upstream's tool call id, or a stable one when it sent none (some compatible
+// servers do not).
+func toolUseID(id string, i int) string {
+	if id != "" {
+		return id
+	}
+	return fmt.Sprintf("toolu_aigw_%d", i)
+}
+
+func (t *anthropicToOpenAI) ResponseError(status int, _ http.Header, body []byte) []byte {
+	var e oaErrorIn
+	msg := ""
+	if json.Unmarshal(body, &e) == nil {
+		msg = e.message()
+	}
+	if msg == "" {
+		msg = upstreamMessage(status, body)
+	}
+	return ErrorBody(APIAnthropic, &Error{Status: status, Message: msg})
+}
+
+func (t *anthropicToOpenAI) Usage() Usage          { return t.usage }
+func (t *anthropicToOpenAI) ResponseModel() string { return t.model }
