@@ -93,7 +93,7 @@ func TestMainExitCodesAndMessages(t *testing.T) {
 		{"usage error prints usage", []string{"run", "--port", "nope"}, nil, ExitUsage, "", "Usage:", ""},
 		{"unknown command", []string{"nope"}, nil, ExitError, "", "unknown command", ""},
 		{"nothing configured", []string{"run", "--port", "0", "--admin-port", "0", "--state-home", t.TempDir()}, nil, ExitError, "", "aigw run --demo", "Usage:"},
-		{"config file not yet", []string{"run", "x.yaml", "--port", "0", "--admin-port", "0", "--state-home", t.TempDir()}, nil, ExitError, "", "not supported yet", "Usage:"},
+		{"config file missing", []string{"run", "x.yaml", "--port", "0", "--admin-port", "0", "--state-home", t.TempDir()}, nil, ExitError, "", "x.yaml", "Usage:"},
 		{"azure incomplete", []string{"run", "--port", "0", "--admin-port", "0", "--state-home", t.TempDir()}, map[string]string{"AZURE_OPENAI_API_KEY": "k"}, ExitError, "", "AZURE_OPENAI_ENDPOINT", "k\n"},
 		{"completion", []string{"completion", "bash"}, nil, ExitOK, "bash completion", "", ""},
 		{"completion without shell", []string{"completion"}, nil, ExitUsage, "", "one shell", ""},

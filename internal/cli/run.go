@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/demo"
 	"github.com/aigw/aigw/internal/run"
 )
 
@@ -21,6 +24,10 @@ type RunOptions struct {
 	AdminPort           int
 	RunID               string
 	Demo                bool
+	ValidateOnly        bool
+	DemoTTFT            time.Duration
+	DemoTokensPerSecond float64
+	PortSet             bool
 	MaxRequestBodyBytes int64
 	Getenv              func(string) string
 	// OnReady, for tests, learns the listening addresses.
@@ -45,6 +52,7 @@ from --demo, a built-in simulated provider that works offline.`,
 			if len(args) == 1 {
 				opts.ConfigPath = args[0]
 			}
+			opts.PortSet = cmd.Flags().Changed("port")
 			if opts.Demo && opts.ConfigPath != "" {
 				return usageErrorf("--demo and a config file cannot be used together")
 			}
@@ -58,6 +66,9 @@ from --demo, a built-in simulated provider that works offline.`,
 			}
 			if opts.Port < 0 || opts.Port > 65535 || opts.AdminPort < 0 || opts.AdminPort > 65535 {
 				return usageErrorf("ports must be between 0 and 65535")
+			}
+			if opts.DemoTTFT < 0 || opts.DemoTokensPerSecond < 0 {
+				return usageErrorf("--demo-ttft and --demo-tps must not be negative")
 			}
 			if opts.MaxRequestBodyBytes < 0 {
 				return usageErrorf("--max-request-body-bytes must not be negative")
@@ -80,15 +91,19 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.IntVar(&opts.AdminPort, "admin-port", 1064, "admin server port on 127.0.0.1 (0 picks a free one)")
 	fl.StringVar(&opts.RunID, "run-id", "", "name of this run's log directory (env AIGW_RUN_ID; default a timestamp)")
 	fl.BoolVar(&opts.Demo, "demo", false, "serve a built-in simulated OpenAI/Anthropic provider (offline)")
+	fl.DurationVar(&opts.DemoTTFT, "demo-ttft", 150*time.Millisecond, "with --demo: the simulated time to first token")
+	fl.Float64Var(&opts.DemoTokensPerSecond, "demo-tps", 60, "with --demo: simulated output tokens per second (0 for as fast as possible)")
+	fl.BoolVar(&opts.ValidateOnly, "validate-only", false, "check the configuration, print what it resolves to, and exit")
 	fl.Int64Var(&opts.MaxRequestBodyBytes, "max-request-body-bytes", config.DefaultMaxRequestBodyBytes, "largest request body accepted (413 above it)")
 	return cmd
 }
 
 func runRun(ctx context.Context, opts *RunOptions) error {
-	return run.Run(ctx, run.Options{
+	ro := run.Options{
 		Dirs:                opts.Dirs,
 		ConfigPath:          opts.ConfigPath,
 		Demo:                opts.Demo,
+		DemoOptions:         demo.Options{TimeToFirstToken: opts.DemoTTFT, TokensPerSecond: opts.DemoTokensPerSecond},
 		Host:                opts.Host,
 		Port:                opts.Port,
 		AdminPort:           opts.AdminPort,
@@ -98,5 +113,15 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		Getenv:              opts.Getenv,
 		Status:              opts.IO.ErrOut,
 		OnReady:             opts.OnReady,
-	})
+		PortFromConfig:      !opts.PortSet,
+	}
+	if opts.ValidateOnly {
+		summary, err := run.Validate(ro)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprint(opts.IO.Out, summary)
+		return err
+	}
+	return run.Run(ctx, ro)
 }

@@ -51,6 +51,9 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 	for _, name := range hopHeaders {
 		h.Del(name)
 	}
+	for _, name := range up.Remove {
+		h.Del(name)
+	}
 	for k, v := range up.Header {
 		h[k] = v
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aigw/aigw/internal/config"
@@ -35,10 +36,15 @@ type Options struct {
 	AdminPort   int
 	RunID       string
 	Debug       bool
+	// PortFromConfig lets a Gateway listener port in the configuration replace Port (the port
+	// was not given on the command line).
+	PortFromConfig bool
 	// MaxRequestBodyBytes overrides the configuration's request body limit when > 0.
 	MaxRequestBodyBytes int64
-	ShutdownGrace       time.Duration
-	Getenv              func(string) string
+	// ReloadInterval is how often the configuration files are checked for changes (default 1s).
+	ReloadInterval time.Duration
+	ShutdownGrace  time.Duration
+	Getenv         func(string) string
 	// Status receives human status lines (the ready line, warnings).
 	Status io.Writer
 	// OnReady is called once both servers listen, with their base URLs.
@@ -83,8 +89,17 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer stopDemo()
-	if opts.MaxRequestBodyBytes > 0 {
-		model.MaxRequestBodyBytes = opts.MaxRequestBodyBytes
+	adjust := func(m *config.Model) {
+		if opts.MaxRequestBodyBytes > 0 {
+			m.MaxRequestBodyBytes = opts.MaxRequestBodyBytes
+		}
+	}
+	adjust(model)
+	for _, w := range model.Warnings {
+		log.Warn(w)
+	}
+	if opts.PortFromConfig && model.Port != 0 {
+		opts.Port = model.Port
 	}
 
 	metrics, err := observe.NewMetrics()
@@ -119,6 +134,16 @@ func Run(ctx context.Context, opts Options) error {
 	errc := make(chan error, 2)
 	go func() { errc <- dp.Serve(ctx, gwLn) }()
 	go func() { errc <- admin.serve(ctx, adminLn) }()
+
+	if path := configPath(opts); path != "" {
+		interval := opts.ReloadInterval
+		if interval <= 0 {
+			interval = time.Second
+		}
+		rl := &reloader{path: path, pipeline: pipeline, log: log, interval: interval, adjust: adjust,
+			load: func() (*config.Model, error) { return config.LoadFile(path, opts.Getenv) }}
+		go rl.run(ctx)
+	}
 
 	ready := Ready{Gateway: "http://" + gwLn.Addr().String(), Admin: "http://" + adminLn.Addr().String(), LogFile: logFile.Name()}
 	fmt.Fprintf(opts.Status, "aigw ready: gateway %s, admin %s (%s, builtin data plane, %d backend(s)); log %s\n",
@@ -158,11 +183,52 @@ func buildModel(ctx context.Context, opts Options) (*config.Model, func(), error
 			return nil, noop, err
 		}
 		return m, func() { sim.Close() }, nil
-	case opts.ConfigPath != "":
-		return nil, noop, fmt.Errorf("%s: configuration files are not supported yet; use environment variables or --demo", opts.ConfigPath)
+	}
+	if path := configPath(opts); path != "" {
+		m, err := config.LoadFile(path, opts.Getenv)
+		return m, noop, err
 	}
 	m, err := config.FromEnv(opts.Getenv)
 	return m, noop, err
+}
+
+// configPath is the configuration file to load: the one named, else config.yaml in the config
+// home when it exists; "" for none (--demo, or the environment).
+func configPath(opts Options) string {
+	if opts.Demo {
+		return ""
+	}
+	if opts.ConfigPath != "" {
+		return opts.ConfigPath
+	}
+	if opts.Dirs.ConfigHome != "" {
+		p := filepath.Join(opts.Dirs.ConfigHome, "config.yaml")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// Validate loads the configuration Run would serve, without serving it, and returns a summary.
+func Validate(opts Options) (string, error) {
+	path := configPath(opts)
+	var m *config.Model
+	var err error
+	if path != "" {
+		m, err = config.LoadFile(path, opts.Getenv)
+	} else {
+		m, err = config.FromEnv(opts.Getenv)
+	}
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, w := range m.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	b.WriteString(config.Summary(m))
+	return b.String(), nil
 }
 
 // newLogger logs everything to the run log, and warnings (or everything with --debug) to status.

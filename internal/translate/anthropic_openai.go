@@ -55,7 +55,7 @@ func (t *anthropicToOpenAI) RequestBody(req *Request) (*Upstream, error) {
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	return &Upstream{Method: http.MethodPost, Path: t.path(t.target, EndpointChatCompletions), Header: h, Body: body}, nil
+	return &Upstream{Method: http.MethodPost, Path: t.path(t.target, EndpointChatCompletions), Header: h, Remove: vendorHeaders[APIAnthropic], Body: body}, nil
 }
 
 func (t *anthropicToOpenAI) ResponseHeaders(_ int, h http.Header) error {

@@ -59,7 +59,7 @@ func (t *openAIToAnthropic) RequestBody(req *Request) (*Upstream, error) {
 	if beta := req.Header.Values("Anthropic-Beta"); len(beta) > 0 {
 		h["Anthropic-Beta"] = beta
 	}
-	return &Upstream{Method: http.MethodPost, Path: t.target.Backend.Schema.Prefix + "/messages", Header: h, Body: body}, nil
+	return &Upstream{Method: http.MethodPost, Path: t.target.Backend.Schema.Prefix + "/messages", Header: h, Remove: vendorHeaders[APIOpenAI], Body: body}, nil
 }
 
 func (t *openAIToAnthropic) ResponseHeaders(_ int, h http.Header) error {

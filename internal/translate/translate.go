@@ -109,6 +109,8 @@ type Upstream struct {
 	Path string
 	// Header holds headers to set on the upstream request, replacing the client's.
 	Header http.Header
+	// Remove names client headers that must not reach this backend (another API's headers).
+	Remove []string
 	// Body is the body to send.
 	Body []byte
 }
@@ -140,4 +142,11 @@ type Usage struct {
 	OutputTokens             int64 `json:"output_tokens"`
 	ReasoningTokens          int64 `json:"reasoning_tokens,omitempty"`
 	TotalTokens              int64 `json:"total_tokens"`
+}
+
+// vendorHeaders are each client API's own request headers; a translator to another API removes
+// them so, say, an Anthropic beta flag never reaches OpenAI.
+var vendorHeaders = map[API][]string{
+	APIOpenAI:    {"OpenAI-Organization", "OpenAI-Project", "OpenAI-Beta"},
+	APIAnthropic: {"Anthropic-Version", "Anthropic-Beta", "Anthropic-Dangerous-Direct-Browser-Access"},
 }
