@@ -202,8 +202,8 @@ func upstreamReadError(call *upstreamCall, err error) error {
 // stream silent for longer than idle (when set) is ended.
 func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstreamCall, body io.Reader, idle time.Duration) error {
 	rc := http.NewResponseController(w)
+	// The headers go out with the first event, in one write, as httputil.ReverseProxy does.
 	w.WriteHeader(call.resp.StatusCode)
-	_ = rc.Flush()
 	var idleTimer *time.Timer
 	if idle > 0 {
 		idleTimer = time.AfterFunc(idle, func() { call.cancel(errStreamIdle) })
