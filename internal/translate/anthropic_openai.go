@@ -18,7 +18,7 @@ type anthropicToOpenAI struct {
 	path   func(Target, Endpoint) string
 
 	sseResponse bool
-	body        []byte
+	body        bodyBuffer
 	sse         SSEDecoder
 	out         []byte
 	stream      oaToAnStream
@@ -67,13 +67,9 @@ func (t *anthropicToOpenAI) ResponseHeaders(_ int, h http.Header) error {
 
 func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if !t.sseResponse {
-		if !eos {
-			t.body = append(t.body, chunk...)
+		body, whole := t.body.whole(chunk, eos)
+		if !whole {
 			return nil, nil
-		}
-		body := chunk
-		if len(t.body) > 0 {
-			body = append(t.body, chunk...)
 		}
 		return t.message(body)
 	}

@@ -17,7 +17,7 @@ type anthropicPassthrough struct {
 	target      Target
 	sseResponse bool
 	sse         SSEDecoder
-	body        []byte
+	body        bodyBuffer
 	out         []byte
 	usage       anthropicUsage
 	model       string
@@ -52,13 +52,9 @@ func (p *anthropicPassthrough) ResponseHeaders(_ int, h http.Header) error {
 
 func (p *anthropicPassthrough) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if !p.sseResponse {
-		if !eos {
-			p.body = append(p.body, chunk...)
+		body, whole := p.body.whole(chunk, eos)
+		if !whole {
 			return nil, nil
-		}
-		body := chunk
-		if len(p.body) > 0 {
-			body = append(p.body, chunk...)
 		}
 		res := gjson.GetManyBytes(body, "model", "usage")
 		p.model = res[0].String()

@@ -77,3 +77,19 @@ func untranslatable(param, format string, args ...any) *Error {
 func upstreamInvalid(format string, args ...any) *Error {
 	return Errorf(http.StatusBadGateway, "invalid_upstream_response", format, args...)
 }
+
+// bodyBuffer collects a non-streamed response body, which the data plane may deliver in chunks.
+type bodyBuffer struct{ b []byte }
+
+// whole adds a chunk and, with the last one, returns the whole body and true. A body delivered
+// in one piece is returned without a copy.
+func (bb *bodyBuffer) whole(chunk []byte, eos bool) ([]byte, bool) {
+	if !eos {
+		bb.b = append(bb.b, chunk...)
+		return nil, false
+	}
+	if len(bb.b) == 0 {
+		return chunk, true
+	}
+	return append(bb.b, chunk...), true
+}

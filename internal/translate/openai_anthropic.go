@@ -19,7 +19,7 @@ type openAIToAnthropic struct {
 	jsonTool     bool // response_format json_object is served by the forced jsonToolName tool
 
 	sseResponse bool
-	body        []byte
+	body        bodyBuffer
 	sse         SSEDecoder
 	out         []byte
 	stream      anToOAStream
@@ -71,13 +71,9 @@ func (t *openAIToAnthropic) ResponseHeaders(_ int, h http.Header) error {
 
 func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if !t.sseResponse {
-		if !eos {
-			t.body = append(t.body, chunk...)
+		body, whole := t.body.whole(chunk, eos)
+		if !whole {
 			return nil, nil
-		}
-		body := chunk
-		if len(t.body) > 0 {
-			body = append(t.body, chunk...)
 		}
 		return t.completion(body)
 	}

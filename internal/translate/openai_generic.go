@@ -31,7 +31,7 @@ type openAIGeneric struct {
 
 	kind  responseKind
 	sse   SSEDecoder
-	body  []byte
+	body  bodyBuffer
 	out   []byte
 	usage Usage
 	model string
@@ -115,13 +115,9 @@ func (p *openAIGeneric) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	case responseRaw:
 		return chunk, nil
 	case responseJSON:
-		if !eos {
-			p.body = append(p.body, chunk...)
+		body, whole := p.body.whole(chunk, eos)
+		if !whole {
 			return nil, nil
-		}
-		body := chunk
-		if len(p.body) > 0 {
-			body = append(p.body, chunk...)
 		}
 		p.read(gjson.ParseBytes(body))
 		return body, nil

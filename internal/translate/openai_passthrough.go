@@ -32,7 +32,7 @@ type openAIPassthrough struct {
 	// base64Embeddings is set when the client asked for embeddings as base64.
 	base64Embeddings bool
 	sse              SSEDecoder
-	body             []byte
+	body             bodyBuffer
 	out              []byte
 	usage            Usage
 	model            string
@@ -138,13 +138,9 @@ func (p *openAIPassthrough) streamEvent(dst []byte, ev SSEEvent) []byte {
 
 // jsonBody collects a non-streamed body and reads its usage once it is whole.
 func (p *openAIPassthrough) jsonBody(chunk []byte, eos bool) []byte {
-	if !eos {
-		p.body = append(p.body, chunk...)
+	body, whole := p.body.whole(chunk, eos)
+	if !whole {
 		return nil
-	}
-	body := chunk
-	if len(p.body) > 0 {
-		body = append(p.body, chunk...)
 	}
 	res := gjson.GetManyBytes(body, "model", "usage")
 	p.model = res[0].String()
