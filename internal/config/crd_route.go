@@ -362,20 +362,25 @@ func (b *builder) trafficPolicies() {
 				b.d.warnf(b.d.line(&t.TCP.ConnectTimeout), "spec.timeout.tcp.connectTimeout: %s", notHonoured)
 			}
 		}
-		refs := pol.Spec.TargetRefs
+		var refs []*policyTargetRef
 		if pol.Spec.TargetRef != nil {
-			refs = append([]policyTargetRef{*pol.Spec.TargetRef}, refs...)
+			refs = append(refs, pol.Spec.TargetRef)
+		}
+		for i := range pol.Spec.TargetRefs {
+			refs = append(refs, &pol.Spec.TargetRefs[i])
 		}
 		if len(refs) == 0 {
 			b.d.warnf(b.d.line(pol), "spec.targetRefs: the policy targets nothing")
 		}
-		for i := range refs {
-			t := &refs[i]
+		for i, t := range refs {
 			line := b.d.line(t)
-			if line == 0 {
-				line = b.d.line(pol.Spec.TargetRef)
-			}
 			path := "spec.targetRefs[" + itoa(i) + "]"
+			if pol.Spec.TargetRef != nil {
+				path = "spec.targetRef"
+				if i > 0 {
+					path = "spec.targetRefs[" + itoa(i-1) + "]"
+				}
+			}
 			if t.Group != groupGatewayAPI || (t.Kind != "HTTPRoute" && t.Kind != "Gateway") {
 				b.d.warnf(line, "%s: %s/%s %q is not a target aigw resolves (HTTPRoute named after an AIGatewayRoute, or the Gateway)", path, t.Group, t.Kind, t.Name)
 				continue

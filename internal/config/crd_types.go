@@ -148,7 +148,7 @@ type backendObjRef struct {
 }
 
 type backendSecurityPolicySpec struct {
-	TargetRefs         []policyTargetRef   `json:"targetRefs"`
+	TargetRefs         []crdTargetRef      `json:"targetRefs"`
 	Type               string              `json:"type" crd:"required,enum=APIKey|AWSCredentials|AzureAPIKey|AzureCredentials|GCPCredentials|AnthropicAPIKey"`
 	APIKey             *secretKeyRef       `json:"apiKey"`
 	AnthropicAPIKey    *secretKeyRef       `json:"anthropicAPIKey"`
@@ -159,6 +159,14 @@ type backendSecurityPolicySpec struct {
 	CredentialOverride *credentialOverride `json:"credentialOverride"`
 }
 
+// crdTargetRef is the targetRefs item of the AI Gateway policies (no sectionName).
+type crdTargetRef struct {
+	Group string `json:"group" crd:"required"`
+	Kind  string `json:"kind" crd:"required"`
+	Name  string `json:"name" crd:"required"`
+}
+
+// policyTargetRef is a Gateway API LocalPolicyTargetReferenceWithSectionName.
 type policyTargetRef struct {
 	Group       string `json:"group" crd:"required"`
 	Kind        string `json:"kind" crd:"required"`
@@ -259,9 +267,9 @@ type forwardHeader struct {
 }
 
 type quotaPolicySpec struct {
-	TargetRefs     []policyTargetRef `json:"targetRefs"`
-	ServiceQuota   *serviceQuota     `json:"serviceQuota"`
-	PerModelQuotas []perModelQuota   `json:"perModelQuotas"`
+	TargetRefs     []crdTargetRef  `json:"targetRefs"`
+	ServiceQuota   *serviceQuota   `json:"serviceQuota"`
+	PerModelQuotas []perModelQuota `json:"perModelQuotas"`
 }
 
 type serviceQuota struct {

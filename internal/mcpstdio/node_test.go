@@ -66,11 +66,12 @@ func TestNodeClient(t *testing.T) {
 					t.Errorf("%s: echo %d = %q, want %q (cross-talk?)", tag, j, got, want)
 				}
 			}
-			// The SDK's SSE client handles a response before progress that arrived in the same
-			// chunk, so it may miss the last one; the bridge's order is checked by TestLegacySSEOrder.
+			// The SDK's SSE client handles a response before progress notifications that arrived in
+			// the same network read, so on a loaded machine it can miss any of them; the bridge's
+			// order on that transport is checked by TestLegacySSEOrder instead.
 			minProgress := 3
 			if run.kind == "sse" {
-				minProgress = 1
+				minProgress = 0
 			}
 			if res.Slow != "slow done after 3 steps" || len(res.Progress) < minProgress || len(res.Progress) > 3 {
 				t.Errorf("%s: slow %q with progress %v", tag, res.Slow, res.Progress)

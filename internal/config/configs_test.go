@@ -1,0 +1,41 @@
+package config
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// exampleEnv are dummy values for the variables the examples in configs/ substitute.
+var exampleEnv = map[string]string{
+	"OPENAI_API_KEY":        "sk-example",
+	"ANTHROPIC_API_KEY":     "sk-ant-example",
+	"AZURE_OPENAI_API_KEY":  "az-example",
+	"AZURE_OPENAI_RESOURCE": "example",
+}
+
+func exampleConfigs(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configurations in configs/: %v", err)
+	}
+	return files
+}
+
+// TestExampleConfigsLoad loads every example without errors or warnings.
+func TestExampleConfigsLoad(t *testing.T) {
+	for _, f := range exampleConfigs(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			m, err := LoadFile(f, envOf(exampleEnv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Warnings) > 0 {
+				t.Errorf("warnings: %q", m.Warnings)
+			}
+			if len(m.Routes) == 0 || len(m.Backends) == 0 {
+				t.Errorf("nothing to serve:\n%s", Summary(m))
+			}
+		})
+	}
+}
