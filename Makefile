@@ -13,6 +13,7 @@ test: npm-deps ## run every test
 
 bench: ## aigw vs a bare reverse proxy vs direct, in one run
 	$(GO) run ./bench
+	$(GO) run ./internal/mcpstdio/mcpbench
 
 lint: ## formatting and vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
