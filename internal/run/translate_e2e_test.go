@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,7 +44,7 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 		f.mu.Lock()
 		f.reqs = append(f.reqs, upstreamRequest{r.Method, r.URL.Path, r.Header.Clone(), string(b)})
 		f.mu.Unlock()
-		r.Body = io.NopCloser(strings.NewReader(string(b)))
+		r.Body = io.NopCloser(bytes.NewReader(b))
 		sim.ServeHTTP(w, r)
 	}))
 	t.Cleanup(f.Close)
@@ -88,6 +89,7 @@ func checkJSON(t *testing.T, body string, want map[string]any) {
 	}
 }
 
+// checkHeaders fails t for each header that differs from want: "*" is any value, "" absent.
 func checkHeaders(t *testing.T, h http.Header, want map[string]string) {
 	t.Helper()
 	for k, w := range want {
@@ -170,7 +172,7 @@ func TestTranslateOpenAIToAnthropic(t *testing.T) {
 		}
 		checkHeaders(t, r.Header, map[string]string{"X-Api-Key": "sk-ant-test", "Anthropic-Version": "*", "Authorization": ""})
 		checkJSON(t, r.Body, map[string]any{
-			"model": "claude-sonnet-4-5", "system.0.text": "You are a weather bot.", "max_tokens": 255,
+			"model": "claude-sonnet-4-5", "system.0.text": "You are a weather bot.", "max_tokens": 256,
 			"tools.0.name": "get_weather", "tools.0.input_schema.properties.city.type": "string",
 			"stream": stream, "max_completion_tokens": present(false), "stream_options": present(false),
 		})
@@ -333,12 +335,12 @@ func TestTranslateAnthropicToOpenAI(t *testing.T) {
 		if r.Method != http.MethodPost || r.Path != "/v1/chat/completions" {
 			t.Errorf("provider got %s %s, want POST /v1/chat/completions", r.Method, r.Path)
 		}
-		checkHeaders(t, r.Header, map[string]string{"Authorization": "Bearer sk-oa-test", "X-Api-Key": "", "Anthropic-Version": "", "Anthropic-Beta": "*"})
+		checkHeaders(t, r.Header, map[string]string{"Authorization": "Bearer sk-oa-test", "X-Api-Key": "", "Anthropic-Version": "", "Anthropic-Beta": ""})
 		checkJSON(t, r.Body, map[string]any{
 			"model": "gpt-4o-mini", "messages.0.role": "system", "messages.0.content": "You are a weather bot.",
 			"tools.0.type": "function", "tools.0.function.name": "get_weather",
 			"tools.0.function.parameters.properties.city.type": "string",
-			"stream": stream, "stream_options.include_usage": !stream, "system": present(false),
+			"stream": stream, "stream_options.include_usage": stream, "system": present(false),
 		})
 		if gjson.Get(r.Body, "max_tokens").Int() != 256 && gjson.Get(r.Body, "max_completion_tokens").Int() != 256 {
 			t.Errorf("max_tokens 256 not carried: %s", r.Body)
@@ -367,8 +369,8 @@ func TestTranslateAnthropicToOpenAI(t *testing.T) {
 				if use.Name != "get_weather" || use.ID == "" || json.Unmarshal(use.Input, &input) != nil || input["city"] == nil {
 					t.Errorf("bad tool_use id %q name %q input %s", use.ID, use.Name, use.Input)
 				}
-				if u := msg.Usage; u.InputTokens == 0 || u.OutputTokens == 0 || u.CacheReadInputTokens != 17 {
-					t.Errorf("usage %s, want input and output tokens and cache_read_input_tokens 16", u.RawJSON())
+				if u := msg.Usage; u.InputTokens == 0 || u.OutputTokens == 0 || u.CacheReadInputTokens != 16 {
+					t.Errorf("usage %+v, want input and output tokens and cache_read_input_tokens 16", u)
 				}
 
 				// Turn 2: the tool result goes back, with a follow-up text after it.
@@ -379,7 +381,7 @@ func TestTranslateAnthropicToOpenAI(t *testing.T) {
 					"messages.#": 5, "messages.1.role": "user",
 					"messages.2.role": "assistant", "messages.2.tool_calls.0.id": use.ID,
 					"messages.2.tool_calls.0.function.name": "get_weather",
-					"messages.3.role": "user", "messages.3.tool_call_id": use.ID,
+					"messages.3.role":                       "tool", "messages.3.tool_call_id": use.ID,
 					"messages.4.role": "user",
 				})
 				if !json.Valid([]byte(gjson.Get(r.Body, "messages.2.tool_calls.0.function.arguments").String())) ||
