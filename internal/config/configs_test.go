@@ -11,6 +11,17 @@ var exampleEnv = map[string]string{
 	"ANTHROPIC_API_KEY":     "sk-ant-example",
 	"AZURE_OPENAI_API_KEY":  "az-example",
 	"AZURE_OPENAI_RESOURCE": "example",
+	"GEMINI_API_KEY":        "example",
+	"COHERE_API_KEY":        "example",
+	"MISTRAL_API_KEY":       "example",
+	"GROQ_API_KEY":          "example",
+	"TOGETHER_API_KEY":      "example",
+	"DEEPINFRA_API_KEY":     "example",
+	"DEEPSEEK_API_KEY":      "example",
+	"SAMBANOVA_API_KEY":     "example",
+	"XAI_API_KEY":           "example",
+	"HUNYUAN_API_KEY":       "example",
+	"OPENROUTER_API_KEY":    "example",
 }
 
 func exampleConfigs(t *testing.T) []string {

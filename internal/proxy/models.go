@@ -55,8 +55,12 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, rule := range route.Rules {
 			exact, pattern := ruleModels(rule)
+			created := now
+			if !rule.ModelsCreatedAt.IsZero() {
+				created = rule.ModelsCreatedAt.Unix()
+			}
 			for _, id := range exact {
-				add(modelEntry{ID: id, Object: "model", Created: now, OwnedBy: ownedBy(rule)})
+				add(modelEntry{ID: id, Object: "model", Created: created, OwnedBy: ownedBy(rule)})
 			}
 			if len(exact) > 0 || len(rule.Backends) == 0 {
 				continue
@@ -91,7 +95,11 @@ func ruleModels(rule *config.Rule) (exact []string, pattern *config.HeaderMatch)
 	return exact, pattern
 }
 
+// ownedBy is the owner shown for a rule's models: the rule's modelsOwnedBy, else its backend's.
 func ownedBy(rule *config.Rule) string {
+	if rule.ModelsOwnedBy != "" {
+		return rule.ModelsOwnedBy
+	}
 	if len(rule.Backends) > 0 && rule.Backends[0].Backend.ModelsOwnedBy != "" {
 		return rule.Backends[0].Backend.ModelsOwnedBy
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,4 +403,45 @@ func TestUntranslatable(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	errorShape(t, false, body)
+}
+
+// TestModelsList: exact matches list with the rule's owner and creation time; a catch-all rule
+// lists the provider's own models, fetched with the backend's credential and cached.
+func TestModelsList(t *testing.T) {
+	var fetches atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/models" || r.Header.Get("Authorization") != "Bearer sk-backend" {
+			http.Error(w, "unexpected "+r.URL.Path, 400)
+			return
+		}
+		fetches.Add(1)
+		_, _ = io.WriteString(w, `{"object":"list","data":[{"id":"provider-a","object":"model","created":1,"owned_by":"p"},{"id":"gpt-test","object":"model","created":2,"owned_by":"p"}]}`)
+	}))
+	defer up.Close()
+	b := backend(t, "b", config.SchemaOpenAI, up.URL)
+	created := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	m := &config.Model{MaxRequestBodyBytes: 1 << 20, Routes: []*config.Route{{Name: "r", Rules: []*config.Rule{
+		{Name: "r/0", Matches: []config.Match{{Headers: []config.HeaderMatch{{Name: config.ModelHeader, Exact: "gpt-test"}}}},
+			Backends: []*config.BackendRef{{Backend: b, Weight: 1}}, ModelsOwnedBy: "Envoy AI Gateway", ModelsCreatedAt: created},
+		{Name: "r/1", Backends: []*config.BackendRef{{Backend: b, Weight: 1}}},
+	}}}}
+	srv := httptest.NewServer(New(extproc.New(m, nil), Options{}).Handler())
+	defer srv.Close()
+	for i := 0; i < 2; i++ {
+		resp, body := do(t, "GET", srv.URL+"/v1/models", "")
+		var list modelList
+		if err := json.Unmarshal(body, &list); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		want := []modelEntry{
+			{ID: "gpt-test", Object: "model", Created: created.Unix(), OwnedBy: "Envoy AI Gateway"},
+			{ID: "provider-a", Object: "model", Created: 1, OwnedBy: "p"},
+		}
+		if len(list.Data) != 2 || list.Data[0] != want[0] || list.Data[1] != want[1] {
+			t.Fatalf("models %+v", list.Data)
+		}
+	}
+	if fetches.Load() != 1 {
+		t.Errorf("provider list fetched %d times, want 1 (cached)", fetches.Load())
+	}
 }
