@@ -115,14 +115,21 @@ func (p *openAIPassthrough) streamEvent(dst []byte, ev SSEEvent) []byte {
 	if p.model == "" {
 		p.model = gjson.GetBytes(ev.Data, "model").String()
 	}
-	usage := gjson.GetBytes(ev.Data, "usage")
-	if usage.IsObject() {
-		p.usage = openAIUsage(usage)
-		if p.stripUsage && len(gjson.GetBytes(ev.Data, "choices").Array()) == 0 {
-			return dst // the usage-only chunk the client did not ask for
-		}
+	// Most chunks carry no usage, or (when it was asked for) "usage":null: tell those apart
+	// without parsing. Chat and completion chunks have no nested "usage" keys.
+	k := bytes.Index(ev.Data, []byte(`"usage":`))
+	if k < 0 {
+		return append(dst, ev.Raw...)
 	}
-	if p.stripUsage && usage.Exists() && usage.Type == gjson.Null {
+	if v := bytes.TrimLeft(ev.Data[k+len(`"usage":`):], " \t"); !bytes.HasPrefix(v, []byte("null")) {
+		usage := gjson.GetBytes(ev.Data, "usage")
+		if usage.IsObject() {
+			p.usage = openAIUsage(usage)
+			if p.stripUsage && len(gjson.GetBytes(ev.Data, "choices").Array()) == 0 {
+				return dst // the usage-only chunk the client did not ask for
+			}
+		}
+	} else if p.stripUsage {
 		// Streams asked for usage carry "usage":null on every chunk; without it they carry none.
 		if i := bytes.Index(ev.Raw, []byte(`,"usage":null`)); i >= 0 {
 			dst = append(dst, ev.Raw[:i]...)
