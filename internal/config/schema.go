@@ -13,6 +13,7 @@ const (
 	SchemaOpenAI      SchemaName = "OpenAI"
 	SchemaAzureOpenAI SchemaName = "AzureOpenAI"
 	SchemaAnthropic   SchemaName = "Anthropic"
+	SchemaCohere      SchemaName = "Cohere"
 )
 
 // schemaInfo is what the rest of aigw needs to know about a schema, kept as data.
@@ -25,6 +26,7 @@ var schemas = map[SchemaName]schemaInfo{
 	SchemaOpenAI:      {provider: "openai", defaultPrefix: "/v1"},
 	SchemaAzureOpenAI: {provider: "azure.openai", defaultPrefix: ""},
 	SchemaAnthropic:   {provider: "anthropic", defaultPrefix: "/v1"},
+	SchemaCohere:      {provider: "cohere", defaultPrefix: ""},
 }
 
 // ProviderName is the OpenTelemetry gen_ai.provider.name of the schema.

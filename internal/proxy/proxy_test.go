@@ -445,3 +445,28 @@ func TestModelsList(t *testing.T) {
 		t.Errorf("provider list fetched %d times, want 1 (cached)", fetches.Load())
 	}
 }
+
+func TestCohereRerank(t *testing.T) {
+	const answer = `{"id":"r1","results":[{"index":1,"relevance_score":0.9},{"index":0,"relevance_score":0.1}],"meta":{"api_version":{"version":"2"},"billed_units":{"search_units":1},"tokens":{"input_tokens":42}}}`
+	var path, auth string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, auth = r.URL.Path, r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, answer)
+	}))
+	defer up.Close()
+	b := backend(t, "cohere", config.SchemaCohere, up.URL)
+	b.Schema.Prefix = ""
+	gw, rec, _ := gatewayFor(t, time.Second, &config.BackendRef{Backend: b, Weight: 1})
+	resp, body := do(t, "POST", gw.URL+"/cohere/v2/rerank", `{"model":"gpt-test","query":"q","documents":["a","b"]}`)
+	if resp.StatusCode != 200 || string(body) != answer {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if path != "/v2/rerank" || auth != "Bearer sk-backend" {
+		t.Errorf("upstream got %s with %q", path, auth)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if ev := rec.last(t); ev.Usage.InputTokens != 42 || ev.Operation != "rerank" || ev.Provider != "cohere" {
+		t.Errorf("event %+v", ev)
+	}
+}

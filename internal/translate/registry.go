@@ -38,7 +38,7 @@ var registry = map[pair]Factory{
 	{EndpointAudioTranscriptions, config.SchemaAzureOpenAI}: newAzureOpenAIGeneric,
 	{EndpointAudioTranslations, config.SchemaOpenAI}:        newOpenAIGeneric,
 	{EndpointAudioTranslations, config.SchemaAzureOpenAI}:   newAzureOpenAIGeneric,
-	// EndpointRerank has no backend yet: it needs a Cohere schema in config.
+	{EndpointRerank, config.SchemaCohere}:                   newCohereRerank,
 }
 
 // New returns the translator from endpoint to the target's schema, or a 422 Error when aigw
