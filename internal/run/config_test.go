@@ -274,3 +274,42 @@ stringData: {apiKey: "${TEST_KEY}"}
 		t.Errorf("original and overridden model not both in metrics: %q", v)
 	}
 }
+
+// TestConfigCosts: route and global llmRequestCosts, CEL included, are computed from each
+// request's usage and written to the access log.
+func TestConfigCosts(t *testing.T) {
+	up := newFakeOpenAI(t, "up", 200) // prompt 3, completion 2, total 5
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	cfg := strings.Replace(crdConfig(map[string]string{"up": up.port()}, `
+    - backendRefs: [{name: up}]
+`), "spec:\n  parentRefs:", `spec:
+  llmRequestCosts:
+    - {metadataKey: out, type: OutputToken}
+    - {metadataKey: weighted, type: CEL, cel: "model == 'gpt-x' ? input_tokens * 10u + output_tokens : 0u"}
+    - {metadataKey: total, type: InputToken}
+  parentRefs:`, 1) + `---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: GatewayConfig
+metadata: {name: gc}
+spec:
+  globalLLMRequestCosts:
+    - {metadataKey: total, type: TotalToken}
+    - {metadataKey: in, type: InputToken}
+`
+	cfg = strings.Replace(cfg, "metadata: {name: gw}", "metadata: {name: gw, annotations: {aigateway.envoyproxy.io/gateway-config: gc}}", 1)
+	writeConfig(t, path, cfg)
+	g := startGateway(t, Options{ConfigPath: path})
+	if status, body := chat(t, g, "gpt-x"); status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	g.stop(t) // flushes the access log
+	log, err := os.ReadFile(g.LogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The route's "total" (InputToken) replaces the global one (TotalToken) of the same key.
+	want := `"costs":{"in":3,"out":2,"total":3,"weighted":32}`
+	if !strings.Contains(string(log), want) {
+		t.Errorf("access log lacks %s:\n%s", want, log)
+	}
+}
