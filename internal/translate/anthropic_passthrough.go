@@ -61,27 +61,24 @@ func (p *anthropicPassthrough) ResponseBody(chunk []byte, eos bool) ([]byte, err
 		p.usage.read(res[1])
 		return body, nil
 	}
-	p.sse.Feed(chunk)
-	p.out = p.out[:0]
-	for {
-		ev, ok := p.sse.Next()
-		if !ok {
-			break
-		}
-		switch ev.Event {
-		case "message_start":
-			res := gjson.GetManyBytes(ev.Data, "message.model", "message.usage")
-			p.model = res[0].String()
-			p.usage.read(res[1])
-		case "message_delta":
-			p.usage.read(gjson.GetBytes(ev.Data, "usage"))
-		}
-		p.out = append(p.out, ev.Raw...)
-	}
+	p.out = p.sse.Each(p.out[:0], chunk, p.streamEvent)
 	if eos {
 		p.out = append(p.out, p.sse.Rest()...)
 	}
 	return p.out, nil
+}
+
+// streamEvent reads usage from the events that carry it and forwards every event unchanged.
+func (p *anthropicPassthrough) streamEvent(dst []byte, ev SSEEvent) []byte {
+	switch ev.Event {
+	case "message_start":
+		res := gjson.GetManyBytes(ev.Data, "message.model", "message.usage")
+		p.model = res[0].String()
+		p.usage.read(res[1])
+	case "message_delta":
+		p.usage.read(gjson.GetBytes(ev.Data, "usage"))
+	}
+	return append(dst, ev.Raw...)
 }
 
 func (p *anthropicPassthrough) ResponseError(status int, _ http.Header, body []byte) []byte {

@@ -2,7 +2,6 @@ package translate
 
 import (
 	"encoding/json"
-	"fmt"
 )
 
 // This file holds the Anthropic Messages wire types that the cross-schema translators read and
@@ -46,33 +45,10 @@ type anContent struct {
 	Blocks []anBlock
 }
 
-func (c anContent) MarshalJSON() ([]byte, error) {
-	switch {
-	case c.Blocks != nil:
-		return marshalJSON(c.Blocks)
-	case c.Text != nil:
-		return marshalJSON(*c.Text)
-	}
-	return []byte("null"), nil
-}
+func (c anContent) MarshalJSON() ([]byte, error) { return marshalTextOr(c.Text, c.Blocks) }
 
 func (c *anContent) UnmarshalJSON(b []byte) error {
-	*c = anContent{}
-	switch {
-	case isJSONNull(b):
-		return nil
-	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		c.Text = &s
-		return nil
-	case b[0] == '[':
-		c.Blocks = []anBlock{}
-		return json.Unmarshal(b, &c.Blocks)
-	}
-	return fmt.Errorf("content must be a string or an array of content blocks")
+	return unmarshalTextOr(b, &c.Text, &c.Blocks, "content blocks")
 }
 
 // blocks is the content as blocks, a string becoming one text block.

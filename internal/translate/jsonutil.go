@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 )
 
@@ -92,4 +93,36 @@ func (bb *bodyBuffer) whole(chunk []byte, eos bool) ([]byte, bool) {
 		return chunk, true
 	}
 	return append(bb.b, chunk...), true
+}
+
+// marshalTextOr encodes a union that is either a string or an array (message content in both
+// APIs): the array when set, else the string, else null.
+func marshalTextOr[T any](text *string, items []T) ([]byte, error) {
+	switch {
+	case items != nil:
+		return marshalJSON(items)
+	case text != nil:
+		return marshalJSON(*text)
+	}
+	return []byte("null"), nil
+}
+
+// unmarshalTextOr decodes such a union into whichever of text and items it holds.
+func unmarshalTextOr[T any](b []byte, text **string, items *[]T, what string) error {
+	*text, *items = nil, nil
+	switch {
+	case isJSONNull(b):
+		return nil
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*text = &s
+		return nil
+	case b[0] == '[':
+		*items = []T{}
+		return json.Unmarshal(b, items)
+	}
+	return fmt.Errorf("content must be a string or an array of %s", what)
 }

@@ -77,15 +77,7 @@ func (t *openAIToAnthropic) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 		}
 		return t.completion(body)
 	}
-	t.sse.Feed(chunk)
-	t.out = t.out[:0]
-	for {
-		ev, ok := t.sse.Next()
-		if !ok {
-			break
-		}
-		t.out = t.stream.event(t.out, ev)
-	}
+	t.out = t.sse.Each(t.out[:0], chunk, t.stream.event)
 	if eos {
 		t.out = t.stream.end(t.out)
 	}

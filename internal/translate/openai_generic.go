@@ -122,22 +122,19 @@ func (p *openAIGeneric) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 		p.read(gjson.ParseBytes(body))
 		return body, nil
 	}
-	p.sse.Feed(chunk)
-	p.out = p.out[:0]
-	for {
-		ev, ok := p.sse.Next()
-		if !ok {
-			break
-		}
-		if len(ev.Data) > 0 && ev.Data[0] == '{' {
-			p.read(gjson.ParseBytes(ev.Data))
-		}
-		p.out = append(p.out, ev.Raw...)
-	}
+	p.out = p.sse.Each(p.out[:0], chunk, p.streamEvent)
 	if eos {
 		p.out = append(p.out, p.sse.Rest()...)
 	}
 	return p.out, nil
+}
+
+// streamEvent reads each JSON event for usage and forwards it unchanged.
+func (p *openAIGeneric) streamEvent(dst []byte, ev SSEEvent) []byte {
+	if len(ev.Data) > 0 && ev.Data[0] == '{' {
+		p.read(gjson.ParseBytes(ev.Data))
+	}
+	return append(dst, ev.Raw...)
 }
 
 // read takes the model and usage from a body or event, at the top or under "response".

@@ -92,15 +92,7 @@ func (p *openAIPassthrough) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 	if !p.sseResponse {
 		return p.jsonBody(chunk, eos), nil
 	}
-	p.sse.Feed(chunk)
-	p.out = p.out[:0]
-	for {
-		ev, ok := p.sse.Next()
-		if !ok {
-			break
-		}
-		p.out = p.streamEvent(p.out, ev)
-	}
+	p.out = p.sse.Each(p.out[:0], chunk, p.streamEvent)
 	if eos {
 		p.out = append(p.out, p.sse.Rest()...)
 	}

@@ -96,33 +96,10 @@ type oaContent struct {
 	Parts []oaContentPart
 }
 
-func (c oaContent) MarshalJSON() ([]byte, error) {
-	switch {
-	case c.Parts != nil:
-		return marshalJSON(c.Parts)
-	case c.Text != nil:
-		return marshalJSON(*c.Text)
-	}
-	return []byte("null"), nil
-}
+func (c oaContent) MarshalJSON() ([]byte, error) { return marshalTextOr(c.Text, c.Parts) }
 
 func (c *oaContent) UnmarshalJSON(b []byte) error {
-	*c = oaContent{}
-	switch {
-	case isJSONNull(b):
-		return nil
-	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		c.Text = &s
-		return nil
-	case b[0] == '[':
-		c.Parts = []oaContentPart{}
-		return json.Unmarshal(b, &c.Parts)
-	}
-	return fmt.Errorf("content must be a string or an array of content parts")
+	return unmarshalTextOr(b, &c.Text, &c.Parts, "content parts")
 }
 
 // oaContentPart is one part of a content array; Type says which fields are set.

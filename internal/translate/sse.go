@@ -98,3 +98,15 @@ func AppendSSE(dst []byte, event string, data []byte) []byte {
 	}
 	return append(dst, '\n', '\n')
 }
+
+// Each feeds a chunk and appends to dst what fn makes of every event it completes.
+func (d *SSEDecoder) Each(dst, chunk []byte, fn func(dst []byte, ev SSEEvent) []byte) []byte {
+	d.Feed(chunk)
+	for {
+		ev, ok := d.Next()
+		if !ok {
+			return dst
+		}
+		dst = fn(dst, ev)
+	}
+}
