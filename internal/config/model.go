@@ -6,6 +6,7 @@ package config
 import (
 	"net/url"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -40,6 +41,9 @@ type Model struct {
 	Files []string
 	// Warnings are non-fatal findings of loading (kinds accepted but not honoured, ...).
 	Warnings []string
+
+	orderOnce sync.Once
+	order     []matchEntry // see matchOrder
 }
 
 // Route is a named group of rules, optionally scoped to host names.

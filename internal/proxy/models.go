@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -49,10 +48,7 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := time.Now().Unix()
-	for _, route := range m.Routes {
-		if len(route.Hostnames) > 0 && !slices.ContainsFunc(route.Hostnames, func(h string) bool { return config.HostMatches(h, hostOnly(r.Host)) }) {
-			continue
-		}
+	for _, route := range m.HostRoutes(r.Host) {
 		for _, rule := range route.Rules {
 			exact, pattern := ruleModels(rule)
 			created := now
@@ -222,17 +218,4 @@ func parseAnthropicModels(body []byte) ([]modelEntry, error) {
 		out[i] = modelEntry{ID: d.ID, Object: "model", Created: d.CreatedAt.Unix(), OwnedBy: "anthropic"}
 	}
 	return out, nil
-}
-
-// hostOnly strips the port from a Host header.
-func hostOnly(h string) string {
-	for i := len(h) - 1; i >= 0; i-- {
-		switch h[i] {
-		case ':':
-			return h[:i]
-		case ']':
-			return h
-		}
-	}
-	return h
 }
