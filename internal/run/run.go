@@ -142,7 +142,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		rl := &reloader{path: path, pipeline: pipeline, log: log, interval: interval, adjust: adjust,
 			load: func() (*config.Model, error) { return config.LoadFile(path, opts.Getenv) }}
-		go rl.run(ctx)
+		reloading := make(chan struct{})
+		go func() { defer close(reloading); rl.run(ctx) }()
+		defer func() { <-reloading }() // the reloader logs; it must stop before the log closes
 	}
 
 	ready := Ready{Gateway: "http://" + gwLn.Addr().String(), Admin: "http://" + adminLn.Addr().String(), LogFile: logFile.Name()}
