@@ -14,8 +14,11 @@ import (
 // (anthropic_openai_request.go), the response converted back, as one message or as the full
 // Anthropic event sequence (anthropic_openai_stream.go).
 type anthropicToOpenAI struct {
-	target Target
-	path   func(Target, Endpoint) string
+	// generalOnly turns the fast path for common stream events off, for tests that compare it
+	// with the general path.
+	generalOnly bool
+	target      Target
+	path        func(Target, Endpoint) string
 
 	sseResponse bool
 	body        bodyBuffer

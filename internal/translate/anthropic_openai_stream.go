@@ -3,6 +3,8 @@ package translate
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"unicode/utf8"
 )
 
 // oaToAnStream turns chat.completion.chunk events into the Anthropic Messages event sequence:
@@ -30,6 +32,7 @@ type oaToAnStream struct {
 	usage   *oaUsage
 	started bool
 	done    bool
+	scratch []byte // reused by the fast path to decode strings
 }
 
 // oaToAnTool is one OpenAI tool call and the Anthropic block it became.
@@ -47,6 +50,11 @@ func (s *oaToAnStream) event(dst []byte, ev SSEEvent) []byte {
 	}
 	if string(ev.Data) == "[DONE]" {
 		return s.finish(dst)
+	}
+	if !s.t.generalOnly && s.started {
+		if out, ok := s.fastChunk(dst, ev.Data); ok {
+			return out
+		}
 	}
 	var c oaChunkIn
 	if err := json.Unmarshal(ev.Data, &c); err != nil {
@@ -227,4 +235,185 @@ var openAIErrorStatus = map[string]int{
 	"rate_limit_error":      http.StatusTooManyRequests,
 	"insufficient_quota":    http.StatusTooManyRequests,
 	"server_error":          http.StatusInternalServerError,
+}
+
+// The JSON names of the fields of oaChunkIn, of its choices and of oaDelta, which the fast path
+// must not mistake for ignorable keys.
+var (
+	oaChunkInFields     = []string{"id", "model", "choices", "usage", "error"}
+	oaChunkChoiceFields = []string{"index", "delta", "finish_reason"}
+	oaDeltaFields       = []string{"role", "content", "reasoning_content", "reasoning", "refusal", "tool_calls", "thinking_blocks"}
+)
+
+// fastChunk is event for the usual chunk after the first: at most one choice, whose delta
+// holds at most role and content, no finish reason, no usage. It reads and answers it without
+// encoding/json (see stream_fast.go). ok is false, with nothing done, for a chunk it does not
+// take, which the general path then handles.
+func (s *oaToAnStream) fastChunk(dst, data []byte) (_ []byte, ok bool) {
+	const (
+		seenID = 1 << iota
+		seenModel
+		seenChoices
+		seenUsage
+		seenError
+		seenIndex
+		seenDelta
+		seenFinish
+		seenRole
+		seenContent
+		seenRefusal
+		seenReasoningContent
+		seenReasoning
+		seenToolCalls
+		seenThinkingBlocks
+	)
+	var (
+		seen       uint
+		model      []byte // the model's bytes, needing no decoding
+		choices    int
+		index      int
+		content    []byte // raw string literal
+		contentEsc bool
+	)
+	once := func(bit uint) bool {
+		if seen&bit != 0 {
+			return false // encoding/json keeps the last of duplicate keys; leave that to it
+		}
+		seen |= bit
+		return true
+	}
+	// null reads a null, the only value the fast path takes for some fields: decoded, it is
+	// the same as an absent field.
+	null := func(bit uint, v int) (int, bool) {
+		if !once(bit) {
+			return 0, false
+		}
+		return jsonIsNull(data, v)
+	}
+	// str reads a string or null, returning the string literal or nil.
+	str := func(bit uint, v int) (raw []byte, esc bool, end int, ok bool) {
+		if !once(bit) {
+			return nil, false, 0, false
+		}
+		if end, ok := jsonIsNull(data, v); ok {
+			return nil, false, end, true
+		}
+		end, esc, ok = jsonScanString(data, v)
+		if !ok {
+			return nil, false, 0, false
+		}
+		return data[v:end], esc, end, true
+	}
+	delta := func(key []byte, esc bool, v int) (int, bool) {
+		if !esc {
+			switch string(key) {
+			case "role":
+				_, _, end, ok := str(seenRole, v)
+				return end, ok
+			case "content":
+				var end int
+				var ok bool
+				content, contentEsc, end, ok = str(seenContent, v)
+				return end, ok
+			case "refusal":
+				return null(seenRefusal, v)
+			case "reasoning_content":
+				return null(seenReasoningContent, v)
+			case "reasoning":
+				return null(seenReasoning, v)
+			case "tool_calls":
+				return null(seenToolCalls, v)
+			case "thinking_blocks":
+				return null(seenThinkingBlocks, v)
+			}
+		}
+		if ignorableKey(key, esc, oaDeltaFields) {
+			return jsonSkipValue(data, v, 0)
+		}
+		return 0, false
+	}
+	choice := func(key []byte, esc bool, v int) (int, bool) {
+		if !esc {
+			switch string(key) {
+			case "index":
+				if !once(seenIndex) {
+					return 0, false
+				}
+				var end int
+				var ok bool
+				index, end, ok = jsonScanInt(data, v)
+				return end, ok
+			case "delta":
+				if !once(seenDelta) {
+					return 0, false
+				}
+				return jsonObject(data, v, delta)
+			case "finish_reason":
+				return null(seenFinish, v)
+			}
+		}
+		if ignorableKey(key, esc, oaChunkChoiceFields) {
+			return jsonSkipValue(data, v, 0)
+		}
+		return 0, false
+	}
+	end, ok := jsonObject(data, jsonWS(data, 0), func(key []byte, esc bool, v int) (int, bool) {
+		if !esc {
+			switch string(key) {
+			case "id":
+				_, _, end, ok := str(seenID, v)
+				return end, ok
+			case "model":
+				raw, e, end, ok := str(seenModel, v)
+				if !ok || e || (raw != nil && !utf8.Valid(raw)) {
+					return 0, false
+				}
+				if raw != nil {
+					model = raw[1 : len(raw)-1]
+				}
+				return end, true
+			case "usage":
+				return null(seenUsage, v)
+			case "error":
+				return null(seenError, v)
+			case "choices":
+				if !once(seenChoices) || v >= len(data) || data[v] != '[' {
+					return 0, false
+				}
+				i := jsonWS(data, v+1)
+				if i < len(data) && data[i] == ']' {
+					return i + 1, true
+				}
+				choices = 1
+				i, ok := jsonObject(data, i, choice)
+				if !ok {
+					return 0, false
+				}
+				if i = jsonWS(data, i); i >= len(data) || data[i] != ']' {
+					return 0, false // more than one choice
+				}
+				return i + 1, true
+			}
+		}
+		if ignorableKey(key, esc, oaChunkInFields) {
+			return jsonSkipValue(data, v, 0)
+		}
+		return 0, false
+	})
+	if !ok || jsonWS(data, end) != len(data) {
+		return dst, false
+	}
+	// From here on, as event and delta for a started stream.
+	if len(model) > 0 && s.t.model == "" {
+		s.t.model = string(model)
+	}
+	if choices == 1 && index == 0 && len(content) > 2 {
+		dst = s.ensureBlock(dst, "text")
+		dst = append(dst, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"...)
+		dst = strconv.AppendInt(dst, int64(s.open), 10)
+		dst = append(dst, `,"delta":{"type":"text_delta","text":`...)
+		dst = appendJSONString(dst, jsonStringValue(content, contentEsc, &s.scratch))
+		dst = append(dst, "}}\n\n"...)
+	}
+	return dst, true
 }

@@ -11,8 +11,11 @@ import (
 // backend: the request is converted (openai_anthropic_request.go), the response converted
 // back, as one JSON body or event by event (openai_anthropic_stream.go).
 type openAIToAnthropic struct {
-	target Target
-	now    func() time.Time
+	// generalOnly turns the fast path for common stream events off, for tests that compare it
+	// with the general path.
+	generalOnly bool
+	target      Target
+	now         func() time.Time
 
 	// From the request.
 	includeUsage bool // the client asked for stream_options.include_usage

@@ -3,6 +3,7 @@ package translate
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +27,7 @@ type anToOAStream struct {
 	tools   int                    // tool calls started so far
 	stop    *string
 	done    bool
+	scratch []byte // reused by the fast path to decode strings
 }
 
 // anStreamBlock is the state of one open Anthropic content block.
@@ -41,6 +43,11 @@ type anStreamBlock struct {
 func (s *anToOAStream) event(dst []byte, ev SSEEvent) []byte {
 	if s.done || len(ev.Data) == 0 {
 		return dst
+	}
+	if !s.t.generalOnly && ev.Event == "content_block_delta" {
+		if out, ok := s.fastBlockDelta(dst, ev.Data); ok {
+			return out
+		}
 	}
 	var e anStreamEvent
 	if err := json.Unmarshal(ev.Data, &e); err != nil {
@@ -227,4 +234,171 @@ func (s *anToOAStream) chunk(dst []byte, d oaDelta, finish *string) []byte {
 		c.Usage = json.RawMessage("null")
 	}
 	return appendSSEJSON(dst, "", c)
+}
+
+// anStreamEventFields and anStreamDeltaFields are the JSON names of anStreamEvent's and
+// anStreamDelta's fields, which the fast path must not mistake for ignorable keys.
+var (
+	anStreamEventFields = []string{"type", "message", "index", "content_block", "delta", "usage", "error"}
+	anStreamDeltaFields = []string{"type", "text", "partial_json", "thinking", "signature", "stop_reason"}
+)
+
+// fastBlockDelta is blockDelta for the usual content_block_delta event, read and answered
+// without encoding/json (see stream_fast.go). ok is false, with nothing done, for an event it
+// does not take, which the general path then handles.
+func (s *anToOAStream) fastBlockDelta(dst, data []byte) (_ []byte, ok bool) {
+	const (
+		seenType = 1 << iota
+		seenIndex
+		seenDelta
+		seenDeltaType
+		seenText
+		seenPartialJSON
+		seenThinking
+	)
+	var (
+		seen        uint
+		index       int
+		deltaType   []byte
+		text        []byte // raw string literals
+		partialJSON []byte
+		thinking    []byte
+		textEsc     bool
+		partialEsc  bool
+		thinkingEsc bool
+	)
+	once := func(bit uint) bool {
+		if seen&bit != 0 {
+			return false // encoding/json keeps the last of duplicate keys; leave that to it
+		}
+		seen |= bit
+		return true
+	}
+	str := func(bit uint, v int, raw *[]byte, esc *bool) (int, bool) {
+		if !once(bit) {
+			return 0, false
+		}
+		end, e, ok := jsonScanString(data, v)
+		if !ok {
+			return 0, false
+		}
+		*raw, *esc = data[v:end], e
+		return end, true
+	}
+	delta := func(key []byte, esc bool, v int) (int, bool) {
+		if !esc {
+			switch string(key) {
+			case "type":
+				var e bool
+				end, ok := str(seenDeltaType, v, &deltaType, &e)
+				return end, ok && !e
+			case "text":
+				return str(seenText, v, &text, &textEsc)
+			case "partial_json":
+				return str(seenPartialJSON, v, &partialJSON, &partialEsc)
+			case "thinking":
+				return str(seenThinking, v, &thinking, &thinkingEsc)
+			}
+		}
+		if ignorableKey(key, esc, anStreamDeltaFields) {
+			return jsonSkipValue(data, v, 0)
+		}
+		return 0, false
+	}
+	end, ok := jsonObject(data, jsonWS(data, 0), func(key []byte, esc bool, v int) (int, bool) {
+		if !esc {
+			switch string(key) {
+			case "type":
+				var typ []byte
+				var e bool
+				end, ok := str(seenType, v, &typ, &e)
+				return end, ok && !e && string(typ) == `"content_block_delta"`
+			case "index":
+				if !once(seenIndex) {
+					return 0, false
+				}
+				var end int
+				var ok bool
+				index, end, ok = jsonScanInt(data, v)
+				return end, ok
+			case "delta":
+				if !once(seenDelta) {
+					return 0, false
+				}
+				return jsonObject(data, v, delta)
+			}
+		}
+		if ignorableKey(key, esc, anStreamEventFields) {
+			return jsonSkipValue(data, v, 0)
+		}
+		return 0, false
+	})
+	if !ok || jsonWS(data, end) != len(data) || seen&(seenType|seenDelta) != seenType|seenDelta {
+		return dst, false
+	}
+	// From here on, as blockDelta.
+	b := s.blocks[index]
+	if b == nil {
+		return dst, true
+	}
+	switch string(deltaType) {
+	case `"text_delta"`:
+		if len(text) > 2 {
+			dst = s.fastChunkStart(dst)
+			dst = append(dst, `"content":`...)
+			dst = appendJSONString(dst, jsonStringValue(text, textEsc, &s.scratch))
+			dst = s.fastChunkEnd(dst)
+		}
+	case `"thinking_delta"`:
+		if len(thinking) > 2 {
+			v := jsonStringValue(thinking, thinkingEsc, &s.scratch)
+			b.thinking.Write(v)
+			dst = s.fastChunkStart(dst)
+			dst = append(dst, `"reasoning_content":`...)
+			dst = appendJSONString(dst, v)
+			dst = s.fastChunkEnd(dst)
+		}
+	case `"input_json_delta"`:
+		if len(partialJSON) <= 2 {
+			return dst, true
+		}
+		switch b.kind {
+		case "json":
+			dst = s.fastChunkStart(dst)
+			dst = append(dst, `"content":`...)
+			dst = appendJSONString(dst, jsonStringValue(partialJSON, partialEsc, &s.scratch))
+			dst = s.fastChunkEnd(dst)
+		case "tool":
+			b.hasArgs = true
+			dst = s.fastChunkStart(dst)
+			dst = append(dst, `"tool_calls":[{"index":`...)
+			dst = strconv.AppendInt(dst, int64(b.toolIndex), 10)
+			dst = append(dst, `,"function":{"arguments":`...)
+			dst = appendJSONString(dst, jsonStringValue(partialJSON, partialEsc, &s.scratch))
+			dst = append(dst, `}}]`...)
+			dst = s.fastChunkEnd(dst)
+		}
+	case `"signature_delta"`:
+		return dst, false // rare; its field is left to the general path
+	}
+	return dst, true
+}
+
+// fastChunkStart and fastChunkEnd write what chunk writes around the members of the delta.
+func (s *anToOAStream) fastChunkStart(dst []byte) []byte {
+	dst = append(dst, `data: {"id":`...)
+	dst = appendJSONString(dst, s.id)
+	dst = append(dst, `,"object":"chat.completion.chunk","created":`...)
+	dst = strconv.AppendInt(dst, s.created, 10)
+	dst = append(dst, `,"model":`...)
+	dst = appendJSONString(dst, s.t.model)
+	return append(dst, `,"choices":[{"index":0,"delta":{`...)
+}
+
+func (s *anToOAStream) fastChunkEnd(dst []byte) []byte {
+	dst = append(dst, `},"logprobs":null,"finish_reason":null}]`...)
+	if s.t.includeUsage {
+		dst = append(dst, `,"usage":null`...)
+	}
+	return append(dst, "}\n\n"...)
 }
