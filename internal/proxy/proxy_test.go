@@ -120,9 +120,14 @@ func errorShape(t *testing.T, anthropic bool, body []byte) string {
 const chatOK = `{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-test-2025","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10,"prompt_tokens_details":{"cached_tokens":4}}}`
 
 func TestGatewayErrors(t *testing.T) {
+	var mu sync.Mutex // handlers of timed-out requests may still run during later subtests
 	var gotAuth, gotPath string
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotAuth, gotPath = r.Header.Get("Authorization"), r.URL.Path
+		if r.Header.Get("X-Test") == "" {
+			mu.Lock()
+			gotAuth, gotPath = r.Header.Get("Authorization"), r.URL.Path
+			mu.Unlock()
+		}
 		switch r.Header.Get("X-Test") {
 		case "429":
 			w.Header().Set("Retry-After", "7")
@@ -198,11 +203,14 @@ func TestGatewayErrors(t *testing.T) {
 		if resp.StatusCode != 200 || string(body) != chatOK {
 			t.Fatalf("%d %s", resp.StatusCode, body)
 		}
-		if gotAuth != "Bearer sk-backend" {
-			t.Errorf("upstream saw Authorization %q, want the backend's key", gotAuth)
+		mu.Lock()
+		auth, path := gotAuth, gotPath
+		mu.Unlock()
+		if auth != "Bearer sk-backend" {
+			t.Errorf("upstream saw Authorization %q, want the backend's key", auth)
 		}
-		if gotPath != "/v1/chat/completions" {
-			t.Errorf("upstream path %q", gotPath)
+		if path != "/v1/chat/completions" {
+			t.Errorf("upstream path %q", path)
 		}
 		if resp.Header.Get("X-Request-Id") != "my-id" {
 			t.Errorf("request id not propagated: %q", resp.Header.Get("X-Request-Id"))
