@@ -11,10 +11,12 @@ import (
 )
 
 // hopHeaders are not forwarded upstream: they describe one connection, or are recomputed
-// (Content-Length) or negotiated by the data plane itself (Accept-Encoding).
+// (Content-Length) or negotiated by the data plane itself (Accept-Encoding). Expect goes too:
+// the body is already read, and forwarding "100-continue" would make the upstream request wait
+// for an interim answer.
 var hopHeaders = []string{
 	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Accept-Encoding", "Host",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Accept-Encoding", "Host", "Expect",
 }
 
 // Attempt is one try of a request at one backend.

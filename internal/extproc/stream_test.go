@@ -58,6 +58,7 @@ func TestAttemptOverridesModelAndAuth(t *testing.T) {
 	h := http.Header{}
 	h.Set("Authorization", "Bearer client")
 	h.Set("Connection", "keep-alive")
+	h.Set("Expect", "100-continue")
 	h.Set("X-Custom", "kept")
 	s.RequestHeaders("id", "h", h)
 	if err := s.RequestBody("application/json", []byte(`{"model":"alias","messages":[]}`)); err != nil {
@@ -71,7 +72,7 @@ func TestAttemptOverridesModelAndAuth(t *testing.T) {
 	if string(up.Body) != `{"model":"real-model","messages":[]}` {
 		t.Errorf("body %s", up.Body)
 	}
-	if up.Header.Get("Authorization") != "Bearer sk-b" || up.Header.Get("Connection") != "" || up.Header.Get("X-Custom") != "kept" || up.Header.Get("OpenAI-Project") != "p" {
+	if up.Header.Get("Authorization") != "Bearer sk-b" || up.Header.Get("Connection") != "" || up.Header.Get("Expect") != "" || up.Header.Get("X-Custom") != "kept" || up.Header.Get("OpenAI-Project") != "p" {
 		t.Errorf("headers %v", up.Header)
 	}
 	if up.Header.Get(config.ModelHeader) != "alias" {
