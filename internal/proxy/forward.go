@@ -74,8 +74,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *extproc.Strea
 		}
 		a, err := st.Attempt(ref)
 		if err != nil {
+			// A request this backend cannot take (422) may suit the next one; other client
+			// errors (400, 401) would be the same anywhere.
 			var te *translate.Error
-			if last || (errors.As(err, &te) && te.Status < 500) {
+			if last || (errors.As(err, &te) && te.Status < 500 && te.Status != http.StatusUnprocessableEntity) {
 				return s.fail(w, st, err)
 			}
 			lastErr = err
