@@ -478,3 +478,24 @@ func TestCohereRerank(t *testing.T) {
 		t.Errorf("event %+v", ev)
 	}
 }
+
+// TestFallbackPastUntranslatable: a backend that cannot take the endpoint is skipped for the
+// next candidate instead of failing the request.
+func TestFallbackPastUntranslatable(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"object":"list","data":[],"model":"e","usage":{"prompt_tokens":1,"total_tokens":1}}`)
+	}))
+	defer up.Close()
+	gw, rec, _ := gatewayFor(t, time.Second,
+		&config.BackendRef{Backend: backend(t, "claude", config.SchemaAnthropic, "http://127.0.0.1:1"), Weight: 1},
+		&config.BackendRef{Backend: backend(t, "openai", config.SchemaOpenAI, up.URL), Weight: 1, Priority: 1},
+	)
+	resp, body := do(t, "POST", gw.URL+"/v1/embeddings", `{"model":"gpt-test","input":"x"}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if ev := rec.last(t); ev.Backend != "openai" {
+		t.Errorf("served by %q", ev.Backend)
+	}
+}
