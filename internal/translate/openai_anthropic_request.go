@@ -85,7 +85,9 @@ func anthropicMessages(msgs []oaMessage) (system []anBlock, out []anMessageParam
 		role := "user"
 		switch m.Role {
 		case "system", "developer":
-			blocks, err = anthropicTextBlocks(param, &m.Content)
+			if blocks, err = anthropicTextBlocks(param, &m.Content); err != nil {
+				return nil, nil, err
+			}
 			withCacheControl(blocks, m.CacheControl)
 			system = append(system, blocks...)
 			continue
