@@ -151,12 +151,6 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) contains(s string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Contains(b.buf.String(), s)
-}
-
 // TestCancellation cancels slow calls from both revisions; the child sees each cancellation
 // (and logs it on stderr, which reaches the bridge's log with the server's prefix).
 func TestCancellation(t *testing.T) {
