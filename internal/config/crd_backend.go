@@ -226,7 +226,7 @@ func (b *builder) buildBackends() {
 	for _, ab := range b.aiBackends {
 		b.about("AIServiceBackend", ab.Metadata)
 		k := key(ab.Metadata)
-		be := &Backend{Name: b.displayName(ab.Metadata), Auth: b.auth[k]}
+		be := &Backend{Name: b.displayName(ab.Metadata), QualifiedName: ab.Metadata.Name + "." + namespaceOf(ab.Metadata), Auth: b.auth[k]}
 		ok := b.backendSchema(ab, be)
 		ok = b.backendEndpoint(ab, be) && ok
 		be.HeaderMutation = b.headerMutation("spec.headerMutation", ab.Spec.HeaderMutation)

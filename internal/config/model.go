@@ -183,8 +183,11 @@ type BodyField struct {
 
 // Backend is one upstream AI service.
 type Backend struct {
-	Name   string
-	Schema Schema
+	Name string
+	// QualifiedName is "name.namespace", what CEL cost expressions see as `backend`, as in the
+	// reference; "" outside CRD configuration (Name is used then).
+	QualifiedName string
+	Schema        Schema
 	// Endpoint is the upstream's scheme, host and port; its path is unused (see Schema.Prefix).
 	Endpoint *url.URL
 	// Auth is how aigw authenticates to the backend; nil sends no credential of its own.

@@ -127,7 +127,7 @@ func (s *Stream) Finish(status int, err error) {
 	if s.route != nil && status < 400 {
 		u := s.ev.Usage
 		c, err := costs(s.model.GlobalCosts, s.route.Costs, config.CostVars{
-			Model: s.ev.BackendModel, Backend: s.ev.Backend, RouteName: s.route.Name,
+			Model: s.ev.BackendModel, Backend: s.costBackend(), RouteName: s.route.Name,
 			InputTokens: uint64(u.InputTokens), CachedInputTokens: uint64(u.CachedInputTokens),
 			CacheCreationInputTokens: uint64(u.CacheCreationInputTokens), OutputTokens: uint64(u.OutputTokens),
 			ReasoningTokens: uint64(u.ReasoningTokens), TotalTokens: uint64(u.TotalTokens),
@@ -157,3 +157,14 @@ func (s *Stream) Retry() *config.RetryPolicy { return s.rule.Retry }
 
 // StreamIdleTimeout is how long a response stream may be silent; 0 for no limit.
 func (s *Stream) StreamIdleTimeout() time.Duration { return s.rule.StreamIdleTimeout }
+
+// costBackend is the backend's name as cost expressions know it.
+func (s *Stream) costBackend() string {
+	if s.last == nil {
+		return ""
+	}
+	if b := s.last.Ref.Backend; b.QualifiedName != "" {
+		return b.QualifiedName
+	}
+	return s.ev.Backend
+}

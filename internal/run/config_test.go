@@ -287,6 +287,7 @@ func TestConfigCosts(t *testing.T) {
     - {metadataKey: out, type: OutputToken}
     - {metadataKey: weighted, type: CEL, cel: "model == 'gpt-x' ? input_tokens * 10u + output_tokens : 0u"}
     - {metadataKey: total, type: InputToken}
+    - {metadataKey: be, type: CEL, cel: "backend == 'up.default' && route_name == 'route' ? 1u : 0u"}
   parentRefs:`, 1) + `---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: GatewayConfig
@@ -308,7 +309,7 @@ spec:
 		t.Fatal(err)
 	}
 	// The route's "total" (InputToken) replaces the global one (TotalToken) of the same key.
-	want := `"costs":{"in":3,"out":2,"total":3,"weighted":32}`
+	want := `"costs":{"be":1,"in":3,"out":2,"total":3,"weighted":32}`
 	if !strings.Contains(string(log), want) {
 		t.Errorf("access log lacks %s:\n%s", want, log)
 	}
