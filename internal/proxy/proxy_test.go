@@ -499,3 +499,47 @@ func TestFallbackPastUntranslatable(t *testing.T) {
 		t.Errorf("served by %q", ev.Backend)
 	}
 }
+
+// TestClientDisconnectCancelsUpstream: a client that goes away mid-stream ends the provider's
+// request too, so nothing keeps generating (and billing) tokens for nobody.
+func TestClientDisconnectCancelsUpstream(t *testing.T) {
+	cancelled := make(chan bool, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := 0; i < 100; i++ {
+			_, _ = io.WriteString(w, `data: {"choices":[{"index":0,"delta":{"content":"x"}}]}`+"\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				cancelled <- true
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		cancelled <- false
+	}))
+	defer up.Close()
+	gw, rec, _ := gatewayFor(t, time.Second, &config.BackendRef{Backend: backend(t, "b", config.SchemaOpenAI, up.URL), Weight: 1})
+	resp, err := http.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-test","stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 256)
+	if _, err := resp.Body.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // the client goes away
+	select {
+	case ok := <-cancelled:
+		if !ok {
+			t.Fatal("the provider's stream ran to the end")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the provider's stream was not cancelled")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if ev := rec.last(t); ev.Error == "" {
+		t.Errorf("the cut-short stream was not recorded as an error: %+v", ev)
+	}
+}
