@@ -95,6 +95,8 @@ func (p *anthropicPassthrough) ResponseModel() string { return p.model }
 // and message_delta in a stream (the later value wins: message_delta counts are cumulative).
 type anthropicUsage struct {
 	input, cacheRead, cacheCreation, output int64
+	// thinking is output_tokens_details.thinking_tokens, which newer API versions report.
+	thinking int64
 }
 
 func (a *anthropicUsage) read(u gjson.Result) {
@@ -111,9 +113,32 @@ func (a *anthropicUsage) read(u gjson.Result) {
 			a.cacheCreation = v.Int()
 		case "output_tokens":
 			a.output = v.Int()
+		case "output_tokens_details":
+			if t := v.Get("thinking_tokens"); t.Exists() {
+				a.thinking = t.Int()
+			}
 		}
 		return true
 	})
+}
+
+// accumulate is read for a decoded usage object: present fields replace earlier values.
+func (a *anthropicUsage) accumulate(u *anUsage) {
+	if u == nil {
+		return
+	}
+	set := func(dst *int64, v *int64) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&a.input, u.InputTokens)
+	set(&a.cacheRead, u.CacheReadInputTokens)
+	set(&a.cacheCreation, u.CacheCreationInputTokens)
+	set(&a.output, u.OutputTokens)
+	if u.OutputTokensDetails != nil {
+		a.thinking = u.OutputTokensDetails.ThinkingTokens
+	}
 }
 
 // Usage converts to aigw's convention: Anthropic's input_tokens excludes cache reads and writes,
@@ -125,6 +150,7 @@ func (a *anthropicUsage) Usage() Usage {
 		CachedInputTokens:        a.cacheRead,
 		CacheCreationInputTokens: a.cacheCreation,
 		OutputTokens:             a.output,
+		ReasoningTokens:          a.thinking,
 		TotalTokens:              in + a.output,
 	}
 }

@@ -233,42 +233,9 @@ var anthropicErrorStatus = map[string]int{
 	"overloaded_error":      529,
 }
 
-// accumulate folds a usage object into the running totals; absent fields keep their value
-// (message_delta counts are cumulative, so a present field replaces the earlier one).
-func (a *anthropicUsageAcc) accumulate(u *anUsage) {
-	if u == nil {
-		return
-	}
-	set := func(dst *int64, v *int64) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&a.input, u.InputTokens)
-	set(&a.cacheRead, u.CacheReadInputTokens)
-	set(&a.cacheCreation, u.CacheCreationInputTokens)
-	set(&a.output, u.OutputTokens)
-	if u.OutputTokensDetails != nil {
-		a.thinking = u.OutputTokensDetails.ThinkingTokens
-	}
-}
-
-// anthropicUsageAcc is anthropicUsage plus the thinking-token count of newer API versions.
-type anthropicUsageAcc struct {
-	anthropicUsage
-	thinking int64
-}
-
-// Usage converts to aigw's convention.
-func (a *anthropicUsageAcc) Usage() Usage {
-	u := a.anthropicUsage.Usage()
-	u.ReasoningTokens = a.thinking
-	return u
-}
-
 // openAI is the usage in OpenAI's shape: prompt_tokens counts cache reads and writes, and
 // cached_tokens the reads.
-func (a *anthropicUsageAcc) openAI() *oaUsage {
+func (a *anthropicUsage) openAI() *oaUsage {
 	u := a.Usage()
 	out := &oaUsage{
 		PromptTokens:        u.InputTokens,

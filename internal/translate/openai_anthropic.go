@@ -26,7 +26,7 @@ type openAIToAnthropic struct {
 	sse         SSEDecoder
 	out         []byte
 	stream      anToOAStream
-	usage       anthropicUsageAcc
+	usage       anthropicUsage
 	model       string
 }
 

@@ -162,19 +162,15 @@ func (p *openAIPassthrough) ResponseError(status int, _ http.Header, body []byte
 func (p *openAIPassthrough) Usage() Usage          { return p.usage }
 func (p *openAIPassthrough) ResponseModel() string { return p.model }
 
-// openAIUsage reads an OpenAI usage object (chat, completions or embeddings).
+// openAIUsage reads an OpenAI usage object (chat, completions or embeddings) without decoding
+// the body, converting it by the same rule as a decoded one (oaUsage.usage).
 func openAIUsage(u gjson.Result) Usage {
-	in := u.Get("prompt_tokens").Int()
-	out := u.Get("completion_tokens").Int()
-	total := u.Get("total_tokens").Int()
-	if total == 0 {
-		total = in + out
+	o := oaUsage{
+		PromptTokens:            u.Get("prompt_tokens").Int(),
+		CompletionTokens:        u.Get("completion_tokens").Int(),
+		TotalTokens:             u.Get("total_tokens").Int(),
+		PromptTokensDetails:     &oaPromptTokensDetails{CachedTokens: u.Get("prompt_tokens_details.cached_tokens").Int()},
+		CompletionTokensDetails: &oaCompletionTokensDetails{ReasoningTokens: u.Get("completion_tokens_details.reasoning_tokens").Int()},
 	}
-	return Usage{
-		InputTokens:       in,
-		CachedInputTokens: u.Get("prompt_tokens_details.cached_tokens").Int(),
-		OutputTokens:      out,
-		ReasoningTokens:   u.Get("completion_tokens_details.reasoning_tokens").Int(),
-		TotalTokens:       total,
-	}
+	return o.usage()
 }

@@ -166,3 +166,19 @@ func TestErrorBodies(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// TestAnthropicThinkingTokensCounted: thinking tokens count as reasoning whether the Messages
+// response is passed through or translated (one usage reader serves both).
+func TestAnthropicThinkingTokensCounted(t *testing.T) {
+	body := `{"id":"msg_1","type":"message","model":"claude-x","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":12,"output_tokens_details":{"thinking_tokens":7}}}`
+	for _, e := range []Endpoint{EndpointMessages, EndpointChatCompletions} {
+		tr, _ := New(e, passthroughTarget(config.SchemaAnthropic, "claude-x"))
+		if _, err := tr.RequestBody(&Request{Endpoint: e, Body: []byte(`{"model":"claude-x","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`), Model: "claude-x", Header: http.Header{}}); err != nil {
+			t.Fatal(err)
+		}
+		feed(t, tr, body, "application/json", 0)
+		if u := tr.Usage(); u.ReasoningTokens != 7 || u.OutputTokens != 12 {
+			t.Errorf("%s: usage %+v", e, u)
+		}
+	}
+}

@@ -51,7 +51,7 @@ func TestAnthropicUsageAccumulation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var acc anthropicUsageAcc
+			var acc anthropicUsage
 			for _, e := range c.events {
 				var u anUsage
 				if err := json.Unmarshal([]byte(e), &u); err != nil {
