@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"net/http"
 
 	"github.com/tidwall/gjson"
@@ -14,15 +15,17 @@ func parseJSONRequest(_ string, body []byte) (string, bool, error) {
 	if !gjson.ValidBytes(body) {
 		return "", false, Errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
 	}
-	res := gjson.GetManyBytes(body, "@this", "model", "stream")
-	if !res[0].IsObject() {
+	// Valid JSON whose first byte is "{" is an object; asking gjson for "@this" would copy the
+	// whole body into a string.
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); trimmed[0] != '{' {
 		return "", false, Errorf(http.StatusBadRequest, "invalid_request_body", "request body must be a JSON object")
 	}
-	model := res[1]
+	res := gjson.GetManyBytes(body, "model", "stream")
+	model := res[0]
 	if model.Type != gjson.String || model.Str == "" {
 		e := Errorf(http.StatusBadRequest, "missing_model", "you must provide a model parameter")
 		e.Param = "model"
 		return "", false, e
 	}
-	return model.Str, res[2].Bool(), nil
+	return model.Str, res[1].Bool(), nil
 }
