@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,21 @@ func testFactory(env map[string]string) (*Factory, *bytes.Buffer, *bytes.Buffer)
 		Getenv:  func(k string) string { return env[k] },
 		Environ: func() []string { return nil },
 	}, out, errOut
+}
+
+// testRoot is a bare root command for testing one subcommand's flags through its runF.
+func testRoot() *cobra.Command {
+	root := &cobra.Command{Use: "aigw", SilenceErrors: true, SilenceUsage: true}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
+	return root
+}
+
+// runCommand runs root with args and returns the exit code Main would.
+func runCommand(root *cobra.Command, errOut io.Writer, args []string) ExitCode {
+	root.SetArgs(args)
+	root.SetErr(errOut)
+	_, err := root.ExecuteC()
+	return exitCode(err)
 }
 
 func TestRunFlags(t *testing.T) {
@@ -54,21 +70,11 @@ func TestRunFlags(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f, _, errOut := testFactory(c.env)
 			var got *RunOptions
-			root := &cobra.Command{Use: "aigw", SilenceErrors: true, SilenceUsage: true}
+			root := testRoot()
 			g := &globalOptions{}
 			root.PersistentFlags().StringVar(&g.stateHome, "state-home", "", "")
-			root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 			root.AddCommand(newRunCmd(f, g, func(_ context.Context, o *RunOptions) error { got = o; return nil }))
-			root.SetArgs(append([]string{"run"}, c.args...))
-			root.SetErr(errOut)
-			code := ExitOK
-			if _, err := root.ExecuteC(); err != nil {
-				code = ExitError
-				if _, ok := err.(*usageError); ok {
-					code = ExitUsage
-				}
-			}
-			if code != c.code {
+			if code := runCommand(root, errOut, append([]string{"run"}, c.args...)); code != c.code {
 				t.Fatalf("exit %d, want %d (%s)", code, c.code, errOut)
 			}
 			if c.want != nil && !c.want(got) {

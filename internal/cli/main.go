@@ -45,14 +45,24 @@ func execute(ctx context.Context, f *Factory, args []string) ExitCode {
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
-	if err == nil {
-		return ExitOK
-	}
-	var ue *usageError
-	if errors.As(err, &ue) {
+	code := exitCode(err)
+	switch code {
+	case ExitUsage:
 		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n\n%s", err, cmd.UsageString())
+	case ExitError:
+		fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", err)
+	}
+	return code
+}
+
+// exitCode is the one mapping from a command's error to the process exit code.
+func exitCode(err error) ExitCode {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
 		return ExitUsage
 	}
-	fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", err)
 	return ExitError
 }

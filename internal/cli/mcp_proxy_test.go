@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/spf13/cobra"
 )
 
 func TestMCPProxyFlags(t *testing.T) {
@@ -44,24 +43,14 @@ func TestMCPProxyFlags(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f, _, errOut := testFactory(nil)
 			var got *MCPProxyOptions
-			root := &cobra.Command{Use: "aigw", SilenceErrors: true, SilenceUsage: true}
-			root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
+			root := testRoot()
 			mcpCmd := newMCPCmd(f)
 			for _, sub := range mcpCmd.Commands() {
 				mcpCmd.RemoveCommand(sub)
 			}
 			mcpCmd.AddCommand(newMCPProxyCmd(f, func(_ context.Context, o *MCPProxyOptions) error { got = o; return nil }))
 			root.AddCommand(mcpCmd)
-			root.SetArgs(append([]string{"mcp", "proxy"}, c.args...))
-			root.SetErr(errOut)
-			code := ExitOK
-			if _, err := root.ExecuteC(); err != nil {
-				code = ExitError
-				if _, ok := err.(*usageError); ok {
-					code = ExitUsage
-				}
-			}
-			if code != c.code {
+			if code := runCommand(root, errOut, append([]string{"mcp", "proxy"}, c.args...)); code != c.code {
 				t.Fatalf("exit %d, want %d (%s)", code, c.code, errOut)
 			}
 			if c.want != nil && !c.want(got) {
