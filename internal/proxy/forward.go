@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -171,7 +170,7 @@ func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, call *upstre
 	if err := a.ResponseHeaders(resp.StatusCode, resp.Header); err != nil {
 		return s.failAttempt(w, a, err)
 	}
-	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+	if !translate.IsEventStream(resp.Header) {
 		raw, err := io.ReadAll(io.LimitReader(body, maxUpstreamBody))
 		if err != nil {
 			return s.failAttempt(w, a, upstreamReadError(call, err))

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 )
 
 // anthropicToOpenAI serves an Anthropic Messages client from an OpenAI Chat Completions backend
@@ -62,7 +61,7 @@ func (t *anthropicToOpenAI) RequestBody(req *Request) (*Upstream, error) {
 }
 
 func (t *anthropicToOpenAI) ResponseHeaders(_ int, h http.Header) error {
-	t.sseResponse = strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+	t.sseResponse = IsEventStream(h)
 	h.Del("Content-Length") // the body is rewritten
 	t.stream = oaToAnStream{t: t, open: -1}
 	return nil

@@ -2,7 +2,6 @@ package translate
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -46,7 +45,7 @@ func (p *anthropicPassthrough) RequestBody(req *Request) (*Upstream, error) {
 }
 
 func (p *anthropicPassthrough) ResponseHeaders(_ int, h http.Header) error {
-	p.sseResponse = strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+	p.sseResponse = IsEventStream(h)
 	return nil
 }
 

@@ -66,7 +66,7 @@ func (t *openAIToAnthropic) RequestBody(req *Request) (*Upstream, error) {
 }
 
 func (t *openAIToAnthropic) ResponseHeaders(_ int, h http.Header) error {
-	t.sseResponse = strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+	t.sseResponse = IsEventStream(h)
 	h.Del("Content-Length") // the body is rewritten
 	t.stream = anToOAStream{t: t}
 	return nil

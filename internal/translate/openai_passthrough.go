@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -84,7 +83,7 @@ func (p *openAIPassthrough) RequestBody(req *Request) (*Upstream, error) {
 }
 
 func (p *openAIPassthrough) ResponseHeaders(_ int, h http.Header) error {
-	p.sseResponse = strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+	p.sseResponse = IsEventStream(h)
 	return nil
 }
 

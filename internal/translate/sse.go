@@ -1,6 +1,10 @@
 package translate
 
-import "bytes"
+import (
+	"bytes"
+	"net/http"
+	"strings"
+)
 
 // SSEEvent is one server-sent event. Raw holds the event's bytes exactly as received, up to and
 // including the blank line that ended it, so a passthrough can forward it untouched.
@@ -109,4 +113,11 @@ func (d *SSEDecoder) Each(dst, chunk []byte, fn func(dst []byte, ev SSEEvent) []
 		}
 		dst = fn(dst, ev)
 	}
+}
+
+// IsEventStream reports whether a response is a server-sent event stream, which is relayed
+// event by event rather than read whole.
+func IsEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	return len(ct) >= len("text/event-stream") && strings.EqualFold(ct[:len("text/event-stream")], "text/event-stream")
 }
