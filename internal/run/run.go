@@ -186,12 +186,16 @@ func buildModel(ctx context.Context, opts Options) (*config.Model, func(), error
 		}
 		return m, func() { sim.Close() }, nil
 	}
-	if path := configPath(opts); path != "" {
-		m, err := config.LoadFile(path, opts.Getenv)
-		return m, noop, err
-	}
-	m, err := config.FromEnv(opts.Getenv)
+	m, err := loadConfig(opts)
 	return m, noop, err
+}
+
+// loadConfig reads the configuration file, or else the provider environment variables.
+func loadConfig(opts Options) (*config.Model, error) {
+	if path := configPath(opts); path != "" {
+		return config.LoadFile(path, opts.Getenv)
+	}
+	return config.FromEnv(opts.Getenv)
 }
 
 // configPath is the configuration file to load: the one named, else config.yaml in the config
@@ -214,14 +218,7 @@ func configPath(opts Options) string {
 
 // Validate loads the configuration Run would serve, without serving it, and returns a summary.
 func Validate(opts Options) (string, error) {
-	path := configPath(opts)
-	var m *config.Model
-	var err error
-	if path != "" {
-		m, err = config.LoadFile(path, opts.Getenv)
-	} else {
-		m, err = config.FromEnv(opts.Getenv)
-	}
+	m, err := loadConfig(opts)
 	if err != nil {
 		return "", err
 	}
