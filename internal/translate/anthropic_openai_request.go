@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -29,7 +31,7 @@ func (t *anthropicToOpenAI) openAIRequest(in *anRequest) (*oaChatRequest, error)
 		out.StreamOptions = &oaStreamOptions{IncludeUsage: true}
 	}
 	if in.Metadata != nil && in.Metadata.UserID != "" {
-		out.User = in.Metadata.UserID
+		out.User = openAIUser(in.Metadata.UserID)
 	}
 	if !isJSONNull(in.MCPServers) && string(in.MCPServers) != "[]" {
 		return nil, untranslatable("mcp_servers", "MCP servers are run by Anthropic and cannot be used with an OpenAI backend")
@@ -84,9 +86,21 @@ func openAISystem(c *anContent) *oaMessage {
 
 // openAIMessages converts one Anthropic turn into OpenAI messages. A user turn's tool_result
 // blocks become tool messages, placed before the rest of the turn as OpenAI requires them right
-// after the assistant's tool calls; an assistant turn becomes one message.
+// after the assistant's tool calls; an assistant turn becomes one message. A system turn (which
+// Anthropic accepts inside messages and Claude Code sends after the prompt) becomes a system
+// message at the same position; only its text can be carried.
 func openAIMessages(param string, m *anMessageParam) ([]oaMessage, error) {
 	switch m.Role {
+	case "system":
+		for j, b := range m.Content.blocks() {
+			if b.Type != "text" {
+				return nil, untranslatable(fmt.Sprintf("%s.content[%d]", param, j), "system messages can only hold text, not %q blocks", b.Type)
+			}
+		}
+		if sys := openAISystem(&m.Content); sys != nil {
+			return []oaMessage{*sys}, nil
+		}
+		return nil, nil
 	case "user":
 		return openAIUserMessages(param, m.Content.blocks())
 	case "assistant":
@@ -315,6 +329,20 @@ func openAIReasoning(in *anRequest, out *oaChatRequest) {
 	case effort != "":
 		out.ReasoningEffort = effortForAdaptive(effort)
 	}
+}
+
+// maxOpenAIUserLen is the longest user OpenAI accepts.
+const maxOpenAIUserLen = 64
+
+// openAIUser is metadata.user_id as OpenAI's user: as is when it fits, or else its SHA-256 in
+// hex, which is exactly 64 characters, still stable per user, and reveals nothing. Claude Code
+// sends ids of over 100 characters (user, account and session ids joined).
+func openAIUser(id string) string {
+	if len(id) <= maxOpenAIUserLen {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
 }
 
 // openAIToolArguments is the input of a tool call as Anthropic wants it: a JSON object. Invalid
