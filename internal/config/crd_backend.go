@@ -229,6 +229,7 @@ func (b *builder) buildBackends() {
 		be := &Backend{Name: b.displayName(ab.Metadata), QualifiedName: ab.Metadata.Name + "." + namespaceOf(ab.Metadata), Auth: b.auth[k]}
 		ok := b.backendSchema(ab, be)
 		ok = b.backendEndpoint(ab, be) && ok
+		ok = b.backendAnnotations(ab, be) && ok
 		be.HeaderMutation = b.headerMutation("spec.headerMutation", ab.Spec.HeaderMutation)
 		be.BodyMutation = b.bodyMutation("spec.bodyMutation", ab.Spec.BodyMutation)
 		if ok {

@@ -204,6 +204,12 @@ type Backend struct {
 	BodyMutation   *BodyMutation
 	// TLS configures connections to an https endpoint; nil uses system roots.
 	TLS *TLS
+	// MaxOutputTokens is the max_tokens sent to an Anthropic-schema backend when an OpenAI
+	// client sets none (Anthropic requires it); 0 uses the translator's table of Claude models.
+	MaxOutputTokens int64
+	// ChatCompletionsOnly marks an OpenAI-schema backend that lacks the Responses API (most
+	// OpenAI-compatible servers): /v1/responses is then served through its chat completions.
+	ChatCompletionsOnly bool
 }
 
 // TLS is how aigw verifies a backend (Backend.spec.tls, BackendTLSPolicy).
