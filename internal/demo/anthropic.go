@@ -203,7 +203,10 @@ func (s *Server) anthropicPlanFor(req *messagesRequest) anthropicPlan {
 	}
 	if last != nil {
 		h = last.Content.hash()
-		tools.wantsTools = last.Content.contains("weather")
+		if len(tools.tools) > 0 {
+			tools.prompt = last.Content.String()
+		}
+		tools.answered = last == &req.Messages[len(req.Messages)-1] && last.Content.hasToolResult()
 	}
 	limit := *req.MaxTokens
 	var p anthropicPlan

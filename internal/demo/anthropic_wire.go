@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // Anthropic Messages request and response bodies.
@@ -83,13 +84,26 @@ func (c *anthropicContent) hash() uint64 {
 	return h
 }
 
-// contains reports whether the text mentions word, ignoring case.
-func (c *anthropicContent) contains(word string) bool {
-	if containsFold(c.text, word) {
-		return true
+// String returns the content's text, blocks joined by newlines.
+func (c *anthropicContent) String() string {
+	if len(c.blocks) == 0 {
+		return c.text
 	}
+	var b strings.Builder
+	b.WriteString(c.text)
 	for i := range c.blocks {
-		if containsFold(c.blocks[i].Text, word) {
+		if c.blocks[i].Text != "" {
+			b.WriteString("\n")
+			b.WriteString(c.blocks[i].Text)
+		}
+	}
+	return b.String()
+}
+
+// hasToolResult reports whether the content carries a tool_result block.
+func (c *anthropicContent) hasToolResult() bool {
+	for i := range c.blocks {
+		if c.blocks[i].Type == "tool_result" {
 			return true
 		}
 	}

@@ -17,14 +17,20 @@ type modelInfo struct {
 // caller can mutate what another sees.
 func catalog() []modelInfo {
 	return []modelInfo{
-		{"gpt-4o", "system", 1715367049},
-		{"gpt-4o-mini", "system", 1721172741},
-		{"gpt-4.1", "system", 1744316542},
-		{"gpt-4.1-mini", "system", 1744318173},
-		{"gpt-4.1-nano", "system", 1744321707},
+		{"gpt-5.5", "system", 1779148800},
+		{"gpt-5.4", "system", 1772668800},
+		{"gpt-5.4-mini", "system", 1773705600},
+		{"gpt-5.4-nano", "system", 1773705600},
+		{"gpt-5.2", "system", 1765411200},
+		{"gpt-5.1", "system", 1762992000},
+		{"gpt-5.1-codex", "system", 1762992000},
 		{"gpt-5", "system", 1754425777},
 		{"gpt-5-mini", "system", 1754425928},
 		{"gpt-5-nano", "system", 1754426384},
+		{"gpt-4.1", "system", 1744316542},
+		{"gpt-4.1-mini", "system", 1744318173},
+		{"gpt-4o", "system", 1715367049},
+		{"gpt-4o-mini", "system", 1721172741},
 		{"o3", "system", 1744225308},
 		{"o4-mini", "system", 1744225351},
 		{"gpt-3.5-turbo-instruct", "system", 1692901427},
@@ -32,10 +38,12 @@ func catalog() []modelInfo {
 		{"text-embedding-3-small", "system", 1705948997},
 		{"text-embedding-3-large", "system", 1705953180},
 		{"text-embedding-ada-002", "openai-internal", 1671217299},
-		{"claude-opus-4-1", "anthropic", 1754352000},
-		{"claude-sonnet-4-5", "anthropic", 1759104000},
+		{"claude-opus-5", "anthropic", 1776729600},
+		{"claude-sonnet-5", "anthropic", 1776729600},
+		{"claude-opus-4-8", "anthropic", 1771891200},
+		{"claude-sonnet-4-6", "anthropic", 1770681600},
 		{"claude-haiku-4-5", "anthropic", 1760486400},
-		{"claude-3-5-haiku-latest", "anthropic", 1729555200},
+		{"claude-sonnet-4-5", "anthropic", 1759104000},
 	}
 }
 

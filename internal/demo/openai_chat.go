@@ -45,8 +45,11 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request, start t
 	var h uint64 = fnvOffset
 	if last != nil {
 		h = last.Content.hash()
-		tools.wantsTools = last.Content.contains("weather")
+		if len(tools.tools) > 0 {
+			tools.prompt = last.Content.String()
+		}
 	}
+	tools.answered = req.Messages[len(req.Messages)-1].Role == "tool"
 	limit := 0
 	if req.MaxCompletionTokens != nil {
 		limit = *req.MaxCompletionTokens

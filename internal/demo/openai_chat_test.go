@@ -39,7 +39,7 @@ type chunk struct {
 var chatIDPattern = regexp.MustCompile(`^chatcmpl-[A-Za-z0-9]{29}$`)
 
 const weatherTools = `"tools":[{"type":"function","function":{"name":"get_current_weather","description":"Get the weather",
- "parameters":{"type":"object","properties":{"location":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]},"days":{"type":"integer"}},"required":["location"]}}}]`
+ "parameters":{"type":"object","properties":{"location":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]},"days":{"type":"integer"}},"required":["location","unit","days"]}}}]`
 
 func TestChatCompletions(t *testing.T) {
 	url := startServer(t, Options{OutputTokens: 10}) + "/v1/chat/completions"

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // OpenAI request and response bodies. Requests decode only what the simulator acts on; unknown
@@ -62,7 +63,9 @@ func (p *chatPart) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, (*plain)(p)); err != nil {
 		return err
 	}
-	if p.Type != "text" {
+	switch p.Type {
+	case "text", "input_text", "output_text": // chat parts, and Responses message parts
+	default:
 		p.raw = string(b)
 	}
 	return nil
@@ -86,17 +89,20 @@ func (c *chatContent) hash() uint64 {
 	return h
 }
 
-// contains reports whether the text mentions word, ignoring case.
-func (c *chatContent) contains(word string) bool {
-	if containsFold(c.text, word) {
-		return true
+// String returns the content's text, parts joined by newlines.
+func (c *chatContent) String() string {
+	if len(c.parts) == 0 {
+		return c.text
 	}
+	var b strings.Builder
+	b.WriteString(c.text)
 	for i := range c.parts {
-		if containsFold(c.parts[i].Text, word) {
-			return true
+		if c.parts[i].Text != "" {
+			b.WriteString("\n")
+			b.WriteString(c.parts[i].Text)
 		}
 	}
-	return false
+	return b.String()
 }
 
 // rawText keeps a JSON value verbatim, for parts of a request that only count towards its size.

@@ -148,7 +148,7 @@ func (s *Server) planFor(h uint64, limit int, reasons bool, tools toolRequest) p
 		}
 	}
 	if d, ok := tools.pick(); ok {
-		args := d.schema.arguments()
+		args := d.schema.arguments(codeSpan(tools.prompt))
 		p.tool = &toolPlan{name: d.name, args: args, pieces: fragments(args)}
 		return p
 	}

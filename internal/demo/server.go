@@ -87,6 +87,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.completions(w, r, start)
 			return
 		}
+	case "/v1/responses":
+		if r.Method == http.MethodPost {
+			s.responses(w, r, start)
+			return
+		}
 	case "/v1/embeddings":
 		if r.Method == http.MethodPost {
 			s.embeddings(w, r, start)
