@@ -111,6 +111,8 @@ type anToolChoice struct {
 type anThinking struct {
 	Type         string `json:"type"` // enabled, adaptive, disabled
 	BudgetTokens *int64 `json:"budget_tokens,omitempty"`
+	// Display is how thinking is returned: "summarized" or "omitted".
+	Display string `json:"display,omitempty"`
 }
 
 type anOutputConfig struct {

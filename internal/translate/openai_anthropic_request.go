@@ -31,11 +31,13 @@ func (t *openAIToAnthropic) anthropicRequest(in *oaChatRequest) (*anRequest, err
 		TopP:          in.TopP,
 		TopK:          in.TopK,
 		StopSequences: in.Stop,
-		// A missing max_tokens stays missing: Anthropic requires it and says so itself.
-		MaxTokens: in.MaxCompletionTokens,
+		MaxTokens:     in.MaxCompletionTokens,
 	}
 	if out.MaxTokens == nil {
 		out.MaxTokens = in.MaxTokens
+	}
+	if out.MaxTokens == nil { // Anthropic requires it (see max_tokens.go)
+		out.MaxTokens = ptr(defaultMaxTokens(t.target))
 	}
 	if in.N != nil && *in.N > 1 {
 		return nil, untranslatable("n", "n=%d asks for several choices, which Anthropic backends cannot produce", *in.N)
@@ -57,7 +59,7 @@ func (t *openAIToAnthropic) anthropicRequest(in *oaChatRequest) (*anRequest, err
 	if err := t.anthropicResponseFormat(in, out); err != nil {
 		return nil, err
 	}
-	if err := anthropicThinking(in.ReasoningEffort, out); err != nil {
+	if err := anthropicThinking(in.ReasoningEffort, in.Thinking, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -356,13 +358,32 @@ func (t *openAIToAnthropic) anthropicResponseFormat(in *oaChatRequest, out *anRe
 // anthropicThinking maps reasoning_effort (see reasoning.go). "none" asks for no thinking, which
 // is Anthropic's default. A budget is lowered to fit under max_tokens when it can stay at or
 // above Anthropic's minimum; otherwise the request goes as is and Anthropic explains.
-func anthropicThinking(effort string, out *anRequest) error {
-	if effort == "" || effort == "none" {
+//
+// A thinking object in the request is Anthropic's own and goes as it is (display included);
+// reasoning_effort then only sets the effort of adaptive thinking.
+func anthropicThinking(effort string, thinking *anThinking, out *anRequest) error {
+	var level effortLevel
+	if effort != "" && effort != "none" {
+		var ok bool
+		if level, ok = effortByName(effort); !ok {
+			return badRequest("reasoning_effort", "unknown reasoning_effort %q", effort)
+		}
+	}
+	if thinking != nil {
+		if thinking.Type == "" {
+			return badRequest("thinking.type", "thinking needs a type: enabled, adaptive or disabled")
+		}
+		out.Thinking = thinking
+		if thinking.Type == "adaptive" && level.adaptive != "" {
+			if out.OutputConfig == nil {
+				out.OutputConfig = &anOutputConfig{}
+			}
+			out.OutputConfig.Effort = level.adaptive
+		}
 		return nil
 	}
-	level, ok := effortByName(effort)
-	if !ok {
-		return badRequest("reasoning_effort", "unknown reasoning_effort %q", effort)
+	if level.effort == "" {
+		return nil
 	}
 	if adaptiveThinking(out.Model) {
 		out.Thinking = &anThinking{Type: "adaptive"}

@@ -32,6 +32,9 @@ type oaChatRequest struct {
 	ResponseFormat      *oaResponseFormat `json:"response_format,omitempty"`
 	ReasoningEffort     string            `json:"reasoning_effort,omitempty"`
 	User                string            `json:"user,omitempty"`
+	// Thinking is Anthropic's thinking object, which OpenAI-shaped clients aimed at Claude
+	// (LiteLLM, the Vercel AI SDK's Anthropic options) send as is; never written to OpenAI.
+	Thinking *anThinking `json:"thinking,omitempty"`
 }
 
 type oaStreamOptions struct {
