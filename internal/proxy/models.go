@@ -34,10 +34,33 @@ var providerModelLists = map[config.SchemaName]func(body []byte) ([]modelEntry, 
 	config.SchemaAnthropic: parseAnthropicModels,
 }
 
-// listModels answers /v1/models with what the configuration serves for the request's host:
-// models named by exact matches, each rule's backend's declared models, and for a backend that
-// declares none the provider's own list (filtered by the rule's model pattern).
+// listModels answers /v1/models with what the configuration serves for the request's host.
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	body, _ := json.Marshal(modelList{Object: "list", Data: s.modelEntries(r)})
+	writeJSON(w, http.StatusOK, body)
+}
+
+// retrieveModel answers GET /v1/models/{id} as OpenAI's retrieve does: the model object when
+// /v1/models lists it (the same entry), else a 404 in OpenAI's shape.
+func (s *Server) retrieveModel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	for _, e := range s.modelEntries(r) {
+		if e.ID == id {
+			body, _ := json.Marshal(e)
+			writeJSON(w, http.StatusOK, body)
+			return
+		}
+	}
+	writeJSON(w, http.StatusNotFound, translate.ErrorBody(translate.APIOpenAI, &translate.Error{
+		Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
+		Message: "The model '" + id + "' does not exist",
+	}))
+}
+
+// modelEntries is what the configuration serves for the request's host: models named by exact
+// matches, each rule's backend's declared models, and for a backend that declares none the
+// provider's own list (filtered by the rule's model pattern).
+func (s *Server) modelEntries(r *http.Request) []modelEntry {
 	m := s.pipeline.Model()
 	seen := map[string]bool{}
 	out := modelList{Object: "list", Data: []modelEntry{}}
@@ -70,8 +93,7 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	body, _ := json.Marshal(out)
-	writeJSON(w, http.StatusOK, body)
+	return out.Data
 }
 
 // ruleModels returns the models a rule names exactly, or the model condition it matches on.
