@@ -44,6 +44,8 @@ type Model struct {
 
 	orderOnce sync.Once
 	order     []matchEntry // see matchOrder
+	knownOnce sync.Once
+	known     map[string]bool // see KnowsModel
 }
 
 // Route is a named group of rules, optionally scoped to host names.

@@ -118,7 +118,7 @@ func (s *Stream) Finish(status int, err error) {
 		s.ev.Error = err.Error()
 	}
 	if a := s.last; a != nil {
-		s.ev.Usage = a.tr.Usage()
+		s.ev.Usage, s.ev.InvalidUsage = a.tr.Usage().NonNegative()
 		s.ev.ResponseModel = a.tr.ResponseModel()
 	}
 	if s.ev.ResponseModel == "" {

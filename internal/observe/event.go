@@ -31,6 +31,8 @@ type RequestEvent struct {
 	Error         string          `json:"error,omitempty"`
 	Attempts      int             `json:"attempts"`
 	Usage         translate.Usage `json:"usage"`
+	// InvalidUsage is set when the provider reported negative token counts (clamped to 0 in Usage).
+	InvalidUsage bool `json:"invalid_usage,omitempty"`
 	// Costs are the llmRequestCosts computed for the request, by metadata key.
 	Costs map[string]uint64 `json:"costs,omitempty"`
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +35,25 @@ type Metrics struct {
 	duration metric.Float64Histogram
 	ttft     metric.Float64Histogram
 	tpot     metric.Float64Histogram
+	// invalidUsage counts responses whose usage had negative counts (clamped to 0).
+	invalidUsage metric.Int64Counter
+
+	models *modelLabels
+}
+
+// MetricsOption tunes NewMetrics.
+type MetricsOption func(*Metrics)
+
+// WithKnownModels tells the metrics which model names the configuration names itself; those are
+// always kept as label values (known may be called concurrently, for every request).
+func WithKnownModels(known func(model string) bool) MetricsOption {
+	return func(m *Metrics) { m.models.known = known }
+}
+
+// WithMaxModelLabels bounds how many distinct other model names (from clients, pattern-matched
+// routes and provider responses) become label values; later ones are counted as OtherLabel.
+func WithMaxModelLabels(n int) MetricsOption {
+	return func(m *Metrics) { m.models.max = n }
 }
 
 var _ Subscriber = (*Metrics)(nil)
@@ -45,7 +66,7 @@ var durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 
 
 // NewMetrics builds a meter provider with its own Prometheus registry, so two gateways in one
 // process (tests) do not share series.
-func NewMetrics() (*Metrics, error) {
+func NewMetrics(opts ...MetricsOption) (*Metrics, error) {
 	reg := prometheus.NewRegistry()
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
@@ -53,7 +74,11 @@ func NewMetrics() (*Metrics, error) {
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
 	meter := mp.Meter("github.com/aigw/aigw")
-	m := &Metrics{provider: mp, handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
+	m := &Metrics{provider: mp, handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		models: &modelLabels{max: DefaultMaxModelLabels, seen: map[string]struct{}{}}}
+	for _, o := range opts {
+		o(m)
+	}
 	if m.tokens, err = meter.Int64Histogram("gen_ai.client.token.usage",
 		metric.WithUnit("{token}"), metric.WithDescription("Number of tokens used per request, by token type."),
 		metric.WithExplicitBucketBoundaries(tokenBuckets...)); err != nil {
@@ -74,6 +99,10 @@ func NewMetrics() (*Metrics, error) {
 		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5)); err != nil {
 		return nil, err
 	}
+	if m.invalidUsage, err = meter.Int64Counter("aigw.invalid_usage",
+		metric.WithDescription("Responses whose provider reported negative token counts, recorded as 0.")); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -89,15 +118,18 @@ func (m *Metrics) OnRequest(ev *RequestEvent) {
 	base := []attribute.KeyValue{
 		attribute.String(attrOperation, ev.Operation),
 		attribute.String(attrProvider, ev.Provider),
-		attribute.String(attrOriginalModel, ev.RequestModel),
-		attribute.String(attrRequestModel, ev.BackendModel),
-		attribute.String(attrResponseModel, ev.ResponseModel),
+		attribute.String(attrOriginalModel, m.models.bound(ev.RequestModel)),
+		attribute.String(attrRequestModel, m.models.bound(ev.BackendModel)),
+		attribute.String(attrResponseModel, m.models.bound(ev.ResponseModel)),
 	}
 	durAttrs := base
 	if ev.Status >= 400 || ev.Error != "" {
 		durAttrs = append(durAttrs[:len(base):len(base)], attribute.String(attrErrorType, errorType(ev)))
 	}
 	m.duration.Record(ctx, ev.Duration.Seconds(), metric.WithAttributes(durAttrs...))
+	if ev.InvalidUsage {
+		m.invalidUsage.Add(ctx, 1, metric.WithAttributes(attribute.String(attrProvider, ev.Provider)))
+	}
 	if ev.Status >= 400 {
 		return
 	}
@@ -129,4 +161,46 @@ func errorType(ev *RequestEvent) string {
 		return fmt.Sprint(ev.Status)
 	}
 	return "_OTHER"
+}
+
+// Bounds on model label values. Every distinct label value is a series per bucket, kept for the
+// process's life, and model names come from clients and providers: unbounded, one request with a
+// huge name or a client cycling through names would grow /metrics without limit.
+const (
+	// DefaultMaxModelLabels is how many distinct model names outside the configuration are kept.
+	DefaultMaxModelLabels = 100
+	// MaxModelLabelBytes is the longest model name outside the configuration kept as a label value.
+	MaxModelLabelBytes = 256
+	// OtherLabel stands for every model name past those bounds, as OpenTelemetry's "_OTHER".
+	OtherLabel = "_OTHER"
+)
+
+// modelLabels maps model names to label values: names the configuration knows pass through, the
+// first max other names of at most MaxModelLabelBytes valid UTF-8 pass through, and the rest
+// collapse into OtherLabel.
+type modelLabels struct {
+	known func(string) bool
+	max   int
+
+	mu   sync.Mutex
+	seen map[string]struct{}
+}
+
+func (l *modelLabels) bound(name string) string {
+	if name == "" || (l.known != nil && l.known(name)) {
+		return name
+	}
+	if len(name) > MaxModelLabelBytes || !utf8.ValidString(name) {
+		return OtherLabel
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.seen[name]; ok {
+		return name
+	}
+	if len(l.seen) >= l.max {
+		return OtherLabel
+	}
+	l.seen[name] = struct{}{}
+	return name
 }

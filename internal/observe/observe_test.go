@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -73,5 +74,43 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	if strings.Contains(text, `gen_ai_token_type="reasoning"`) {
 		t.Error("zero reasoning tokens were recorded")
+	}
+}
+
+// TestMetricsBoundModelLabels: model names are label values, and they come from clients and
+// providers. Huge names and a client cycling through names must not grow /metrics without limit;
+// names the configuration knows are always kept.
+func TestMetricsBoundModelLabels(t *testing.T) {
+	m, err := NewMetrics(WithKnownModels(func(s string) bool { return s == "configured-model" }), WithMaxModelLabels(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown(context.Background())
+	huge := strings.Repeat("m", 512<<10)
+	for i := 0; i < 50; i++ {
+		m.OnRequest(&RequestEvent{Operation: "chat", Provider: "openai", RequestModel: huge + strconv.Itoa(i), BackendModel: huge, ResponseModel: huge, Status: 404, Duration: 1e6})
+	}
+	for i := 0; i < 10000; i++ {
+		name := "client-model-" + strconv.Itoa(i)
+		m.OnRequest(&RequestEvent{Operation: "chat", Provider: "openai", RequestModel: name, BackendModel: name, Status: 200, Duration: 1e6,
+			Usage: translate.Usage{InputTokens: 1, OutputTokens: 1}})
+	}
+	m.OnRequest(&RequestEvent{Operation: "chat", Provider: "openai", RequestModel: "configured-model", BackendModel: "configured-model", Status: 200, Duration: 1e6})
+	m.OnRequest(&RequestEvent{Operation: "chat", Provider: "openai", RequestModel: "bad\xffutf8", Status: 200, Duration: 1e6})
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	text := rec.Body.String()
+	if len(text) > 512<<10 {
+		t.Fatalf("/metrics is %d bytes after hostile model names", len(text))
+	}
+	for _, want := range []string{`gen_ai_original_model="configured-model"`, `gen_ai_original_model="client-model-0"`, `gen_ai_original_model="client-model-9"`, `gen_ai_original_model="_OTHER"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, bad := range []string{`client-model-10"`, "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm", "bad"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("metrics contain %q", bad)
+		}
 	}
 }

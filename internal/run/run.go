@@ -102,7 +102,8 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Port = model.Port
 	}
 
-	metrics, err := observe.NewMetrics()
+	var pipeline *extproc.Pipeline // set below, before any request is served
+	metrics, err := observe.NewMetrics(observe.WithKnownModels(func(name string) bool { return pipeline.Model().KnowsModel(name) }))
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func Run(ctx context.Context, opts Options) error {
 	events := observe.NewQueue(bus, 4096)
 	defer events.Close() // runs before the log file closes: every event is written
 
-	pipeline := extproc.New(model, events)
+	pipeline = extproc.New(model, events)
 	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))

@@ -1,0 +1,135 @@
+package run
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// echoModelProvider answers every chat completion at once, naming as its model whatever model
+// it was asked for, so that provider-supplied model names are as hostile as client ones.
+func echoModelProvider(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Model string `json:"model"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		model, _ := json.Marshal(req.Model)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"c1","object":"chat.completion","created":1,"model":`+string(model)+
+			`,"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestMetricsLabelsBounded is issue #18's item 6: 50 requests with 0.5 MB model names made
+// /metrics 2.55 GB. With those and 10,000 distinct model names, /metrics stays small, and the
+// names past the bound are counted under one label value.
+func TestMetricsLabelsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,050 requests")
+	}
+	up := echoModelProvider(t)
+	g := startGateway(t, Options{Getenv: env("OPENAI_BASE_URL", up.URL+"/v1", "OPENAI_API_KEY", "sk-test")})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	t.Cleanup(client.CloseIdleConnections)
+	send := func(model string) int {
+		body := `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]}`
+		resp, err := client.Post(g.Gateway+"/v1/chat/completions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	huge := strings.Repeat("m", 512<<10)
+	names := make(chan string)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range names {
+				code := send(n)
+				mu.Lock()
+				statuses[code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range 50 {
+		names <- huge + strconv.Itoa(i)
+	}
+	for i := range 10000 {
+		names <- "client-model-" + strconv.Itoa(i)
+	}
+	close(names)
+	wg.Wait()
+	if statuses[200] != 10050 {
+		t.Fatalf("statuses %v, want 10050 × 200", statuses)
+	}
+	v, text := g.waitMetric(t, "gen_ai_server_request_duration_seconds_count", `gen_ai_original_model="_OTHER"`)
+	if v == "" {
+		t.Fatal("no _OTHER series")
+	}
+	if len(text) > 2<<20 {
+		t.Fatalf("/metrics is %d bytes", len(text))
+	}
+	if strings.Contains(text, "mmmmmmmmmmmmmmmm") {
+		t.Error("a huge model name reached /metrics")
+	}
+	if n := strings.Count(text, "gen_ai_server_request_duration_seconds_count{"); n > 101 {
+		t.Errorf("%d duration series, want at most 100 names + _OTHER", n)
+	}
+	t.Logf("/metrics: %d bytes, _OTHER count %s", len(text), v)
+}
+
+// TestNegativeUsageClamped: a provider reporting negative token counts is clamped to 0 in the
+// access log and the token metrics, and counted in aigw_invalid_usage_total.
+func TestNegativeUsageClamped(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"c1","object":"chat.completion","created":1,"model":"gpt-neg",`+
+			`"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":-1000000,"completion_tokens":-5,"total_tokens":-1000005}}`)
+	}))
+	t.Cleanup(up.Close)
+	g := startGateway(t, Options{Getenv: env("OPENAI_BASE_URL", up.URL+"/v1", "OPENAI_API_KEY", "sk-test")})
+	if code, body := chat(t, g, "gpt-neg"); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	v, text := g.waitMetric(t, "aigw_invalid_usage_total", `gen_ai_provider_name="openai"`)
+	if v != "1" {
+		t.Fatalf("aigw_invalid_usage_total = %q\n%s", v, text)
+	}
+	if v, _ := metricValue(text, "gen_ai_client_token_usage_sum", `gen_ai_token_type="input"`); v != "0" {
+		t.Errorf("input token sum %q, want 0", v)
+	}
+	g.stop(t)
+	log, err := os.ReadFile(g.LogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, `"request_model":"gpt-neg"`) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, `"invalid_usage":true`) || strings.Contains(line, `:-`) {
+		t.Errorf("access log line: %s", line)
+	}
+}
