@@ -204,7 +204,7 @@ func (s *Server) anthropicPlanFor(req *messagesRequest) anthropicPlan {
 	if last != nil {
 		h = last.Content.hash()
 		if len(tools.tools) > 0 {
-			tools.prompt = last.Content.String()
+			tools.prompt = last.Content.lastText()
 		}
 		tools.answered = last == &req.Messages[len(req.Messages)-1] && last.Content.hasToolResult()
 	}

@@ -3,7 +3,6 @@ package demo
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 )
 
 // Anthropic Messages request and response bodies.
@@ -84,20 +83,16 @@ func (c *anthropicContent) hash() uint64 {
 	return h
 }
 
-// String returns the content's text, blocks joined by newlines.
-func (c *anthropicContent) String() string {
-	if len(c.blocks) == 0 {
-		return c.text
-	}
-	var b strings.Builder
-	b.WriteString(c.text)
-	for i := range c.blocks {
+// lastText is the text the user typed last: the string content, or the last text block. Agents
+// put context (system reminders, tool lists) in earlier blocks and the prompt last, and only the
+// prompt decides whether a tool is called.
+func (c *anthropicContent) lastText() string {
+	for i := len(c.blocks) - 1; i >= 0; i-- {
 		if c.blocks[i].Text != "" {
-			b.WriteString("\n")
-			b.WriteString(c.blocks[i].Text)
+			return c.blocks[i].Text
 		}
 	}
-	return b.String()
+	return c.text
 }
 
 // hasToolResult reports whether the content carries a tool_result block.

@@ -46,7 +46,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request, start t
 	if last != nil {
 		h = last.Content.hash()
 		if len(tools.tools) > 0 {
-			tools.prompt = last.Content.String()
+			tools.prompt = last.Content.lastText()
 		}
 	}
 	tools.answered = req.Messages[len(req.Messages)-1].Role == "tool"

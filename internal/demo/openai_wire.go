@@ -3,7 +3,6 @@ package demo
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 )
 
 // OpenAI request and response bodies. Requests decode only what the simulator acts on; unknown
@@ -89,20 +88,16 @@ func (c *chatContent) hash() uint64 {
 	return h
 }
 
-// String returns the content's text, parts joined by newlines.
-func (c *chatContent) String() string {
-	if len(c.parts) == 0 {
-		return c.text
-	}
-	var b strings.Builder
-	b.WriteString(c.text)
-	for i := range c.parts {
+// lastText is the text the user typed last: the string content, or the last text part. Agents
+// put context (system reminders, tool lists) in earlier parts and the prompt last, and only the
+// prompt decides whether a tool is called.
+func (c *chatContent) lastText() string {
+	for i := len(c.parts) - 1; i >= 0; i-- {
 		if c.parts[i].Text != "" {
-			b.WriteString("\n")
-			b.WriteString(c.parts[i].Text)
+			return c.parts[i].Text
 		}
 	}
-	return b.String()
+	return c.text
 }
 
 // rawText keeps a JSON value verbatim, for parts of a request that only count towards its size.

@@ -131,7 +131,7 @@ func (s *Server) responsesPlanFor(req *responsesRequest) responsesPlan {
 	}
 	if len(tools.tools) > 0 {
 		if last != nil {
-			prompt = last.String()
+			prompt = last.lastText()
 		}
 		tools.prompt = prompt
 	}
