@@ -160,6 +160,9 @@ func (s goldenSuite) translatorFor(t *testing.T, name string, body []byte) Trans
 
 // setClock fixes the clock of translators that have one.
 func setClock(tr Translator) {
+	if r, ok := tr.(*responsesToChat); ok {
+		tr = r.inner
+	}
 	if o, ok := tr.(*openAIToAnthropic); ok {
 		o.now = func() time.Time { return fixedNow }
 	}
@@ -249,8 +252,8 @@ func compareGolden(t *testing.T, path string, got []byte) {
 // goldenStreams lists every stream fixture of both suites, for the split and fuzz tests.
 func goldenStreams(t testing.TB) map[string][]byte {
 	out := map[string][]byte{}
-	for _, dir := range []string{"openai_anthropic", "anthropic_openai"} {
-		files, _ := filepath.Glob(filepath.Join("testdata", dir, "stream_*.in.sse"))
+	for _, suite := range goldenSuites() {
+		files, _ := filepath.Glob(filepath.Join("testdata", suite.dir, "stream_*.in.sse"))
 		sort.Strings(files)
 		for _, f := range files {
 			b, err := os.ReadFile(f)

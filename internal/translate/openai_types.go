@@ -278,6 +278,7 @@ func (d *oaDelta) reasoningText() string {
 // error object some servers send mid-stream.
 type oaChunkIn struct {
 	ID      string `json:"id"`
+	Created int64  `json:"created"`
 	Model   string `json:"model"`
 	Choices []struct {
 		Index        int     `json:"index"`

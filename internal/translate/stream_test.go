@@ -11,8 +11,10 @@ import (
 
 // suiteFor is the golden suite a fixture file belongs to.
 func suiteFor(path string) goldenSuite {
-	if filepath.Base(filepath.Dir(path)) == openAIToAnthropicSuite.dir {
-		return openAIToAnthropicSuite
+	for _, s := range goldenSuites() {
+		if filepath.Base(filepath.Dir(path)) == s.dir {
+			return s
+		}
 	}
 	return anthropicToOpenAISuite
 }
