@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/observe"
@@ -24,6 +25,7 @@ type Stream struct {
 	last     *Attempt
 	ev       observe.RequestEvent
 	done     bool
+	obs      streamObs
 }
 
 // MaxRequestBodyBytes is the body limit of the configuration this request runs under.
@@ -44,6 +46,9 @@ func (s *Stream) RequestHeaders(requestID, host string, h http.Header) {
 func (s *Stream) RequestBody(contentType string, body []byte) error {
 	model, stream, err := translate.ParseRequest(s.endpoint, contentType, body)
 	if err != nil {
+		return err
+	}
+	if err := checkRoutingValue("model", model); err != nil {
 		return err
 	}
 	s.req.Endpoint, s.req.Body, s.req.Model, s.req.Stream = s.endpoint, body, model, stream
@@ -137,6 +142,8 @@ func (s *Stream) Finish(status int, err error) {
 			s.ev.Error = err.Error()
 		}
 	}
+	s.started()
+	s.publish(&observe.Event{Kind: observe.KindEnd, End: &s.ev})
 	if s.p.pub != nil {
 		s.p.pub.Publish(&s.ev)
 	}
@@ -167,4 +174,23 @@ func (s *Stream) costBackend() string {
 		return b.QualifiedName
 	}
 	return s.ev.Backend
+}
+
+// checkRoutingValue refuses a routing input (the model becomes the x-ai-eg-model header and part
+// of upstream requests) that holds control characters: CR, LF or NUL would make an invalid
+// upstream header, which is the client's error (400), not a backend failure to retry elsewhere.
+func checkRoutingValue(param, v string) error {
+	if !utf8.ValidString(v) {
+		e := translate.Errorf(http.StatusBadRequest, "invalid_"+param, "the %s must be valid UTF-8", param)
+		e.Param = param
+		return e
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f {
+			e := translate.Errorf(http.StatusBadRequest, "invalid_"+param, "the %s must not contain control characters (found byte 0x%02x at offset %d)", param, c, i)
+			e.Param = param
+			return e
+		}
+	}
+	return nil
 }

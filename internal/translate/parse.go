@@ -12,6 +12,10 @@ func parseJSONRequest(_ string, body []byte) (string, bool, error) {
 	if len(body) == 0 {
 		return "", false, Errorf(http.StatusBadRequest, "invalid_request_body", "request body is empty: expected a JSON object")
 	}
+	// One linear pass first: gjson's validator recurses once per nesting level.
+	if err := CheckRequestJSON(body); err != nil {
+		return "", false, err
+	}
 	if !gjson.ValidBytes(body) {
 		return "", false, Errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
 	}

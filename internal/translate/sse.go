@@ -18,10 +18,22 @@ type SSEEvent struct {
 // network did to event boundaries. Lines may end in LF, CRLF or CR-LF mixes; "data:" may or may
 // not be followed by a space. Data is valid until the next call to Next,
 // Raw until the next Feed.
+//
+// Decoding is linear in the input: every byte is searched for a line end once and parsed once,
+// however finely the network splits a long line (a line fed a byte at a time costs the same as
+// one fed whole). Bounding the size of one event is the job of SSEGuard, in front of it.
 type SSEDecoder struct {
 	buf  []byte
-	pos  int // start of the first unconsumed byte in buf
-	data []byte
+	pos  int // start of the first unconsumed byte in buf: the current event's first byte
+	line int // start of the first line of the current event not parsed yet
+	seen int // buf[line:seen] is known to hold no line end
+	// The current event as parsed so far.
+	event   string
+	data    []byte
+	hasData bool
+	done    bool // an event was returned: start afresh on the next Next
+	// scanned counts the bytes searched for line ends, which the tests hold to the input size.
+	scanned int
 }
 
 // Feed appends a chunk of the stream.
@@ -30,6 +42,8 @@ func (d *SSEDecoder) Feed(chunk []byte) {
 		// Drop consumed bytes before growing, so the buffer holds at most one partial event.
 		n := copy(d.buf, d.buf[d.pos:])
 		d.buf = d.buf[:n]
+		d.line -= d.pos
+		d.seen -= d.pos
 		d.pos = 0
 	}
 	d.buf = append(d.buf, chunk...)
@@ -38,24 +52,28 @@ func (d *SSEDecoder) Feed(chunk []byte) {
 // Next returns the next complete event, or false when the buffered bytes end mid-event.
 // Comment-only blocks (": keep-alive") are returned as events with no data and no name.
 func (d *SSEDecoder) Next() (SSEEvent, bool) {
-	var ev SSEEvent
-	d.data = d.data[:0]
-	hasData := false
-	i := d.pos
+	if d.done {
+		d.event, d.data, d.hasData, d.done = "", d.data[:0], false, false
+	}
 	for {
-		nl := bytes.IndexByte(d.buf[i:], '\n')
+		from := max(d.line, d.seen)
+		nl := bytes.IndexByte(d.buf[from:], '\n')
 		if nl < 0 {
+			d.scanned += len(d.buf) - from
+			d.seen = len(d.buf)
 			return SSEEvent{}, false
 		}
-		line := d.buf[i : i+nl]
-		i += nl + 1
-		line = bytes.TrimSuffix(line, []byte{'\r'})
+		d.scanned += nl + 1
+		end := from + nl
+		line := bytes.TrimSuffix(d.buf[d.line:end], []byte{'\r'})
+		d.line, d.seen = end+1, end+1
 		if len(line) == 0 {
-			ev.Raw = d.buf[d.pos:i]
-			if hasData {
+			ev := SSEEvent{Event: d.event, Raw: d.buf[d.pos:d.line]}
+			if d.hasData {
 				ev.Data = d.data
 			}
-			d.pos = i
+			d.pos = d.line
+			d.done = true
 			return ev, true
 		}
 		field, value := line, []byte(nil)
@@ -67,13 +85,13 @@ func (d *SSEDecoder) Next() (SSEEvent, bool) {
 		}
 		switch string(field) {
 		case "data":
-			if hasData {
+			if d.hasData {
 				d.data = append(d.data, '\n')
 			}
 			d.data = append(d.data, value...)
-			hasData = true
+			d.hasData = true
 		case "event":
-			ev.Event = string(value)
+			d.event = string(value)
 		}
 	}
 }
