@@ -23,6 +23,9 @@ type Factory struct {
 	Getenv func(string) string
 	// Environ lists the environment as KEY=VALUE, for substitution and child processes.
 	Environ func() []string
+	// Forced is closed when the user asks a shutdown under way to stop waiting (a second
+	// SIGINT/SIGTERM); nil never closes.
+	Forced <-chan struct{}
 }
 
 // NewSystemFactory is the Factory of a real process: os streams and os environment.

@@ -33,11 +33,35 @@ func usageErrorf(format string, args ...any) error {
 }
 
 // Main runs aigw with the given arguments (without the program name) and returns the exit code.
-// SIGINT and SIGTERM cancel the command's context so servers shut down gracefully.
+// The first SIGINT or SIGTERM cancels the command's context so servers shut down gracefully; a
+// second one closes Factory.Forced, which ends the drain at once; a third gets the signal's
+// default action.
 func Main(args []string) ExitCode {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return execute(ctx, NewSystemFactory(), args)
+	f := NewSystemFactory()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	forced := make(chan struct{})
+	f.Forced = forced
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer signal.Stop(sigs)
+		for n := 0; n < 2; n++ {
+			select {
+			case <-sigs:
+			case <-done:
+				return
+			}
+			if n == 0 {
+				cancel()
+			} else {
+				close(forced)
+			}
+		}
+	}()
+	return execute(ctx, f, args)
 }
 
 // execute runs the command tree; it is Main without the process globals, for tests.

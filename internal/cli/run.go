@@ -29,13 +29,16 @@ type RunOptions struct {
 	DemoTokensPerSecond float64
 	PortSet             bool
 	MaxRequestBodyBytes int64
-	Getenv              func(string) string
+	ShutdownGrace       time.Duration
+	// Forced ends a shutdown's drain at once when closed (a second SIGINT/SIGTERM).
+	Forced <-chan struct{}
+	Getenv func(string) string
 	// OnReady, for tests, learns the listening addresses.
 	OnReady func(run.Ready)
 }
 
 func newRunCmd(f *Factory, g *globalOptions, runF func(context.Context, *RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IO, Getenv: f.Getenv}
+	opts := &RunOptions{IO: f.IO, Getenv: f.Getenv, Forced: f.Forced}
 	cmd := &cobra.Command{
 		Use:   "run [config.yaml]",
 		Short: "Run the gateway",
@@ -73,6 +76,9 @@ from --demo, a built-in simulated provider that works offline.`,
 			if opts.MaxRequestBodyBytes < 0 {
 				return usageErrorf("--max-request-body-bytes must not be negative")
 			}
+			if opts.ShutdownGrace <= 0 {
+				return usageErrorf("--shutdown-grace must be positive")
+			}
 			dirs, err := g.dirs(f)
 			if err != nil {
 				return err
@@ -95,6 +101,7 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.Float64Var(&opts.DemoTokensPerSecond, "demo-tps", 60, "with --demo: simulated output tokens per second (0 for as fast as possible)")
 	fl.BoolVar(&opts.ValidateOnly, "validate-only", false, "check the configuration, print what it resolves to, and exit")
 	fl.Int64Var(&opts.MaxRequestBodyBytes, "max-request-body-bytes", config.DefaultMaxRequestBodyBytes, "largest request body accepted (413 above it)")
+	fl.DurationVar(&opts.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long requests in flight may finish (a second signal stops at once; exit 1 if any were cut off)")
 	return cmd
 }
 
@@ -110,6 +117,8 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		RunID:               opts.RunID,
 		Debug:               opts.Debug,
 		MaxRequestBodyBytes: opts.MaxRequestBodyBytes,
+		ShutdownGrace:       opts.ShutdownGrace,
+		Forced:              opts.Forced,
 		Getenv:              opts.Getenv,
 		Status:              opts.IO.ErrOut,
 		OnReady:             opts.OnReady,

@@ -23,6 +23,8 @@ type Options struct {
 	Transport http.RoundTripper
 	// ShutdownGrace is how long in-flight requests and streams may run on after shutdown begins.
 	ShutdownGrace time.Duration
+	// Forced, closed during a shutdown, ends it at once: remaining connections are closed.
+	Forced <-chan struct{}
 }
 
 // Server is the builtin data plane.
@@ -31,6 +33,7 @@ type Server struct {
 	transports *transports
 	log        *slog.Logger
 	grace      time.Duration
+	forced     <-chan struct{}
 	serving    atomic.Bool
 	models     *modelCache
 	handler    http.Handler
@@ -39,6 +42,7 @@ type Server struct {
 // New builds the data plane over a pipeline.
 func New(p *extproc.Pipeline, opts Options) *Server {
 	s := &Server{pipeline: p, log: opts.Logger, grace: opts.ShutdownGrace}
+	s.forced = opts.Forced
 	base := opts.Transport
 	if base == nil {
 		base = newTransport()
@@ -125,14 +129,31 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.serving.Store(false)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.grace)
 	defer cancel()
+	go func() {
+		select {
+		case <-s.forced:
+			cancel()
+		case <-shutdownCtx.Done():
+		}
+	}()
 	err := srv.Shutdown(shutdownCtx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		s.log.Warn("grace period over; closing remaining connections", "grace", s.grace)
-		err = srv.Close()
+	if err != nil && shutdownCtx.Err() != nil {
+		why := "grace period (" + s.grace.String() + ") over"
+		if errors.Is(shutdownCtx.Err(), context.Canceled) {
+			why = "shutdown forced"
+		}
+		s.log.Warn(why + "; closing remaining connections")
+		_ = srv.Close()
+		err = &DrainCutError{Why: why}
 	}
 	<-errc
 	return err
 }
+
+// DrainCutError is Serve's error when a shutdown closed connections with requests in flight.
+type DrainCutError struct{ Why string }
+
+func (e *DrainCutError) Error() string { return e.Why + ": requests in flight were cut off" }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")

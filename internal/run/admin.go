@@ -16,10 +16,17 @@ type adminServer struct {
 	srv *http.Server
 }
 
-func newAdminServer(dp *proxy.Server, metrics *observe.Metrics) *adminServer {
+// newAdminServer serves the admin endpoints; draining reports whether the gateway is shutting
+// down (its data plane letting requests in flight finish).
+func newAdminServer(dp *proxy.Server, metrics *observe.Metrics, draining func() bool) *adminServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if draining() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("draining\n"))
+			return
+		}
 		if !dp.Serving() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("data plane not serving\n"))
@@ -31,8 +38,9 @@ func newAdminServer(dp *proxy.Server, metrics *observe.Metrics) *adminServer {
 	return &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 }
 
-// serve runs until ctx is done.
-func (a *adminServer) serve(ctx context.Context, ln net.Listener) error {
+// serve runs until ctx is done, then lets open requests finish for up to 5s, or none once
+// forced is closed.
+func (a *adminServer) serve(ctx context.Context, ln net.Listener, forced <-chan struct{}) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(ln) }()
 	select {
@@ -42,7 +50,16 @@ func (a *adminServer) serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = a.srv.Shutdown(sctx)
+	go func() {
+		select {
+		case <-forced:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	if err := a.srv.Shutdown(sctx); err != nil {
+		_ = a.srv.Close()
+	}
 	<-errc
 	return nil
 }

@@ -43,8 +43,13 @@ type Options struct {
 	MaxRequestBodyBytes int64
 	// ReloadInterval is how often the configuration files are checked for changes (default 1s).
 	ReloadInterval time.Duration
-	ShutdownGrace  time.Duration
-	Getenv         func(string) string
+	// ShutdownGrace is how long requests in flight may run on once ctx is done (default 30s);
+	// past it, their connections are closed and Run returns a *proxy.DrainCutError.
+	ShutdownGrace time.Duration
+	// Forced, closed while draining (a second SIGINT/SIGTERM), ends the drain at once; Run then
+	// returns a *proxy.DrainCutError when requests were cut off.
+	Forced <-chan struct{}
+	Getenv func(string) string
 	// Status receives human status lines (the ready line, warnings).
 	Status io.Writer
 	// OnReady is called once both servers listen, with their base URLs.
@@ -115,7 +120,7 @@ func Run(ctx context.Context, opts Options) error {
 	defer events.Close() // runs before the log file closes: every event is written
 
 	pipeline = extproc.New(model, events)
-	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace})
+	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
 	if err != nil {
@@ -130,11 +135,15 @@ func Run(ctx context.Context, opts Options) error {
 		gwLn.Close()
 		return fmt.Errorf("admin listener: %w (use --admin-port)", err)
 	}
-	admin := newAdminServer(dp, metrics)
-
-	errc := make(chan error, 2)
-	go func() { errc <- dp.Serve(ctx, gwLn) }()
-	go func() { errc <- admin.serve(ctx, adminLn) }()
+	// The admin server outlives the data plane's drain, so /health can say "draining" (503)
+	// instead of refusing connections while requests in flight finish.
+	draining := func() bool { return ctx.Err() != nil }
+	admin := newAdminServer(dp, metrics, draining)
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	dpDone, adminDone := make(chan error, 1), make(chan error, 1)
+	go func() { dpDone <- dp.Serve(ctx, gwLn) }()
+	go func() { adminDone <- admin.serve(adminCtx, adminLn, opts.Forced) }()
 
 	if path := configPath(opts); path != "" {
 		interval := opts.ReloadInterval
@@ -156,18 +165,30 @@ func Run(ctx context.Context, opts Options) error {
 		opts.OnReady(ready)
 	}
 
-	var firstErr error
-	for i := 0; i < 2; i++ {
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && firstErr == nil {
-			firstErr = err
-			cancel()
-		}
-		if i == 0 {
-			cancel() // one server stopping stops the other
-		}
+	var dpErr, adminErr error
+	select {
+	case dpErr = <-dpDone: // ctx done and the drain over, or the data plane failed
+		stopAdmin()
+		adminErr = <-adminDone
+	case adminErr = <-adminDone: // the admin server failed: stop the data plane too
+		cancel()
+		dpErr = <-dpDone
 	}
-	log.Info("stopped")
+	firstErr := errors.Join(serveErr(dpErr), serveErr(adminErr))
+	if firstErr != nil {
+		log.Info("stopped", "error", firstErr) // the caller reports the error on the terminal
+	} else {
+		log.Info("stopped")
+	}
 	return firstErr
+}
+
+// serveErr is err unless it only says that a server was closed.
+func serveErr(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
 }
 
 // buildModel compiles the inputs into a Model, starting the simulator for --demo.
@@ -175,17 +196,22 @@ func buildModel(ctx context.Context, opts Options) (*config.Model, func(), error
 	noop := func() {}
 	switch {
 	case opts.Demo:
+		// The simulator is the upstream of streams that may still be draining after ctx is done,
+		// so it stops when Run is over, not with ctx.
+		simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
 		sim := demo.New(opts.DemoOptions)
-		url, err := sim.Start(ctx, "127.0.0.1:0")
+		url, err := sim.Start(simCtx, "127.0.0.1:0")
 		if err != nil {
+			stopSim()
 			return nil, noop, fmt.Errorf("starting the demo simulator: %w", err)
 		}
+		stop := func() { stopSim(); sim.Close() }
 		m, err := config.Demo(url, demo.Models())
 		if err != nil {
-			sim.Close()
+			stop()
 			return nil, noop, err
 		}
-		return m, func() { sim.Close() }, nil
+		return m, stop, nil
 	}
 	m, err := loadConfig(opts)
 	return m, noop, err
