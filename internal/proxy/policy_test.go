@@ -69,16 +69,17 @@ func TestStreamIdleTimeout(t *testing.T) {
 	gw, rec, p := gatewayFor(t, time.Second, &config.BackendRef{Backend: backend(t, "b", config.SchemaOpenAI, up.URL), Weight: 1})
 	p.Model().Routes[0].Rules[1].StreamIdleTimeout = 200 * time.Millisecond
 	start := time.Now()
-	resp, body := do(t, "POST", gw.URL+"/v1/chat/completions", `{"model":"gpt-test","stream":true}`)
+	resp, body, err := doStream(t, gw.URL+"/v1/chat/completions", `{"model":"gpt-test","stream":true}`)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("idle stream ran for %s", took)
 	}
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"a"`) {
-		t.Fatalf("%d %s", resp.StatusCode, body)
+	// The stream ends with an error event and an aborted transfer, not a clean end.
+	if resp.StatusCode != 200 || !strings.Contains(body, `"a"`) || !strings.Contains(body, "data: {\"error\":") || err == nil {
+		t.Fatalf("%d %s (read error %v)", resp.StatusCode, body, err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if ev := rec.last(t); !strings.Contains(ev.Error, "idle") {
-		t.Errorf("event error %q", ev.Error)
+	if ev := rec.last(t); !strings.Contains(ev.Error, "idle") || ev.Status != http.StatusGatewayTimeout {
+		t.Errorf("event status %d error %q", ev.Status, ev.Error)
 	}
 }
 

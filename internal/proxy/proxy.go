@@ -25,6 +25,9 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// Forced, closed during a shutdown, ends it at once: remaining connections are closed.
 	Forced <-chan struct{}
+	// Limits bound what one client or one backend can make the data plane hold; zero fields take
+	// their defaults.
+	Limits Limits
 }
 
 // Server is the builtin data plane.
@@ -37,11 +40,12 @@ type Server struct {
 	serving    atomic.Bool
 	models     *modelCache
 	handler    http.Handler
+	limits     Limits
 }
 
 // New builds the data plane over a pipeline.
 func New(p *extproc.Pipeline, opts Options) *Server {
-	s := &Server{pipeline: p, log: opts.Logger, grace: opts.ShutdownGrace}
+	s := &Server{pipeline: p, log: opts.Logger, grace: opts.ShutdownGrace, limits: opts.Limits.withDefaults()}
 	s.forced = opts.Forced
 	base := opts.Transport
 	if base == nil {
@@ -78,7 +82,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/models", s.listModels)
 	mux.HandleFunc("GET /v1/models/{id...}", s.retrieveModel)
 	mux.HandleFunc("/", s.notFound)
-	return withRequestID(mux)
+	return withRequestID(s.withBodyDeadline(mux))
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
@@ -117,6 +121,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	ln = limitListener(ln, s.limits.MaxConnections)
 	errc := make(chan error, 1)
 	s.serving.Store(true)
 	go func() { errc <- srv.Serve(ln) }()
