@@ -28,6 +28,8 @@ var registry = map[pair]Factory{
 	{EndpointMessages, config.SchemaOpenAI}:                 newAnthropicToOpenAI,
 	{EndpointMessages, config.SchemaAzureOpenAI}:            newAnthropicToAzureOpenAI,
 	{EndpointCountTokens, config.SchemaAnthropic}:           newAnthropicCountTokens,
+	{EndpointCountTokens, config.SchemaOpenAI}:              newCountTokensEstimate,
+	{EndpointCountTokens, config.SchemaAzureOpenAI}:         newCountTokensEstimate,
 	{EndpointResponses, config.SchemaOpenAI}:                newOpenAIResponses,
 	{EndpointResponses, config.SchemaAnthropic}:             newResponsesToAnthropic,
 	{EndpointResponses, config.SchemaAzureOpenAI}:           newAzureOpenAIGeneric,

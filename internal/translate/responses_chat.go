@@ -60,7 +60,6 @@ func (t *responsesToChat) RequestBody(req *Request) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	up.Remove = append(up.Remove, vendorHeaders[APIOpenAI]...)
 	return up, nil
 }
 

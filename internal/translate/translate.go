@@ -113,6 +113,17 @@ type Upstream struct {
 	Remove []string
 	// Body is the body to send.
 	Body []byte
+	// Local, when set, is the backend's answer made by the translator itself (a token count
+	// estimated in process): nothing is sent, and the data plane hands Local to the
+	// translator's response phases as if the backend had answered it.
+	Local *LocalResponse
+}
+
+// LocalResponse is an answer a translator makes without the backend.
+type LocalResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
 }
 
 // Translator carries one attempt's request to a backend and its response back to the client.
