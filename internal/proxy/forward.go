@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,8 +18,6 @@ import (
 )
 
 const (
-	// maxUpstreamBody bounds a buffered (non-streamed) upstream response.
-	maxUpstreamBody = 256 << 20
 	// maxUpstreamErrorBody bounds an upstream error body; errors are small.
 	maxUpstreamErrorBody = 1 << 20
 	// streamBufSize is the read size for streamed responses.
@@ -46,12 +46,18 @@ func (s *Server) endpointHandler(e translate.Endpoint) http.Handler {
 		if err != nil && status >= 500 {
 			s.log.Warn("request failed", "id", r.Header.Get(requestIDHeader), "status", status, "error", err)
 		}
+		var aborted *streamAborted
+		if errors.As(err, &aborted) {
+			// The error event is out; end the response without its final chunk, so HTTP clients
+			// see a failed transfer rather than a complete one.
+			panic(http.ErrAbortHandler)
+		}
 	})
 }
 
 // serve runs the pipeline for one request and returns the status the client got.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *extproc.Stream) (int, error) {
-	body, err := readBody(w, r, st.MaxRequestBodyBytes())
+	body, err := s.readBody(w, r, st.MaxRequestBodyBytes())
 	if err != nil {
 		return s.fail(w, st, err)
 	}
@@ -174,9 +180,9 @@ func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, call *upstre
 		return s.failAttempt(w, a, err)
 	}
 	if !translate.IsEventStream(resp.Header) {
-		raw, err := io.ReadAll(io.LimitReader(body, maxUpstreamBody))
+		raw, err := s.readUpstreamBody(call, body)
 		if err != nil {
-			return s.failAttempt(w, a, upstreamReadError(call, err))
+			return s.failAttempt(w, a, err)
 		}
 		call.deadline.Stop()
 		out, err := a.ResponseBody(raw, true)
@@ -191,7 +197,7 @@ func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, call *upstre
 	}
 	call.deadline.Stop()
 	copyHeaders(h, resp.Header)
-	return resp.StatusCode, s.stream(w, a, call, body, idle)
+	return s.stream(w, a, call, body, idle)
 }
 
 // upstreamReadError reports a body that could not be read: 504 when the deadline ended it.
@@ -203,8 +209,10 @@ func upstreamReadError(call *upstreamCall, err error) error {
 }
 
 // stream relays an event stream, writing and flushing each translated chunk as it arrives. A
-// stream silent for longer than idle (when set) is ended.
-func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstreamCall, body io.Reader, idle time.Duration) error {
+// stream silent for longer than idle (when set) is ended. It returns the status the request is
+// recorded with: the upstream's for a stream that completed, the failure's for one that did not
+// (with a *streamAborted error: the client got an error event and the response must be aborted).
+func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstreamCall, body io.Reader, idle time.Duration) (int, error) {
 	rc := http.NewResponseController(w)
 	// The headers go out with the first event, in one write, as httputil.ReverseProxy does.
 	w.WriteHeader(call.resp.StatusCode)
@@ -216,36 +224,94 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 	bp := streamBufs.Get().(*[]byte)
 	defer streamBufs.Put(bp)
 	buf := *bp
+	guard := translate.SSEGuard{Max: s.limits.MaxStreamEventBytes}
 	for {
 		n, rerr := body.Read(buf)
 		if idleTimer != nil {
 			idleTimer.Reset(idle)
 		}
-		eos := rerr != nil
+		if n > 0 {
+			// Bounds first, so no decoder ever buffers an oversized or overly deep event.
+			if err := guard.Check(buf[:n]); err != nil {
+				return s.abortStream(w, rc, a, err)
+			}
+		}
+		eos := rerr == io.EOF
 		if n > 0 || eos {
 			out, err := a.ResponseBody(buf[:n], eos)
 			if len(out) > 0 {
 				if _, werr := w.Write(out); werr != nil {
-					return fmt.Errorf("writing to client: %w", werr)
+					return call.resp.StatusCode, fmt.Errorf("writing to client: %w", werr)
 				}
 				if ferr := rc.Flush(); ferr != nil {
-					return fmt.Errorf("flushing to client: %w", ferr)
+					return call.resp.StatusCode, fmt.Errorf("flushing to client: %w", ferr)
+				}
+				if translate.HasErrorEvent(out) {
+					// The backend reported an error in the stream, or the translator ended it
+					// with one (a truncated or unreadable stream): nothing valid follows.
+					return http.StatusBadGateway, &streamAborted{errors.New("the stream ended with an error event")}
 				}
 			}
 			if err != nil {
-				return fmt.Errorf("translating stream: %w", err)
+				return s.abortStream(w, rc, a, fmt.Errorf("translating stream: %w", err))
 			}
 		}
-		if rerr == io.EOF {
-			return nil
+		if eos {
+			return call.resp.StatusCode, nil
 		}
 		if rerr != nil {
 			if cause := context.Cause(call.resp.Request.Context()); errors.Is(cause, errStreamIdle) {
-				return fmt.Errorf("%w after %s", errStreamIdle, idle)
+				return s.abortStream(w, rc, a, translate.Errorf(http.StatusGatewayTimeout, "upstream_stream_idle", "the backend's stream was idle for %s", idle))
 			}
-			return fmt.Errorf("reading backend stream: %w", rerr)
+			return s.abortStream(w, rc, a, translate.Errorf(http.StatusBadGateway, "upstream_stream_broken", "the backend's stream broke off: %v", rerr))
 		}
 	}
+}
+
+// streamAborted is a stream that failed after its status line went out: the client has an
+// error event, and the handler aborts the response.
+type streamAborted struct{ err error }
+
+func (e *streamAborted) Error() string { return e.err.Error() }
+func (e *streamAborted) Unwrap() error { return e.err }
+
+// abortStream ends a stream that failed mid-way with an error event in the client's API shape
+// (OpenAI `data: {"error":...}`, Anthropic `event: error`; never a [DONE]).
+func (s *Server) abortStream(w http.ResponseWriter, rc *http.ResponseController, a *extproc.Attempt, err error) (int, error) {
+	var te *translate.Error
+	if !errors.As(err, &te) {
+		te = translate.Errorf(http.StatusBadGateway, "upstream_stream_failed", "%v", err)
+	}
+	if _, werr := w.Write(translate.AppendStreamError(nil, a.Stream().API(), te)); werr == nil {
+		_ = rc.Flush()
+	}
+	return te.Status, &streamAborted{err}
+}
+
+// readUpstreamBody reads a whole non-streamed upstream body, decompressed, up to the limit: a
+// larger body is a 502 (never a cut one passed on as a success), as is JSON nested deeper than
+// translate.MaxJSONDepth.
+func (s *Server) readUpstreamBody(call *upstreamCall, body io.Reader) ([]byte, error) {
+	limit := s.limits.MaxUpstreamBodyBytes
+	raw, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return nil, upstreamReadError(call, err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, translate.Errorf(http.StatusBadGateway, "upstream_too_large", "the backend's response is larger than %d bytes (decompressed)", limit)
+	}
+	if jsonContent(call.resp.Header.Get("Content-Type")) {
+		if err := translate.CheckUpstreamJSON(raw); err != nil {
+			return nil, err
+		}
+	}
+	return raw, nil
+}
+
+// jsonContent reports whether a body of this content type is read as JSON by the translators.
+// Audio and images pass through as bytes and must not be scanned for brackets.
+func jsonContent(ct string) bool {
+	return ct == "" || strings.Contains(ct, "json") || strings.HasPrefix(ct, "text/")
 }
 
 // fail writes err in the client's shape and returns the status it sent.
@@ -274,19 +340,25 @@ func upstreamError(err error) error {
 	return &translate.Error{Status: http.StatusBadGateway, Code: "upstream_unreachable", Message: err.Error()}
 }
 
-// readBody reads the client's body up to limit, with a 413 beyond it.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// readBody reads the client's body up to limit, with a 413 beyond it, within the body timeout
+// that withBodyDeadline set (a 408 past it); then it lifts that deadline for the response.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, translate.Errorf(http.StatusRequestEntityTooLarge, "request_too_large", "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
 			return nil, translate.Errorf(http.StatusRequestEntityTooLarge, "request_too_large", "request body exceeds the limit of %d bytes", limit)
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil, translate.Errorf(http.StatusRequestTimeout, "request_timeout", "the request body did not arrive within %s", s.limits.RequestBodyTimeout)
 		}
 		return nil, translate.Errorf(http.StatusBadRequest, "request_read", "reading the request body: %v", err)
 	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	return body, nil
 }
 
