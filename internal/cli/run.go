@@ -10,6 +10,7 @@ import (
 
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/demo"
+	"github.com/aigw/aigw/internal/proxy"
 	"github.com/aigw/aigw/internal/run"
 )
 
@@ -29,7 +30,10 @@ type RunOptions struct {
 	DemoTokensPerSecond float64
 	PortSet             bool
 	MaxRequestBodyBytes int64
-	ShutdownGrace       time.Duration
+	// Limits are the data plane bounds from --request-body-timeout, --max-connections,
+	// --max-upstream-body-bytes and --max-stream-event-bytes.
+	Limits        proxy.Limits
+	ShutdownGrace time.Duration
 	// Forced ends a shutdown's drain at once when closed (a second SIGINT/SIGTERM).
 	Forced <-chan struct{}
 	Getenv func(string) string
@@ -76,6 +80,9 @@ from --demo, a built-in simulated provider that works offline.`,
 			if opts.MaxRequestBodyBytes < 0 {
 				return usageErrorf("--max-request-body-bytes must not be negative")
 			}
+			if l := opts.Limits; l.RequestBodyTimeout <= 0 || l.MaxConnections <= 0 || l.MaxUpstreamBodyBytes <= 0 || l.MaxStreamEventBytes <= 0 {
+				return usageErrorf("--request-body-timeout, --max-connections, --max-upstream-body-bytes and --max-stream-event-bytes must be positive")
+			}
 			if opts.ShutdownGrace <= 0 {
 				return usageErrorf("--shutdown-grace must be positive")
 			}
@@ -101,6 +108,10 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.Float64Var(&opts.DemoTokensPerSecond, "demo-tps", 60, "with --demo: simulated output tokens per second (0 for as fast as possible)")
 	fl.BoolVar(&opts.ValidateOnly, "validate-only", false, "check the configuration, print what it resolves to, and exit")
 	fl.Int64Var(&opts.MaxRequestBodyBytes, "max-request-body-bytes", config.DefaultMaxRequestBodyBytes, "largest request body accepted (413 above it)")
+	fl.DurationVar(&opts.Limits.RequestBodyTimeout, "request-body-timeout", proxy.DefaultRequestBodyTimeout, "time a client has to send its whole request body (408 past it)")
+	fl.IntVar(&opts.Limits.MaxConnections, "max-connections", proxy.DefaultMaxConnections, "most client connections open at once; more wait in the listen queue")
+	fl.Int64Var(&opts.Limits.MaxUpstreamBodyBytes, "max-upstream-body-bytes", proxy.DefaultMaxUpstreamBodyBytes, "largest non-streamed provider response, decompressed (502 above it)")
+	fl.IntVar(&opts.Limits.MaxStreamEventBytes, "max-stream-event-bytes", proxy.DefaultMaxStreamEventBytes, "largest provider stream event (the stream ends with an error event above it)")
 	fl.DurationVar(&opts.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long requests in flight may finish (a second signal stops at once; exit 1 if any were cut off)")
 	return cmd
 }
@@ -117,6 +128,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		RunID:               opts.RunID,
 		Debug:               opts.Debug,
 		MaxRequestBodyBytes: opts.MaxRequestBodyBytes,
+		Limits:              opts.Limits,
 		ShutdownGrace:       opts.ShutdownGrace,
 		Forced:              opts.Forced,
 		Getenv:              opts.Getenv,

@@ -41,6 +41,9 @@ type Options struct {
 	PortFromConfig bool
 	// MaxRequestBodyBytes overrides the configuration's request body limit when > 0.
 	MaxRequestBodyBytes int64
+	// Limits bound the builtin data plane (body timeout, connections, upstream body and event
+	// sizes); zero fields take proxy's defaults.
+	Limits proxy.Limits
 	// ReloadInterval is how often the configuration files are checked for changes (default 1s).
 	ReloadInterval time.Duration
 	// ShutdownGrace is how long requests in flight may run on once ctx is done (default 30s);
@@ -120,7 +123,7 @@ func Run(ctx context.Context, opts Options) error {
 	defer events.Close() // runs before the log file closes: every event is written
 
 	pipeline = extproc.New(model, events)
-	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced})
+	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
 	if err != nil {
