@@ -13,6 +13,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
 // Bridge serves one stdio MCP server over HTTP. By default every client session shares one
@@ -25,6 +27,8 @@ type Bridge struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	children int                  // children besides the shared one, running or starting
+	pool     map[string][]*pooled // capability set → children serving 2026-07-28 requests
 	started  bool
 	closed   bool
 
@@ -39,7 +43,7 @@ func New(cfg Config) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bridge{cfg: cfg, sessions: map[string]*session{}, stopJan: make(chan struct{})}
+	b := &Bridge{cfg: cfg, sessions: map[string]*session{}, pool: map[string][]*pooled{}, stopJan: make(chan struct{})}
 	b.handler = b.routes()
 	return b, nil
 }
@@ -60,7 +64,7 @@ func (b *Bridge) Start(ctx context.Context) error {
 			return fmt.Errorf("mcp stdio bridge: %w", err)
 		}
 	} else {
-		m := newMux(b.cfg)
+		m := newMux(b.cfg, childClient{})
 		if err := m.start(ctx); err != nil {
 			return fmt.Errorf("mcp stdio bridge: %w", err)
 		}
@@ -91,6 +95,13 @@ func (b *Bridge) Close() error {
 		sessions = append(sessions, s)
 	}
 	clear(b.sessions)
+	var pool []*mux
+	for _, list := range b.pool {
+		for _, pc := range list {
+			pool = append(pool, pc.m)
+		}
+	}
+	clear(b.pool)
 	shared := b.shared
 	started := b.started
 	b.mu.Unlock()
@@ -99,6 +110,9 @@ func (b *Bridge) Close() error {
 	}
 	for _, s := range sessions {
 		b.endSession(s)
+	}
+	for _, m := range pool {
+		b.stopChild(m)
 	}
 	if shared != nil {
 		shared.close()
@@ -115,8 +129,13 @@ func (b *Bridge) ChildPIDs() []int {
 		muxes = append(muxes, b.shared)
 	}
 	for _, s := range b.sessions {
-		if s.mux != b.shared {
-			muxes = append(muxes, s.mux)
+		if m := s.mx.Load(); s.ownChild && m != nil {
+			muxes = append(muxes, m)
+		}
+	}
+	for _, list := range b.pool {
+		for _, pc := range list {
+			muxes = append(muxes, pc.m)
 		}
 	}
 	b.mu.Unlock()
@@ -133,55 +152,44 @@ func (b *Bridge) ChildPIDs() []int {
 // errTooManySessions is returned when MaxSessions are open.
 var errTooManySessions = errors.New("too many sessions")
 
-// newSession opens a stateful session: on the shared child, or on a new child when isolated.
-// An HTTP+SSE session (legacySSE) has one stream that carries responses too.
-func (b *Bridge) newSession(ctx context.Context, legacySSE bool) (*session, error) {
+// newSession opens a stateful session. It has no child until its client initialises (bind),
+// so opening a stream (GET /sse) costs no process. An HTTP+SSE session (legacySSE) has one
+// stream that carries responses too.
+func (b *Bridge) newSession(legacySSE bool) (*session, error) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed || !b.started {
-		b.mu.Unlock()
 		return nil, errors.New("the bridge is not running")
 	}
 	if b.cfg.MaxSessions > 0 && len(b.sessions) >= b.cfg.MaxSessions {
-		b.mu.Unlock()
 		return nil, errTooManySessions
 	}
-	id := rand.Text()
-	// Reserve the slot while an isolated child starts, so MaxSessions holds under a burst.
-	b.sessions[id] = nil
-	m := b.shared
-	b.mu.Unlock()
-
-	if m == nil {
-		m = newMux(b.cfg)
-		if err := m.start(ctx); err != nil {
-			b.mu.Lock()
-			delete(b.sessions, id)
-			b.mu.Unlock()
-			return nil, err
-		}
-	}
-	s := newSession(id, m)
+	s := newSession(rand.Text(), nil)
 	s.out = newQueue(maxStandalone)
 	s.outTakesResponses = legacySSE
-	if m != b.shared {
-		s.onClose = func() {
-			b.wg.Add(1)
-			go func() {
-				defer b.wg.Done()
-				m.close()
-			}()
+	b.sessions[s.id] = s
+	return s, nil
+}
+
+// handle processes one message of a stateful session: initialize binds the session to its
+// child; everything else goes to that child's multiplexer.
+func (b *Bridge) handle(ctx context.Context, s *session, msg jsonrpc.Message, stream *queue) {
+	s.touch()
+	req, isReq := msg.(*jsonrpc.Request)
+	if isReq && req.Method == methodInitialize && req.IsCall() && s.mx.Load() == nil {
+		if err := b.bind(ctx, s, req); err != nil {
+			s.reply(stream, errorResponse(req.ID, codeInvalidRequest, err.Error()))
+			return
 		}
 	}
-	m.addSession(s)
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		s.close()
-		return nil, errors.New("the bridge is shutting down")
+	m := s.mx.Load()
+	if m == nil {
+		if isReq && req.IsCall() {
+			s.reply(stream, errorResponse(req.ID, codeInvalidRequest, "the session is not initialized: send initialize first"))
+		}
+		return
 	}
-	b.sessions[id] = s
-	b.mu.Unlock()
-	return s, nil
+	m.handle(ctx, s, msg, stream)
 }
 
 // lookup finds an open session by id.
@@ -214,7 +222,7 @@ func (b *Bridge) janitor() {
 			b.mu.Lock()
 			var idle []*session
 			for _, s := range b.sessions {
-				if s != nil && s.idleFor(now) > b.cfg.SessionIdleTimeout {
+				if s.idleFor(now) > b.cfg.SessionIdleTimeout {
 					idle = append(idle, s)
 				}
 			}

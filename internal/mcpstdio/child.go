@@ -67,21 +67,36 @@ func (r *initResult) hasListChanged(feature string) bool {
 	return gjson.GetBytes(r.Capabilities, feature+".listChanged").Bool()
 }
 
-// bridgeClientInfo is how the bridge introduces itself to the child.
-var bridgeClientInfo = map[string]string{"name": "aigw-mcp-bridge", "version": "1"}
+// bridgeClientInfo is how the bridge introduces itself to a shared child.
+var bridgeClientInfo = json.RawMessage(`{"name":"aigw-mcp-bridge","version":"1"}`)
 
-// bridgeCapabilities are declared to the child once for all sessions: the bridge can route
-// sampling, elicitation and roots requests to a client session that supports them.
-var bridgeCapabilities = json.RawMessage(`{"roots":{"listChanged":true},"sampling":{},"elicitation":{"form":{},"url":{}}}`)
+// childClient is what the bridge declares to a child in initialize: no capabilities for the
+// shared child, so a server never offers one session what needs another session's client
+// (sampling, elicitation, roots); a client's own capabilities and info for a child that
+// serves that client alone (see children.go).
+type childClient struct {
+	Capabilities json.RawMessage
+	ClientInfo   json.RawMessage
+}
+
+// key identifies children that may serve the same clients: those declared the same way.
+func (c childClient) key() string { return string(c.Capabilities) }
 
 // initialize performs the MCP handshake with a freshly started child. It reads the
 // connection itself because the routing loop starts only once the child is ready.
-func (p *proc) initialize(ctx context.Context, log *slog.Logger) (*initResult, error) {
+func (p *proc) initialize(ctx context.Context, log *slog.Logger, cc childClient) (*initResult, error) {
 	id := strID("aigw-initialize")
+	caps, info := cc.Capabilities, cc.ClientInfo
+	if len(caps) == 0 {
+		caps = json.RawMessage(`{}`)
+	}
+	if len(info) == 0 {
+		info = bridgeClientInfo
+	}
 	params, _ := json.Marshal(map[string]any{
 		"protocolVersion": version20251125,
-		"capabilities":    bridgeCapabilities,
-		"clientInfo":      bridgeClientInfo,
+		"capabilities":    caps,
+		"clientInfo":      info,
 	})
 	if err := p.conn.Write(ctx, &jsonrpc.Request{ID: id, Method: methodInitialize, Params: params}); err != nil {
 		return nil, fmt.Errorf("sending initialize: %w", err)

@@ -32,6 +32,15 @@ type Config struct {
 	Isolated bool
 	// MaxSessions bounds concurrent client sessions (0: unlimited when shared, 16 when isolated).
 	MaxSessions int
+	// MaxChildren bounds the children started besides the shared one: one per isolated session,
+	// per session that declares sampling, elicitation or roots, and per concurrent 2026-07-28
+	// request that declares them (default 16, or MaxSessions when isolated). When the bound is
+	// reached the least recently used idle child is reclaimed (its session gets 404 and
+	// re-initialises); if none is idle the new session or request is refused.
+	MaxChildren int
+	// ReclaimIdle is how long a session must have had no request and no open stream before its
+	// child may be reclaimed for another (default 30s).
+	ReclaimIdle time.Duration
 
 	// Path serves the streamable HTTP transport (default "/mcp"); SSEPath and MessagePath serve
 	// the older HTTP+SSE transport (defaults "/sse" and "/message"). Handler routes by these.
@@ -73,8 +82,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Name == "" {
 		c.Name = filepath.Base(c.Command)
 	}
+	if c.MaxChildren < 0 {
+		return c, fmt.Errorf("mcp stdio bridge: max children must not be negative, got %d", c.MaxChildren)
+	}
 	if c.Isolated && c.MaxSessions == 0 {
 		c.MaxSessions = defaultIsolatedMaxSessions
+	}
+	if c.MaxChildren == 0 {
+		c.MaxChildren = defaultIsolatedMaxSessions
+		if c.Isolated {
+			c.MaxChildren = c.MaxSessions
+		}
+	}
+	if c.ReclaimIdle <= 0 {
+		c.ReclaimIdle = 30 * time.Second
 	}
 	if c.Path == "" {
 		c.Path = "/mcp"

@@ -89,9 +89,16 @@ func assertGone(t testing.TB, pid int) {
 
 // connect opens a go-sdk client session on the bridge. version "" lets the client pick its
 // newest revision (2026-07-28, server/discover first); version20251125 forces the session-based
-// revision.
+// revision. Unless opts says otherwise the client declares only what its handlers need (the
+// SDK would declare roots by default, which gives a session a child of its own).
 func connect(t testing.TB, url, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
+	if opts == nil {
+		opts = &mcp.ClientOptions{}
+	}
+	if opts.Capabilities == nil {
+		opts.Capabilities = &mcp.ClientCapabilities{}
+	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "aigw-test", Version: "1"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

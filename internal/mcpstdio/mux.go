@@ -20,6 +20,14 @@ import (
 type mux struct {
 	cfg Config
 	log *slog.Logger
+	// client is what the child was told about its client in initialize.
+	client childClient
+	// owner is the one session a dedicated child serves (isolated mode, or a session that
+	// declared sampling, elicitation or roots); nil for the shared child and pooled children.
+	owner *session
+	// pooled marks a child serving one 2026-07-28 request at a time, so a request it sends
+	// belongs to that request (children.go).
+	pooled bool
 
 	mu        sync.Mutex
 	p         *proc         // current child; nil while (re)starting
@@ -35,6 +43,14 @@ type mux struct {
 	subs      map[string]int     // resource URI → subscribers; subscribed on the child while > 0
 	listeners map[*listener]bool // 2026-07-28 subscriptions/listen streams
 	mrtr      map[string]*mrtrOp // requestState token → stateless request awaiting client input
+	// learnedRoots is set once a client's roots reached a pooled child: it must not serve
+	// another client afterwards.
+	learnedRoots bool
+	// fanout, if set, also relays the child's list_changed notifications to the 2026-07-28
+	// subscriptions/listen streams (held by the shared child's multiplexer).
+	fanout func(*jsonrpc.Request)
+	// settled, if set, learns that a parked request was given up (pooled children go idle).
+	settled func()
 
 	stop chan struct{} // closed by close to end the supervisor
 	done chan struct{} // closed when the supervisor has exited
@@ -50,10 +66,11 @@ type s2cReq struct {
 	gen     int
 }
 
-func newMux(cfg Config) *mux {
+func newMux(cfg Config, client childClient) *mux {
 	return &mux{
 		cfg:       cfg,
 		log:       cfg.Logger,
+		client:    client,
 		ready:     make(chan struct{}),
 		calls:     map[int64]*call{},
 		s2c:       map[int64]*s2cReq{},
@@ -67,16 +84,6 @@ func newMux(cfg Config) *mux {
 	}
 }
 
-// start launches and initialises the child, then supervises it until close. A child that
-// cannot be started the first time is an error; later crashes are restarted with back-off.
-// launch starts one child and performs the MCP handshake with it.
-// install makes p the current child; it reports false when the bridge is closing.
-// supervise reads the current child until it exits, fails what was in flight, and restarts it.
-// not JSON-RPC (after which the stream cannot be trusted, so the child is restarted).
-// childLost fails every request in flight to the child that just went away.
-// resource subscriptions, and a list_changed so clients re-list what may have changed.
-// close stops the child (stdin, SIGTERM, SIGKILL) and fails whatever is still waiting.
-// pid reports the current child's process id, 0 while none runs (for tests and status).
 // current waits until a child is ready (bounded by ctx and InitTimeout) and returns it.
 func (m *mux) current(ctx context.Context) (*proc, int, error) {
 	m.mu.Lock()

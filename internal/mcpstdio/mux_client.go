@@ -71,6 +71,9 @@ func (m *mux) forward(ctx context.Context, s *session, req *jsonrpc.Request, str
 func (m *mux) initialize(s *session, req *jsonrpc.Request) *jsonrpc.Response {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if s.version != "" {
+		return errorResponse(req.ID, codeInvalidRequest, "the session is already initialized")
+	}
 	res := m.init
 	if res == nil {
 		return errorResponse(req.ID, codeUnavailable, "the MCP server is not running")

@@ -24,53 +24,65 @@ func (m *mux) fromChild(msg jsonrpc.Message) {
 	case *jsonrpc.Request:
 		if msg.IsCall() {
 			m.childRequest(msg)
-		} else {
-			m.childNotification(msg)
+			return
+		}
+		m.childNotification(msg)
+		if m.fanout != nil {
+			m.fanout(msg)
 		}
 	}
 }
 
-// triggers lists the requests during which a server may ask the client for something.
-var triggers = map[string]bool{
-	"tools/call": true, "prompts/get": true, "resources/read": true, "completion/complete": true,
+// routeLocked attributes a request of the child (sampling, elicitation, roots) to the one
+// client session it belongs to, or explains why none may answer it. The stdio wire does not
+// say which client request made a server ask (the SDKs keep "related request" to themselves),
+// so the bridge never guesses among sessions; it arranges that there is nothing to guess:
+//   - the shared child was initialised without client capabilities, so a well-behaved server
+//     never asks it; if it does anyway, it gets an error;
+//   - a dedicated child serves one session, which is the only possible asker;
+//   - a pooled child serves one 2026-07-28 request at a time, which is the asker.
+//
+// The call returned, if any, is the in-flight request the answer travels with (its stream).
+func (m *mux) routeLocked(capability string) (*session, *call, string) {
+	var s *session
+	var c *call
+	switch {
+	case m.owner != nil:
+		s = m.owner
+		// Any in-flight request of the session may carry it; the newest is the likeliest asker.
+		for _, cc := range s.calls {
+			if cc.stream != nil && (c == nil || cc.bridgeID > c.bridgeID) {
+				c = cc
+			}
+		}
+	case m.pooled:
+		for _, cc := range m.calls {
+			if cc.sess == nil {
+				continue
+			}
+			if c != nil {
+				return nil, nil, "more than one request in flight" // cannot happen: the pool hands out one at a time
+			}
+			c = cc
+		}
+		if c == nil {
+			return nil, nil, "no client request is in flight"
+		}
+		s = c.sess
+	default:
+		return nil, nil, "this server was told no client supports it (sessions share it)"
+	}
+	if s.closed {
+		return nil, nil, "the client session ended"
+	}
+	if capability != "" && !s.caps[capability] {
+		return nil, nil, "the client did not declare the " + capability + " capability"
+	}
+	return s, c, ""
 }
 
-// routeLocked picks the session a request from the child is meant for. The stdio wire does
-// not say which client request triggered it, so the bridge picks the most recent in-flight
-// request (tools/call, prompts/get, resources/read, completion) of a session that declared the
-// needed capability; with one such request in flight — the usual case — this is exact.
-// Without one (a roots/list after a list_changed, say) it picks the most recently active
-// session with the capability.
-func (m *mux) routeLocked(capability string) (*session, *call) {
-	var best *call
-	for _, c := range m.calls {
-		if c.sess == nil || c.sess.closed || !triggers[c.method] {
-			continue
-		}
-		if capability != "" && !c.sess.caps[capability] {
-			continue
-		}
-		if best == nil || c.bridgeID > best.bridgeID {
-			best = c
-		}
-	}
-	if best != nil {
-		return best.sess, best
-	}
-	var bs *session
-	for s := range m.sessions {
-		if capability != "" && !s.caps[capability] {
-			continue
-		}
-		if bs == nil || s.lastUsed.Load() > bs.lastUsed.Load() {
-			bs = s
-		}
-	}
-	return bs, nil
-}
-
-// childRequest forwards a request of the child (sampling, elicitation, roots) to one session
-// under a bridge id, or answers it when no session can.
+// childRequest forwards a request of the child (sampling, elicitation, roots) to the session
+// it belongs to under a bridge id, or answers it with an error when it belongs to none.
 func (m *mux) childRequest(req *jsonrpc.Request) {
 	m.mu.Lock()
 	p := m.p
@@ -80,19 +92,11 @@ func (m *mux) childRequest(req *jsonrpc.Request) {
 		return
 	}
 	capability := capabilityFor(req.Method)
-	s, c := m.routeLocked(capability)
+	s, c, why := m.routeLocked(capability)
 	if s == nil {
 		m.mu.Unlock()
-		what := capability
-		if what == "" {
-			what = req.Method
-		}
-		if req.Method == methodListRoots {
-			// No client offers roots: an empty list is the truthful answer.
-			m.writeTo(p, &jsonrpc.Response{ID: req.ID, Result: []byte(`{"roots":[]}`)})
-			return
-		}
-		m.writeTo(p, errorResponse(req.ID, codeMethodNotFound, "no connected client supports "+what))
+		m.log.Debug("refusing a request of the MCP server", "method", req.Method, "reason", why)
+		m.writeTo(p, errorResponse(req.ID, codeMethodNotFound, req.Method+" is not available: "+why))
 		return
 	}
 	m.nextID++
@@ -101,6 +105,9 @@ func (m *mux) childRequest(req *jsonrpc.Request) {
 	m.s2c[bid] = r
 	m.s2cByKey[idKey(req.ID)] = bid
 	if s.stateless {
+		if req.Method == methodListRoots {
+			m.learnedRoots = true
+		}
 		m.inputRequiredLocked(c, bid, r)
 	} else {
 		m.deliverLocked(s, c, &jsonrpc.Request{ID: intID(bid), Method: req.Method, Params: req.Params})

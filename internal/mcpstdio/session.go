@@ -82,7 +82,12 @@ type session struct {
 	version   string          // protocol revision the client speaks
 	caps      map[string]bool // client capabilities: sampling, elicitation, roots
 	stateless bool
-	mux       *mux
+	// mx is the child serving the session, set when its client initialises (children.go).
+	mx atomic.Pointer[mux]
+	// bound is set once initialize has chosen the child; a second initialize is an error.
+	bound atomic.Bool
+	// ownChild is set when the session's child serves it alone (reclaimable when idle).
+	ownChild bool
 
 	// out carries messages not tied to a live request stream (the GET stream of a streamable
 	// session, the only stream of an SSE session); nil for stateless requests.
@@ -108,9 +113,35 @@ type session struct {
 }
 
 func newSession(id string, m *mux) *session {
-	s := &session{id: id, mux: m, calls: map[string]*call{}, subs: map[string]bool{}, caps: map[string]bool{}}
+	s := &session{id: id, calls: map[string]*call{}, subs: map[string]bool{}, caps: map[string]bool{}}
+	if m != nil {
+		s.mx.Store(m)
+		s.bound.Store(true)
+	}
 	s.touch()
 	return s
+}
+
+// busy reports whether the session has a request in flight.
+func (s *session) busy() bool {
+	m := s.mx.Load()
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(s.calls) > 0
+}
+
+// reply answers a request of the session without a child: on the request's stream, or on the
+// session's standalone stream.
+func (s *session) reply(stream *queue, resp *jsonrpc.Response) {
+	if stream != nil && stream.push(resp) {
+		return
+	}
+	if s.out != nil {
+		s.out.push(resp)
+	}
 }
 
 func (s *session) touch() { s.lastUsed.Store(time.Now().UnixNano()) }
@@ -126,7 +157,9 @@ func (s *session) idleFor(now time.Time) time.Duration {
 // close detaches the session from its multiplexer and releases its streams.
 func (s *session) close() {
 	s.closeOnce.Do(func() {
-		s.mux.removeSession(s)
+		if m := s.mx.Load(); m != nil {
+			m.removeSession(s)
+		}
 		if s.out != nil {
 			s.out.close()
 		}

@@ -26,7 +26,7 @@ func (b *Bridge) serveSSE(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	s, err := b.newSession(r.Context(), true)
+	s, err := b.newSession(true)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
@@ -55,7 +55,7 @@ func (b *Bridge) serveSSE(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return
 			}
-			s.mux.handle(ctx, s, msg, nil)
+			b.handle(ctx, s, msg, nil)
 		}
 	}()
 	for {

@@ -50,11 +50,46 @@ func (b *Bridge) serveStateless(w http.ResponseWriter, r *http.Request, msg json
 			req.Method+" is not available: this bridge runs one server per session; use initialize")
 		return
 	}
-	m := b.shared
+	caps := param(req.Params, metaPath(metaClientCapabilities))
+	if req.IsCall() {
+		switch req.Method {
+		case methodDiscover:
+			writeResponse(w, b.shared.discover(req))
+			return
+		case methodSubscriptionsListen:
+			b.serveListen(w, r, b.shared, req)
+			return
+		}
+	}
+	var m *mux
+	release := func() {}
+	token := ""
+	if req.IsCall() {
+		token = param(req.Params, "requestState").Str
+	}
+	if token != "" {
+		// A retry carrying input continues on the child holding the parked request.
+		if m = b.parkedMux(token); m == nil {
+			writeResponse(w, errorResponse(req.ID, codeInvalidParams, "unknown or expired requestState"))
+			return
+		}
+		if m.settled != nil {
+			release = m.settled
+		}
+	} else if req.IsCall() {
+		var err error
+		if m, release, err = b.statelessChild(r.Context(), caps); err != nil {
+			writeRPCError(w, http.StatusServiceUnavailable, req.ID, codeUnavailable, err.Error())
+			return
+		}
+	} else {
+		m = b.shared
+	}
+	defer release()
 	s := newSession("", m)
 	s.stateless = true
 	s.version = param(req.Params, metaPath(metaProtocolVersion)).Str
-	s.caps = capsFrom(param(req.Params, metaPath(metaClientCapabilities)))
+	s.caps = capsFrom(caps)
 	s.logLevel = param(req.Params, metaPath(metaLogLevel)).Str
 	if !req.IsCall() {
 		if req.Method != notifCancelled { // cancellation is the POST's connection closing
@@ -63,17 +98,9 @@ func (b *Bridge) serveStateless(w http.ResponseWriter, r *http.Request, msg json
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	switch req.Method {
-	case methodDiscover:
-		writeResponse(w, m.discover(req))
-		return
-	case methodSubscriptionsListen:
-		b.serveListen(w, r, m, req)
-		return
-	}
 	q := newQueue(maxPerRequest)
 	defer q.close()
-	if token := param(req.Params, "requestState").Str; token != "" {
+	if token != "" {
 		m.resume(s, req, q, token)
 	} else {
 		m.handle(r.Context(), s, req, q)
@@ -259,11 +286,13 @@ func (m *mux) expire(op *mrtrOp) {
 	for _, id := range orphans {
 		m.writeTo(p, errorResponse(id, codeUnavailable, "the client did not provide the input in time"))
 	}
-	if op.final != nil {
-		return // the child already answered; nothing to cancel
+	if op.final == nil { // else the child already answered; nothing to cancel
+		params, _ := json.Marshal(map[string]any{"requestId": c.bridgeID, "reason": "input not provided in time"})
+		m.writeTo(p, &jsonrpc.Request{Method: notifCancelled, Params: params})
 	}
-	params, _ := json.Marshal(map[string]any{"requestId": c.bridgeID, "reason": "input not provided in time"})
-	m.writeTo(p, &jsonrpc.Request{Method: notifCancelled, Params: params})
+	if m.settled != nil {
+		m.settled()
+	}
 }
 
 func gjsonEscape(key string) string {
@@ -350,6 +379,23 @@ func (b *Bridge) serveListen(w http.ResponseWriter, r *http.Request, m *mux, req
 		}
 		if err := sse.message(msg); err != nil {
 			return
+		}
+	}
+}
+
+// notifyListeners relays a list_changed notification of a pooled child to the listeners
+// that asked for it.
+func (m *mux) notifyListeners(n *jsonrpc.Request) {
+	switch n.Method {
+	case notifToolsChanged, notifPromptsChanged, notifResourcesChange:
+	default:
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for l := range m.listeners {
+		if l.want.wants(n.Method) {
+			l.notify(n)
 		}
 	}
 }

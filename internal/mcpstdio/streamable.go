@@ -116,10 +116,14 @@ func (b *Bridge) servePOST(w http.ResponseWriter, r *http.Request) {
 	req, isReq := msg.(*jsonrpc.Request)
 	switch {
 	case isReq && req.Method == methodInitialize:
-		s, err := b.newSession(r.Context(), false)
+		s, err := b.newSession(false)
+		if err == nil {
+			if err = b.bind(r.Context(), s, req); err != nil {
+				b.endSession(s)
+			}
+		}
 		if err != nil {
-			status := http.StatusServiceUnavailable
-			writeRPCError(w, status, req.ID, codeUnavailable, err.Error())
+			writeRPCError(w, http.StatusServiceUnavailable, req.ID, codeUnavailable, err.Error())
 			return
 		}
 		w.Header().Set(headerSessionID, s.id)
@@ -139,7 +143,7 @@ func (b *Bridge) postToSession(w http.ResponseWriter, r *http.Request, s *sessio
 	defer s.touch()
 	req, ok := msg.(*jsonrpc.Request)
 	if !ok || !req.IsCall() {
-		s.mux.handle(r.Context(), s, msg, nil)
+		b.handle(r.Context(), s, msg, nil)
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
@@ -147,7 +151,7 @@ func (b *Bridge) postToSession(w http.ResponseWriter, r *http.Request, s *sessio
 	// Closing q when the HTTP request ends makes later messages of the request fall back to
 	// the session's standalone stream.
 	defer q.close()
-	s.mux.handle(r.Context(), s, req, q)
+	b.handle(r.Context(), s, req, q)
 	streamReplies(w, r.Context(), q, req.ID)
 }
 

@@ -13,6 +13,8 @@ import (
 // This file is the child's life cycle under a multiplexer: start, supervise, restart with
 // back-off after a crash (failing what was in flight and restoring what sessions expect), stop.
 
+// start launches and initialises the child, then supervises it until close. A child that
+// cannot be started the first time is an error; later crashes are restarted with back-off.
 func (m *mux) start(ctx context.Context) error {
 	p, res, err := m.launch(ctx)
 	if err != nil {
@@ -28,6 +30,7 @@ func (m *mux) start(ctx context.Context) error {
 	return nil
 }
 
+// launch starts one child and performs the MCP handshake with it.
 func (m *mux) launch(ctx context.Context) (*proc, *initResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.InitTimeout)
 	defer cancel()
@@ -35,7 +38,7 @@ func (m *mux) launch(ctx context.Context) (*proc, *initResult, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := p.initialize(ctx, m.log)
+	res, err := p.initialize(ctx, m.log, m.client)
 	if err != nil {
 		_ = p.stop()
 		return nil, nil, fmt.Errorf("initializing %s: %w", m.cfg.Name, err)
@@ -45,6 +48,7 @@ func (m *mux) launch(ctx context.Context) (*proc, *initResult, error) {
 	return p, res, nil
 }
 
+// install makes p the current child; it reports false when the bridge is closing.
 func (m *mux) install(p *proc, res *initResult) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -57,6 +61,7 @@ func (m *mux) install(p *proc, res *initResult) bool {
 	return true
 }
 
+// supervise reads the current child until it exits, fails what was in flight, and restarts it.
 func (m *mux) supervise(p *proc) {
 	defer close(m.done)
 	var bo backoff
@@ -105,6 +110,7 @@ func (m *mux) supervise(p *proc) {
 }
 
 // readLoop routes the child's messages until its stdout ends or carries something that is
+// not JSON-RPC (after which the stream cannot be trusted, so the child is restarted).
 func (m *mux) readLoop(p *proc) {
 	ctx := context.Background()
 	for {
@@ -122,6 +128,7 @@ func (m *mux) readLoop(p *proc) {
 	}
 }
 
+// childLost fails every request in flight to the child that just went away.
 func (m *mux) childLost() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -137,6 +144,7 @@ func (m *mux) childLost() {
 }
 
 // restore brings a restarted child to the state the sessions expect: the log level, the
+// resource subscriptions, and a list_changed so clients re-list what may have changed.
 func (m *mux) restore() {
 	m.mu.Lock()
 	level := m.minLevelLocked()
@@ -165,6 +173,7 @@ func (m *mux) restore() {
 	}
 }
 
+// close stops the child (stdin, SIGTERM, SIGKILL) and fails whatever is still waiting.
 func (m *mux) close() {
 	m.mu.Lock()
 	if m.closing {
@@ -192,6 +201,7 @@ func (m *mux) close() {
 	m.mu.Unlock()
 }
 
+// pid reports the current child's process id, 0 while none runs (for tests and status).
 func (m *mux) pid() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
