@@ -167,3 +167,7 @@ func obfuscation(deltaLen int) string {
 	const pad = "Xq7LmZp2Rt9KwV4n"
 	return pad[:(16-deltaLen%16)%16]
 }
+
+// AnswerSentences returns the sentences every simulated answer is cut from, so tests of clients
+// in front of the simulator can check that what a client printed came from it.
+func AnswerSentences() []string { return answerSentences() }
