@@ -49,7 +49,7 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 	if up.Body, err = mutateBody(up.Body, b.BodyMutation, ref.BodyMutation); err != nil {
 		return nil, err
 	}
-	h := s.req.Header.Clone()
+	h := forwardHeaders(s.req.Header, b)
 	for _, name := range hopHeaders {
 		h.Del(name)
 	}

@@ -392,3 +392,83 @@ func TestStalledBodies(t *testing.T) {
 		t.Fatal("context ended early")
 	}
 }
+
+// TestHeadersToProviders is item 8 of issue 18: only each API's allow-listed client headers
+// reach a provider; the gateway's key is never combined with the client's organization or
+// project; configuration still adds headers explicitly.
+func TestHeadersToProviders(t *testing.T) {
+	got := make(chan http.Header, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, chatOK)
+	}))
+	defer up.Close()
+	client := []string{
+		"Cookie", "session=secret", "X-Forwarded-For", "10.0.0.1", "X-Forwarded-Host", "evil",
+		"X-Envoy-Original-Path", "/x", "X-Ai-Eg-Model", "gpt-test", "X-Goog-Api-Key", "goog-secret",
+		"OpenAI-Organization", "org-client", "OpenAI-Project", "proj-client", "Authorization", "Bearer client-key",
+		"X-Api-Key", "client-anthropic-key", "X-Custom", "1",
+		"OpenAI-Beta", "assistants=v2", "Idempotency-Key", "idem-1", "X-Stainless-Lang", "go", "Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"Anthropic-Beta", "tools-2024", "Anthropic-Version", "2023-06-01",
+	}
+	stripped := []string{"Cookie", "X-Forwarded-For", "X-Forwarded-Host", "X-Envoy-Original-Path", "X-Ai-Eg-Model", "X-Goog-Api-Key", "X-Custom", "X-Api-Key"}
+	for _, c := range []struct {
+		name   string
+		schema config.SchemaName
+		auth   bool
+		kept   []string
+		gone   []string
+		auth0  string // the Authorization the provider must see
+	}{
+		{"openai with the gateway's key", config.SchemaOpenAI, true,
+			[]string{"OpenAI-Beta", "Idempotency-Key", "X-Stainless-Lang", "Traceparent"},
+			append([]string{"OpenAI-Organization", "OpenAI-Project", "Anthropic-Beta", "Anthropic-Version"}, stripped...), "Bearer sk-backend"},
+		{"openai-compatible server without a key", config.SchemaOpenAI, false,
+			[]string{"OpenAI-Organization", "OpenAI-Project", "OpenAI-Beta"},
+			append([]string{"Anthropic-Beta"}, stripped...), "Bearer client-key"},
+		{"anthropic with the gateway's key", config.SchemaAnthropic, true,
+			[]string{"Anthropic-Beta", "Anthropic-Version", "Idempotency-Key", "X-Stainless-Lang"},
+			append([]string{"OpenAI-Organization", "OpenAI-Project", "OpenAI-Beta", "Authorization"}, stripped...), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := backend(t, "b", c.schema, up.URL)
+			if c.schema == config.SchemaAnthropic {
+				b.Auth = &config.Auth{Type: config.AuthAnthropicAPIKey, Key: "sk-ant-backend"}
+			}
+			if !c.auth {
+				b.Auth = nil
+			}
+			b.HeaderMutation = &config.HeaderMutation{Set: []config.Header{{Name: "X-Added-By-Config", Value: "yes"}}}
+			gw, _, _ := hostileGateway(t, Limits{}, b)
+			path, body := "/v1/chat/completions", `{"model":"gpt-test"}`
+			if c.schema == config.SchemaAnthropic {
+				path, body = "/v1/messages", `{"model":"claude-only","max_tokens":5,"messages":[]}`
+			}
+			resp, _, err := doStream(t, gw.URL+path, body, client...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			h := <-got
+			for _, k := range c.kept {
+				if h.Get(k) == "" {
+					t.Errorf("%s was not forwarded", k)
+				}
+			}
+			for _, k := range c.gone {
+				if v := h.Get(k); v != "" && !(k == "X-Api-Key" && v == "sk-ant-backend") {
+					t.Errorf("%s: %q reached the provider", k, v)
+				}
+			}
+			if h.Get("Authorization") != c.auth0 {
+				t.Errorf("Authorization %q, want %q", h.Get("Authorization"), c.auth0)
+			}
+			if h.Get("X-Added-By-Config") != "yes" {
+				t.Error("a header added by configuration was not sent")
+			}
+		})
+	}
+}
