@@ -158,11 +158,21 @@ var errTooManySessions = errors.New("too many sessions")
 func (b *Bridge) newSession(legacySSE bool) (*session, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed || !b.started {
-		return nil, errors.New("the bridge is not running")
-	}
-	if b.cfg.MaxSessions > 0 && len(b.sessions) >= b.cfg.MaxSessions {
-		return nil, errTooManySessions
+	for {
+		if b.closed || !b.started {
+			return nil, errors.New("the bridge is not running")
+		}
+		if b.cfg.MaxSessions == 0 || len(b.sessions) < b.cfg.MaxSessions {
+			break
+		}
+		idle := b.idlestLocked(false)
+		if idle == nil {
+			return nil, errTooManySessions
+		}
+		b.cfg.Logger.Info("ending the least recently used idle session for a new one", "session", idle.id)
+		b.mu.Unlock()
+		b.endSession(idle)
+		b.mu.Lock()
 	}
 	s := newSession(rand.Text(), nil)
 	s.out = newQueue(maxStandalone)

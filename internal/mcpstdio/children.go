@@ -96,16 +96,7 @@ func (b *Bridge) reserveChild() error {
 			b.stopChild(victim.m)
 			continue
 		}
-		var idle *session
-		now := time.Now()
-		for _, s := range b.sessions {
-			if s == nil || !s.ownChild || s.idleFor(now) < b.cfg.ReclaimIdle || s.busy() {
-				continue
-			}
-			if idle == nil || s.lastUsed.Load() < idle.lastUsed.Load() {
-				idle = s
-			}
-		}
+		idle := b.idlestLocked(true)
 		b.mu.Unlock()
 		if idle == nil {
 			return errNoChildRoom
@@ -115,6 +106,24 @@ func (b *Bridge) reserveChild() error {
 	}
 }
 
+// idlestLocked picks the least recently used session that may be reclaimed: no request in
+// flight, no open stream, idle for ReclaimIdle at least; with ownChild, only sessions that
+// have a child of their own. Clients that go away without DELETE (the TypeScript SDK's
+// close() sends none) leave exactly such sessions behind.
+func (b *Bridge) idlestLocked(ownChild bool) *session {
+	var idle *session
+	now := time.Now()
+	for _, s := range b.sessions {
+		if (ownChild && !s.ownChild) || s.idleFor(now) < b.cfg.ReclaimIdle || s.busy() {
+			continue
+		}
+		if idle == nil || s.lastUsed.Load() < idle.lastUsed.Load() {
+			idle = s
+		}
+	}
+	return idle
+}
+
 // releaseChild frees the room of a child that has gone.
 func (b *Bridge) releaseChild() {
 	b.mu.Lock()
@@ -122,14 +131,14 @@ func (b *Bridge) releaseChild() {
 	b.mu.Unlock()
 }
 
-// stopChild stops a child in the background and frees its room once it is gone, so a
-// request waiting for room does not wait for a slow shutdown.
+// stopChild frees a child's room and stops it in the background, so a client waiting for
+// room does not wait for a slow shutdown (for StopTimeout or two, one more process may exist).
 func (b *Bridge) stopChild(m *mux) {
+	b.releaseChild()
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		m.close()
-		b.releaseChild()
 	}()
 }
 

@@ -75,6 +75,20 @@ func TestBadInput(t *testing.T) {
 		{"no session", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, nil, 400, codeInvalidRequest},
 		{"bad JSON in a session", `{"jsonrpc":"2.0","id":1,"method":`, map[string]string{headerSessionID: sid}, 400, codeParseError},
 		{"wrong content type", `{}`, map[string]string{"Content-Type": "text/plain"}, 415, codeInvalidRequest},
+		// Issue 12, defect 5.
+		{"neither request nor response", `{"jsonrpc":"2.0","id":7}`, map[string]string{headerSessionID: sid}, 400, codeInvalidRequest},
+		{"response with result and error", `{"jsonrpc":"2.0","id":7,"result":{},"error":{"code":1,"message":"x"}}`,
+			map[string]string{headerSessionID: sid}, 400, codeInvalidRequest},
+		{"Accept without event-stream", `{"jsonrpc":"2.0","id":1,"method":"ping"}`,
+			map[string]string{headerSessionID: sid, "Accept": "application/json"}, 406, codeInvalidRequest},
+		{"Accept without JSON", `{"jsonrpc":"2.0","id":1,"method":"ping"}`,
+			map[string]string{headerSessionID: sid, "Accept": "text/event-stream"}, 406, codeInvalidRequest},
+		{"unsupported protocol version in a session", `{"jsonrpc":"2.0","id":1,"method":"ping"}`,
+			map[string]string{headerSessionID: sid, headerProtocolVersion: "1999-01-01"}, 400, codeInvalidRequest},
+		{"invalid protocol version", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+			map[string]string{headerProtocolVersion: "latest"}, 400, codeInvalidRequest},
+		{"second initialize", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`,
+			map[string]string{headerSessionID: sid}, 400, codeInvalidRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +112,33 @@ func TestBadInput(t *testing.T) {
 	req.Host = "evil.example:80"
 	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
 		t.Errorf("foreign Host: %v %v", r, err)
+	}
+	// A foreign Origin is refused on every endpoint; a loopback or same-host one is not.
+	for _, tc := range []struct {
+		method, path, origin string
+		status               int
+	}{
+		{http.MethodPost, "/mcp", "http://evil.example", http.StatusForbidden},
+		{http.MethodPost, "/mcp", "null", http.StatusForbidden},
+		{http.MethodGet, "/mcp", "https://evil.example:443", http.StatusForbidden},
+		{http.MethodGet, "/sse", "http://evil.example", http.StatusForbidden},
+		{http.MethodPost, "/message?sessionId=x", "http://evil.example", http.StatusForbidden},
+		{http.MethodPost, "/mcp", "http://localhost:6274", http.StatusOK},
+		{http.MethodPost, "/mcp", srv.URL, http.StatusOK},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+		req.Header.Set("Origin", tc.origin)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set(headerSessionID, sid)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != tc.status {
+			t.Errorf("%s %s with Origin %s: status %d, want %d", tc.method, tc.path, tc.origin, r.StatusCode, tc.status)
+		}
 	}
 
 	if got := callText(t, ctx, cs, "echo", map[string]any{"text": "unharmed"}); got != "echo: unharmed" {

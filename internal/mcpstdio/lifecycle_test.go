@@ -2,8 +2,11 @@ package mcpstdio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -176,5 +179,80 @@ func TestIsolatedSessions(t *testing.T) {
 	waitFor(t, "one child left", func() bool { return len(b.ChildPIDs()) == 1 })
 	if got := callText(t, ctx, c, "echo", map[string]any{"text": "ok"}); got != "echo: ok" {
 		t.Errorf("remaining session: %q", got)
+	}
+}
+
+// TestIsolatedResources is defect 6 of issue 12: in isolated mode a refused or merely opened
+// GET /sse starts no child, and sessions left behind by clients that close without DELETE
+// (the TypeScript SDK) are reclaimed least-recently-used first when the bound is reached; a
+// reclaimed session gets 404.
+func TestIsolatedResources(t *testing.T) {
+	root := nodeModules(t)
+	cfg := testServerConfig(t)
+	cfg.Isolated = true
+	cfg.MaxSessions = 2
+	cfg.ReclaimIdle = 300 * time.Millisecond
+	b, srv := startBridge(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// A cross-origin GET /sse is refused before anything starts; a same-origin one opens a
+	// session but no child until its client initialises.
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/sse", nil)
+	req.Header.Set("Origin", "http://evil.example")
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin GET /sse: %v %v", r, err)
+	}
+	sseCtx, sseCancel := context.WithCancel(ctx)
+	req, _ = http.NewRequestWithContext(sseCtx, http.MethodGet, srv.URL+"/sse", nil)
+	r, err := http.DefaultClient.Do(req)
+	if err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("GET /sse: %v %v", r, err)
+	}
+	if pids := b.ChildPIDs(); len(pids) != 0 {
+		t.Errorf("children after GET /sse without initialize: %v", pids)
+	}
+	sseCancel()
+	r.Body.Close()
+	waitFor(t, "the SSE session to end", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.sessions) == 0 })
+
+	// Two Node clients work and close without DELETE, filling MaxSessions.
+	type idleOut struct{ Session, PID string }
+	var idle []idleOut
+	for range 2 {
+		cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "internal", "mcpstdio", "testdata", "idle.mjs"), endpoint(srv))
+		cmd.Dir = root
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("node idle client: %v %s", err, out)
+		}
+		var o idleOut
+		if err := json.Unmarshal(out, &o); err != nil || o.Session == "" {
+			t.Fatalf("node idle client printed %q: %v", out, err)
+		}
+		idle = append(idle, o)
+		time.Sleep(50 * time.Millisecond) // distinct last-use times
+	}
+	if pids := b.ChildPIDs(); len(pids) != 2 {
+		t.Fatalf("children after two closed clients: %v, want 2 (no DELETE was sent)", pids)
+	}
+	// A new client is served by reclaiming the least recently used idle session.
+	time.Sleep(cfg.ReclaimIdle)
+	c := connect(t, endpoint(srv), version20251125, nil)
+	if got := callText(t, ctx, c, "echo", map[string]any{"text": "room"}); got != "echo: room" {
+		t.Errorf("new session: %q", got)
+	}
+	oldest, _ := strconv.Atoi(idle[0].PID)
+	assertGone(t, oldest)
+	resp, body := post(t, endpoint(srv), `{"jsonrpc":"2.0","id":1,"method":"ping"}`, map[string]string{headerSessionID: idle[0].Session})
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("reclaimed session: status %d (%s), want 404", resp.StatusCode, body)
+	}
+	resp, body = post(t, endpoint(srv), `{"jsonrpc":"2.0","id":1,"method":"ping"}`, map[string]string{headerSessionID: idle[1].Session})
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the other idle session: status %d (%s), want it kept", resp.StatusCode, body)
+	}
+	if pids := b.ChildPIDs(); len(pids) > 2 {
+		t.Errorf("children: %v, want at most MaxSessions", pids)
 	}
 }

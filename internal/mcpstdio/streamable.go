@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -91,18 +92,35 @@ func (b *Bridge) readMessage(w http.ResponseWriter, r *http.Request) jsonrpc.Mes
 		writeRPCError(w, http.StatusBadRequest, jsonrpc.ID{}, codeInvalidRequest, "not a JSON-RPC 2.0 message: "+err.Error())
 		return nil
 	}
-	if req, ok := msg.(*jsonrpc.Request); ok && req.Method == "" {
-		writeRPCError(w, http.StatusBadRequest, req.ID, codeInvalidRequest, "missing method")
-		return nil
+	switch m := msg.(type) {
+	case *jsonrpc.Request:
+		if m.Method == "" {
+			writeRPCError(w, http.StatusBadRequest, m.ID, codeInvalidRequest, "missing method")
+			return nil
+		}
+	case *jsonrpc.Response:
+		// A response carries exactly one of result and error; without either the message is
+		// neither a request, a notification nor a response.
+		if (m.Result == nil) == (m.Error == nil) || !m.ID.IsValid() {
+			writeRPCError(w, http.StatusBadRequest, m.ID, codeInvalidRequest,
+				"not a JSON-RPC request, notification or response (a response needs an id and exactly one of result and error)")
+			return nil
+		}
 	}
 	return msg
 }
 
 func (b *Bridge) servePOST(w http.ResponseWriter, r *http.Request) {
+	if !acceptsBoth(r) {
+		writeRPCError(w, http.StatusNotAcceptable, jsonrpc.ID{}, codeInvalidRequest,
+			"the Accept header must allow both application/json and text/event-stream")
+		return
+	}
 	msg := b.readMessage(w, r)
 	if msg == nil {
 		return
 	}
+	req, isReq := msg.(*jsonrpc.Request)
 	if sid := r.Header.Get(headerSessionID); sid != "" {
 		s := b.lookup(sid)
 		if s == nil {
@@ -110,10 +128,23 @@ func (b *Bridge) servePOST(w http.ResponseWriter, r *http.Request) {
 			writeRPCError(w, http.StatusNotFound, msgID(msg), codeInvalidRequest, "session not found")
 			return
 		}
+		if v := r.Header.Get(headerProtocolVersion); v != "" && !isLegacyVersion(v) {
+			writeRPCError(w, http.StatusBadRequest, msgID(msg), codeInvalidRequest,
+				fmt.Sprintf("unsupported %s %q in a session (supported: %s)", headerProtocolVersion, v, strings.Join(legacyVersions, ", ")))
+			return
+		}
+		if isReq && req.Method == methodInitialize {
+			writeRPCError(w, http.StatusBadRequest, req.ID, codeInvalidRequest, errAlreadyInitialized.Error())
+			return
+		}
 		b.postToSession(w, r, s, msg)
 		return
 	}
-	req, isReq := msg.(*jsonrpc.Request)
+	if v := r.Header.Get(headerProtocolVersion); v != "" && !supportedVersion(v) {
+		writeRPCError(w, http.StatusBadRequest, msgID(msg), codeInvalidRequest,
+			fmt.Sprintf("unsupported %s %q (supported: %s, %s)", headerProtocolVersion, v, version20260728, strings.Join(legacyVersions, ", ")))
+		return
+	}
 	switch {
 	case isReq && req.Method == methodInitialize:
 		s, err := b.newSession(false)
@@ -296,15 +327,53 @@ func msgID(msg jsonrpc.Message) jsonrpc.ID {
 	return jsonrpc.ID{}
 }
 
-// hostAllowed refuses requests to a loopback listener that name a non-loopback Host, the
-// signature of a DNS-rebinding attack from a browser.
+// hostAllowed refuses what a browser may send on a web page's behalf (DNS-rebinding
+// protection, which the transport says servers MUST have): a request to a loopback listener
+// that names a non-loopback Host, and a request whose Origin is neither a loopback origin nor
+// the origin of the Host it names. Clients that are not browsers send no Origin.
 func hostAllowed(w http.ResponseWriter, r *http.Request) bool {
 	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if !ok || !isLoopback(local.String()) || isLoopback(r.Host) {
+	if ok && isLoopback(local.String()) && !isLoopback(r.Host) {
+		http.Error(w, fmt.Sprintf("forbidden: Host %q is not a loopback name", r.Host), http.StatusForbidden)
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
 		return true
 	}
-	http.Error(w, fmt.Sprintf("forbidden: Host %q is not a loopback name", r.Host), http.StatusForbidden)
+	u, err := url.Parse(origin)
+	if err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") &&
+		(isLoopback(u.Host) || strings.EqualFold(u.Host, r.Host)) {
+		return true
+	}
+	http.Error(w, fmt.Sprintf("forbidden: Origin %q is not allowed", origin), http.StatusForbidden)
 	return false
+}
+
+// acceptsBoth reports whether a POST's Accept header allows both answers the transport may
+// give, application/json and text/event-stream, as the transport requires of clients.
+func acceptsBoth(r *http.Request) bool {
+	var jsonOK, sseOK bool
+	for _, part := range strings.Split(strings.Join(r.Header.Values("Accept"), ","), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "*/*":
+			jsonOK, sseOK = true, true
+		case "application/*", "application/json":
+			jsonOK = true
+		case "text/*", "text/event-stream":
+			sseOK = true
+		}
+	}
+	return jsonOK && sseOK
+}
+
+// supportedVersion reports whether v is a protocol revision the bridge speaks.
+func supportedVersion(v string) bool {
+	return v == version20260728 || isLegacyVersion(v)
 }
 
 func isLoopback(hostport string) bool {
