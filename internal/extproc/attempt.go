@@ -7,6 +7,7 @@ import (
 
 	"github.com/aigw/aigw/internal/backendauth"
 	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/observe"
 	"github.com/aigw/aigw/internal/translate"
 )
 
@@ -76,6 +77,10 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 	s.ev.Backend = ref.Backend.Name
 	s.ev.Provider = ref.Backend.Schema.Name.ProviderName()
 	s.ev.BackendModel = model
+	s.started()
+	s.publish(&observe.Event{Kind: observe.KindAttempt, Attempt: &observe.AttemptInfo{
+		Try: s.ev.Attempts, Backend: s.ev.Backend, Provider: s.ev.Provider, BackendModel: model,
+	}})
 	return a, nil
 }
 
@@ -90,6 +95,9 @@ func (a *Attempt) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	if len(out) > 0 && !a.sawBody && a.s.req.Stream {
 		a.sawBody = true
 		a.s.ev.TimeToFirstToken = a.s.p.now().Sub(a.s.ev.Start)
+		a.s.publish(&observe.Event{Kind: observe.KindFirstToken, FirstToken: &observe.FirstTokenInfo{
+			TimeToFirstToken: a.s.ev.TimeToFirstToken, Backend: a.Ref.Backend.Name,
+		}})
 	}
 	return out, err
 }

@@ -23,12 +23,22 @@ type Publisher interface {
 type Pipeline struct {
 	model atomic.Pointer[config.Model]
 	pub   Publisher
+	hub   *observe.Hub
 	now   func() time.Time
 }
 
-// New returns a pipeline serving m and publishing events to pub.
-func New(m *config.Model, pub Publisher) *Pipeline {
+// Option adds an observer to a pipeline.
+type Option func(*Pipeline)
+
+// WithHub publishes every request's lifecycle (start, attempts, first token, end) to h.
+func WithHub(h *observe.Hub) Option { return func(p *Pipeline) { p.hub = h } }
+
+// New returns a pipeline serving m and publishing finished requests to pub.
+func New(m *config.Model, pub Publisher, opts ...Option) *Pipeline {
 	p := &Pipeline{pub: pub, now: time.Now}
+	for _, o := range opts {
+		o(p)
+	}
 	p.model.Store(m)
 	return p
 }
@@ -46,4 +56,31 @@ func (p *Pipeline) NewStream(e translate.Endpoint) *Stream {
 	s.ev.Endpoint = string(e)
 	s.ev.Operation = e.Operation()
 	return s
+}
+
+// streamObs is what a Stream keeps for observing it.
+type streamObs struct {
+	startSent bool
+}
+
+// publish sends one lifecycle event of s to the hub, when there is one.
+func (s *Stream) publish(ev *observe.Event) {
+	if s.p.hub == nil {
+		return
+	}
+	ev.ID = s.ev.ID
+	s.p.hub.Publish(ev)
+}
+
+// started publishes the start event once: at the first attempt, when the model and route are
+// known, or at the end for a request that never reached a backend. Its time is the arrival.
+func (s *Stream) started() {
+	if s.obs.startSent || s.p.hub == nil {
+		return
+	}
+	s.obs.startSent = true
+	s.publish(&observe.Event{Kind: observe.KindStart, Time: s.ev.Start, Start: &observe.StartInfo{
+		Operation: s.ev.Operation, Endpoint: s.ev.Endpoint, RequestModel: s.ev.RequestModel,
+		Route: s.ev.Route, Stream: s.ev.Stream, TraceID: s.ev.TraceID,
+	}})
 }

@@ -1,6 +1,7 @@
-// Package observe turns request events into metrics, an access log and (later) traces and the
-// event stream the TUI reads. The pipeline publishes one RequestEvent per request; subscribers
-// must be quick, since they run on the request's goroutine.
+// Package observe turns a request's life into metrics, an access log, traces, USD costs and the
+// event stream the TUI reads. The pipeline publishes lifecycle Events (start, attempt, first token,
+// end) to a Hub, which never blocks, and one RequestEvent per finished request to a Bus behind a
+// Queue, off the request's goroutine.
 package observe
 
 import (
@@ -35,6 +36,11 @@ type RequestEvent struct {
 	InvalidUsage bool `json:"invalid_usage,omitempty"`
 	// Costs are the llmRequestCosts computed for the request, by metadata key.
 	Costs map[string]uint64 `json:"costs,omitempty"`
+	// CostUSD is the request's price from the catalog: nil when nothing was billed (no backend
+	// answered, no tokens), "unknown" when the model has no price.
+	CostUSD *USD `json:"cost_usd,omitempty"`
+	// TraceID is the request's trace, when it was traced.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // Subscriber receives request events.

@@ -1,0 +1,98 @@
+package observe
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// SchemaVersion is the version of the Event JSON schema (README.md, "Event stream"). Adding a
+// field keeps it; renaming, removing or changing the meaning of one bumps it.
+const SchemaVersion = 1
+
+// Kind names a step of a request's life.
+type Kind string
+
+// The steps of a request's life, in order. Every request has one start and one end; attempts and
+// the first token come in between when they happen.
+const (
+	KindStart      Kind = "start"
+	KindAttempt    Kind = "attempt"
+	KindFirstToken Kind = "first_token"
+	KindEnd        Kind = "end"
+)
+
+// Event is one step of one request's life, as the event stream carries it. Exactly one of Start,
+// Attempt, FirstToken and End is set, the one Kind names.
+type Event struct {
+	// V is SchemaVersion.
+	V int `json:"v"`
+	// Seq numbers events from 1 in publication order, per gateway process.
+	Seq  uint64    `json:"seq"`
+	Kind Kind      `json:"kind"`
+	Time time.Time `json:"time"`
+	// ID is the request id (X-Request-Id), shared by all the events of one request.
+	ID string `json:"id"`
+
+	Start      *StartInfo      `json:"start,omitempty"`
+	Attempt    *AttemptInfo    `json:"attempt,omitempty"`
+	FirstToken *FirstTokenInfo `json:"first_token,omitempty"`
+	End        *RequestEvent   `json:"end,omitempty"`
+}
+
+// StartInfo is what is known when a request's body has been read.
+type StartInfo struct {
+	Operation    string `json:"operation"`
+	Endpoint     string `json:"endpoint"`
+	RequestModel string `json:"request_model,omitempty"`
+	Route        string `json:"route,omitempty"`
+	Stream       bool   `json:"stream"`
+	TraceID      string `json:"trace_id,omitempty"`
+}
+
+// AttemptInfo is one try at one backend; Try counts from 1 across fallbacks and retries.
+type AttemptInfo struct {
+	Try          int    `json:"try"`
+	Backend      string `json:"backend"`
+	Provider     string `json:"provider,omitempty"`
+	BackendModel string `json:"backend_model,omitempty"`
+}
+
+// FirstTokenInfo marks the first response bytes of a streamed answer.
+type FirstTokenInfo struct {
+	TimeToFirstToken time.Duration `json:"ttft_ns"`
+	Backend          string        `json:"backend,omitempty"`
+}
+
+// USD is an amount in US dollars, or the statement that the price is unknown. In JSON it is a
+// number, or the string "unknown": an unknown price is never reported as zero.
+type USD struct {
+	Amount  float64
+	Unknown bool
+}
+
+// MarshalJSON writes the amount, or "unknown".
+func (u USD) MarshalJSON() ([]byte, error) {
+	if u.Unknown {
+		return []byte(`"unknown"`), nil
+	}
+	return strconv.AppendFloat(nil, u.Amount, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (u *USD) UnmarshalJSON(b []byte) error {
+	if string(b) == `"unknown"` {
+		*u = USD{Unknown: true}
+		return nil
+	}
+	*u = USD{}
+	return json.Unmarshal(b, &u.Amount)
+}
+
+// String is the amount with six decimals, or "unknown".
+func (u USD) String() string {
+	if u.Unknown {
+		return "unknown"
+	}
+	return strconv.FormatFloat(u.Amount, 'f', 6, 64)
+}

@@ -1,0 +1,141 @@
+package observe
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Hub fans lifecycle events out to live subscribers and keeps the most recent ones in a ring so a
+// subscriber that connects late can replay them. Publishing never blocks: each subscriber has a
+// bounded buffer, and a subscriber whose buffer is full loses that event (counted on it and in
+// Dropped), so a slow reader can only hurt itself.
+type Hub struct {
+	mu   sync.Mutex
+	seq  uint64
+	ring []*Event // ring[(i) % len(ring)] for the last min(seq, len(ring)) events
+	subs map[*Subscription]struct{}
+	buf  int
+	now  func() time.Time
+
+	dropped atomic.Uint64
+}
+
+// Default sizes of the replay ring and of each subscriber's buffer.
+const (
+	DefaultRingSize   = 4096
+	DefaultSubscriber = 1024
+)
+
+// NewHub keeps the last ringSize events and gives each subscriber a buffer of subBuffer events.
+func NewHub(ringSize, subBuffer int) *Hub {
+	if ringSize <= 0 {
+		ringSize = DefaultRingSize
+	}
+	if subBuffer <= 0 {
+		subBuffer = DefaultSubscriber
+	}
+	return &Hub{ring: make([]*Event, ringSize), subs: map[*Subscription]struct{}{}, buf: subBuffer, now: time.Now}
+}
+
+// Subscription is one live reader of the hub.
+type Subscription struct {
+	hub *Hub
+	c   chan *Event
+	// dropped counts the events this subscriber lost because its buffer was full.
+	dropped atomic.Uint64
+}
+
+// C delivers events in publication order, with gaps where events were dropped.
+func (s *Subscription) C() <-chan *Event { return s.c }
+
+// Dropped is how many events this subscriber lost.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close unsubscribes; C is not closed, so a reader selecting on it must also watch its own end.
+func (s *Subscription) Close() {
+	s.hub.mu.Lock()
+	delete(s.hub.subs, s)
+	s.hub.mu.Unlock()
+}
+
+// Publish numbers ev, keeps it for replay and offers it to every subscriber. The event must not
+// be modified afterwards. A nil hub ignores events.
+func (h *Hub) Publish(ev *Event) {
+	if h == nil {
+		return
+	}
+	ev.V = SchemaVersion
+	if ev.Time.IsZero() {
+		ev.Time = h.now()
+	}
+	h.mu.Lock()
+	h.seq++
+	ev.Seq = h.seq
+	h.ring[h.seq%uint64(len(h.ring))] = ev
+	for s := range h.subs {
+		select {
+		case s.c <- ev:
+		default:
+			s.dropped.Add(1)
+			h.dropped.Add(1)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// Subscribe starts a live subscription and returns with it the buffered events after sequence
+// number since (0: every buffered event; use Last to ask for fewer). Replay and live events do
+// not overlap or leave a gap: the first live event is the one after the last replayed.
+func (h *Hub) Subscribe(since uint64) (*Subscription, []*Event) {
+	s := &Subscription{hub: h, c: make(chan *Event, h.buf)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.subs[s] = struct{}{}
+	return s, h.replayLocked(since)
+}
+
+// Last returns the sequence number after which the last n buffered events start, for Subscribe.
+func (h *Hub) Last(n int) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if uint64(n) >= h.seq {
+		return 0
+	}
+	return h.seq - uint64(n)
+}
+
+func (h *Hub) replayLocked(since uint64) []*Event {
+	oldest := uint64(1)
+	if n := uint64(len(h.ring)); h.seq > n {
+		oldest = h.seq - n + 1
+	}
+	if since+1 > oldest {
+		oldest = since + 1
+	}
+	if oldest > h.seq {
+		return nil
+	}
+	out := make([]*Event, 0, h.seq-oldest+1)
+	for i := oldest; i <= h.seq; i++ {
+		out = append(out, h.ring[i%uint64(len(h.ring))])
+	}
+	return out
+}
+
+// Seq is the number of the last event published.
+func (h *Hub) Seq() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.seq
+}
+
+// Dropped is how many events all subscribers together lost to full buffers.
+func (h *Hub) Dropped() uint64 { return h.dropped.Load() }
+
+// Subscribers is the number of live subscriptions.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
