@@ -178,7 +178,7 @@ func (s *Server) messagesPromptUsage(r *http.Request, req *messagesRequest, crea
 	return u, nil
 }
 
-// anthropicPlanFor decides the answer: thinking first when enabled, then text or a tool call,
+// anthropicPlanFor decides the answer: thinking first when enabled or adaptive, then text or a tool call,
 // all within max_tokens.
 func (s *Server) anthropicPlanFor(req *messagesRequest) anthropicPlan {
 	var last *anthropicMessage
@@ -210,8 +210,11 @@ func (s *Server) anthropicPlanFor(req *messagesRequest) anthropicPlan {
 	}
 	limit := *req.MaxTokens
 	var p anthropicPlan
-	if t := req.Thinking; t != nil && t.Type == "enabled" {
-		n := min(max(4, s.opts.OutputTokens/2), t.BudgetTokens, limit-1)
+	if t := req.Thinking; t != nil && (t.Type == "enabled" || t.Type == "adaptive") && limit > 1 {
+		n := min(max(4, s.opts.OutputTokens/2), limit-1)
+		if t.Type == "enabled" { // adaptive thinking has no budget: the model decides, within max_tokens
+			n = min(n, t.BudgetTokens)
+		}
 		p.thinking = s.thinking.output(h, n)
 		p.signature = signature(h)
 		limit -= n

@@ -47,6 +47,8 @@ func TestMessages(t *testing.T) {
 			wantStop: "max_tokens", wantBlocks: []string{"text"}, wantText: 3},
 		{name: "thinking", body: `{"model":"claude-sonnet-4-5","max_tokens":2048,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"Hello"}]}`,
 			wantStop: "end_turn", wantBlocks: []string{"thinking", "text"}, wantText: 8},
+		{name: "adaptive thinking", body: `{"model":"claude-opus-4-8","max_tokens":2048,"thinking":{"type":"adaptive"},"messages":[{"role":"user","content":"Hello"}]}`,
+			wantStop: "end_turn", wantBlocks: []string{"thinking", "text"}, wantText: 8},
 		{name: "weather tool", body: `{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":"weather in Paris?"}],` + anthropicWeatherTool + `}`,
 			wantStop: "tool_use", wantBlocks: []string{"tool_use"}},
 		{name: "tool_choice any", body: `{"model":"claude-sonnet-4-5","max_tokens":1024,"tool_choice":{"type":"any"},"messages":[{"role":"user","content":"hi"}],` + anthropicWeatherTool + `}`,
