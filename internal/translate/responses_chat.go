@@ -20,6 +20,9 @@ type responsesToChat struct {
 	inner  Translator
 	// custom names the client's custom (free-form) tools, sent as functions taking one string.
 	custom map[string]bool
+	// namespaced maps the flat name of each function of a namespace tool to its namespace and
+	// name.
+	namespaced map[string][2]string
 
 	sseResponse bool
 	body        bodyBuffer
@@ -182,7 +185,11 @@ func (t *responsesToChat) callItem(id, callID, name, args, status string) rsItem
 	if strings.TrimSpace(args) == "" {
 		args = "{}"
 	}
-	return rsItem{Type: "function_call", ID: id, Status: status, CallID: callID, Name: name, Arguments: &args}
+	item := rsItem{Type: "function_call", ID: id, Status: status, CallID: callID, Name: name, Arguments: &args}
+	if ns, ok := t.namespaced[name]; ok {
+		item.Namespace, item.Name = ns[0], ns[1]
+	}
+	return item
 }
 
 // messageItem is an assistant message item with one output_text part.

@@ -186,7 +186,11 @@ func (t *responsesToChat) chatMessages(in *rsInput) ([]oaMessage, error) {
 			if it.CallID == "" {
 				return nil, badRequest(param+".call_id", "%s item has no call_id", it.Type)
 			}
-			m.ToolCalls = append(m.ToolCalls, oaToolCall{ID: it.CallID, Type: "function", Function: oaFunctionCall{Name: it.Name, Arguments: args}})
+			name := it.Name
+			if it.Namespace != "" {
+				name = namespacedName(it.Namespace, it.Name)
+			}
+			m.ToolCalls = append(m.ToolCalls, oaToolCall{ID: it.CallID, Type: "function", Function: oaFunctionCall{Name: name, Arguments: args}})
 		case "function_call_output", "custom_tool_call_output":
 			assistant = -1
 			msg, extra, err := chatToolMessage(param, it)
@@ -292,17 +296,39 @@ func chatToolMessage(param string, it *rsItem) (oaMessage, []oaContentPart, erro
 	return msg, extra, nil
 }
 
-// chatTools converts function and custom tools and the tool choice.
+// namespacedName is the one function name a function of a namespace tool is sent as, since
+// Chat Completions has no namespaces ("__" joins them, as aigw names MCP tools; Anthropic allows
+// only letters, digits, "_" and "-" in names).
+func namespacedName(ns, name string) string { return ns + "__" + name }
+
+func chatFunction(name string, tl *rsTool) oaTool {
+	params := tl.Parameters
+	if isJSONNull(params) {
+		params = emptyObjectSchema
+	}
+	return oaTool{Type: "function", Function: &oaFunction{Name: name, Description: tl.Description, Parameters: params, Strict: tl.Strict}}
+}
+
+// chatTools converts function, namespace and custom tools and the tool choice.
 func (t *responsesToChat) chatTools(in *rsRequest, out *oaChatRequest) error {
 	for i, tl := range in.Tools {
 		param := fmt.Sprintf("tools[%d]", i)
 		switch tl.Type {
 		case "function":
-			params := tl.Parameters
-			if isJSONNull(params) {
-				params = emptyObjectSchema
+			out.Tools = append(out.Tools, chatFunction(tl.Name, &tl))
+		case "namespace":
+			for j := range tl.Tools {
+				fn := &tl.Tools[j]
+				if fn.Type != "function" {
+					return untranslatable(fmt.Sprintf("%s.tools[%d].type", param, j), "tools of type %q in a namespace cannot be translated", fn.Type)
+				}
+				if t.namespaced == nil {
+					t.namespaced = map[string][2]string{}
+				}
+				flat := namespacedName(tl.Name, fn.Name)
+				t.namespaced[flat] = [2]string{tl.Name, fn.Name}
+				out.Tools = append(out.Tools, chatFunction(flat, fn))
 			}
-			out.Tools = append(out.Tools, oaTool{Type: "function", Function: &oaFunction{Name: tl.Name, Description: tl.Description, Parameters: params, Strict: tl.Strict}})
 		case "custom":
 			if t.custom == nil {
 				t.custom = map[string]bool{}

@@ -56,6 +56,7 @@ type rsItem struct {
 	// function_call, custom_tool_call, and their outputs
 	CallID    string          `json:"call_id,omitempty"`
 	Name      string          `json:"name,omitempty"`
+	Namespace string          `json:"namespace,omitempty"` // of a function in a namespace tool
 	Arguments *string         `json:"arguments,omitempty"`
 	Input     *string         `json:"input,omitempty"`
 	Output    json.RawMessage `json:"output,omitempty"`
@@ -113,6 +114,8 @@ type rsTool struct {
 	Description string          `json:"description,omitempty"`
 	Parameters  json.RawMessage `json:"parameters,omitempty"`
 	Strict      *bool           `json:"strict,omitempty"`
+	// Tools are the functions of a namespace tool.
+	Tools []rsTool `json:"tools,omitempty"`
 }
 
 type rsReasoning struct {
