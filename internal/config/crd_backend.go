@@ -149,6 +149,13 @@ func (b *builder) policyAuth(pol *object[backendSecurityPolicySpec]) (*Auth, boo
 			b.d.errorf(b.d.line(ref), "Secret %q: key %q is empty", ref.Name, dataKey)
 			return false
 		}
+		// API keys and client secrets go in a header as they are; credential files do not.
+		if s.Type != "AWSCredentials" && s.Type != "GCPCredentials" {
+			if why := checkOneLineKey(v); why != "" {
+				b.d.errorf(b.d.line(ref), "Secret %q: key %q %s", ref.Name, dataKey, why)
+				return false
+			}
+		}
 		auth.Key = Secret(v)
 		return true
 	}

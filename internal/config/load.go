@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -22,11 +21,11 @@ import (
 // Model.Warnings. Model.Files lists the file and every file it references
 // (substitution.aigw.run/file/... secrets).
 func LoadFile(path string, getenv func(string) string) (*Model, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return load(path, data, getenv, os.ReadFile)
+	return load(path, data, getenv, readSecretFile)
 }
 
 // load is LoadFile on bytes, with the file reader for substitution files as a seam for tests.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -74,7 +73,7 @@ func (r *reloader) reload() {
 func fileSums(files []string) []byte {
 	h := sha256.New()
 	for _, f := range files {
-		b, _ := os.ReadFile(f)
+		b, _ := config.ReadRegularFile(f, config.MaxConfigFileBytes) // never blocks on a pipe swapped in
 		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
 		h.Write(b)
 	}
