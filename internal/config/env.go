@@ -26,6 +26,11 @@ var claudeModels = regexp.MustCompile(`^claude-.*$`)
 // FromEnv builds a Model from the provider variables the reference aigw reads. It returns
 // ErrNoConfiguration when none is set.
 func FromEnv(getenv func(string) string) (*Model, error) {
+	for _, k := range []string{"OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY"} {
+		if why := checkOneLineKey(getenv(k)); why != "" {
+			return nil, fmt.Errorf("%s %s", k, why)
+		}
+	}
 	openAI, err := openAIFamilyFromEnv(getenv)
 	if err != nil {
 		return nil, err

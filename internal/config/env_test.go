@@ -148,3 +148,21 @@ func TestResolveDirs(t *testing.T) {
 		t.Errorf("%+v", d)
 	}
 }
+
+// TestFromEnvKeyOneLine: a key variable holding a newline or another control character is an
+// error at start, naming the variable, not a 502 on every request.
+func TestFromEnvKeyOneLine(t *testing.T) {
+	for _, c := range []struct{ key, value, want string }{
+		{"OPENAI_API_KEY", "sk-one\nsk-two", "OPENAI_API_KEY has 2 non-empty lines"},
+		{"ANTHROPIC_API_KEY", "sk-ant\n", "ANTHROPIC_API_KEY holds a control character (byte 0x0a at offset 6)"},
+		{"AZURE_OPENAI_API_KEY", "az\x00", "AZURE_OPENAI_API_KEY holds a control character (byte 0x00 at offset 2)"},
+	} {
+		_, err := FromEnv(envOf(map[string]string{c.key: c.value}))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s=%q: %v, want %q", c.key, c.value, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "sk-") {
+			t.Errorf("the error reveals the key: %v", err)
+		}
+	}
+}

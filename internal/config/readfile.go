@@ -101,16 +101,16 @@ func byteSize(n int64) string {
 }
 
 // checkOneLineKey reports why v cannot be an API key sent in a header: it spans several lines
-// (a key file holding more than the key), or holds other control characters. v has had its
-// surrounding white space trimmed, so a single trailing newline is fine.
+// (a key file holding more than the key), or holds other control characters. Values from files
+// and Secrets are trimmed first, so a single trailing newline there is fine.
 func checkOneLineKey(v string) string {
-	if strings.Contains(v, "\n") {
-		n := 0
-		for _, l := range strings.Split(v, "\n") {
-			if strings.TrimSpace(l) != "" {
-				n++
-			}
+	n := 0
+	for _, l := range strings.Split(v, "\n") {
+		if strings.TrimSpace(l) != "" {
+			n++
 		}
+	}
+	if n > 1 {
 		return fmt.Sprintf("has %d non-empty lines; an API key is a single line (remove the other lines from the file or value)", n)
 	}
 	for i := 0; i < len(v); i++ {
