@@ -213,11 +213,15 @@ func (t *responsesToChat) chatMessages(in *rsInput) ([]oaMessage, error) {
 	return out, nil
 }
 
-// chatMessage converts a user, system or developer message.
+// chatMessage converts a user, system or developer message. A developer message becomes a system
+// message: the backends served this way know system (OpenAI itself treats the two alike), and the
+// chat templates of many local servers know nothing else.
 func chatMessage(param string, it *rsItem) (oaMessage, error) {
 	msg := oaMessage{Role: it.Role}
 	switch it.Role {
-	case "user", "system", "developer":
+	case "user", "system":
+	case "developer":
+		msg.Role = "system"
 	default:
 		return msg, badRequest(param+".role", "unknown message role %q", it.Role)
 	}
