@@ -1,9 +1,12 @@
 package observe
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Hub fans lifecycle events out to live subscribers and keeps the most recent ones in a ring so a
@@ -138,4 +141,26 @@ func (h *Hub) Subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.subs)
+}
+
+// ObserveHub exports the hub's dropped-event count (aigw_events_dropped_total) and its number of
+// subscribers (aigw_events_subscribers) with the other metrics.
+func (m *Metrics) ObserveHub(h *Hub) error {
+	meter := m.provider.Meter("github.com/aigw/aigw")
+	dropped, err := meter.Int64ObservableCounter("aigw.events.dropped",
+		metric.WithDescription("Lifecycle events lost by event-stream subscribers that read too slowly."))
+	if err != nil {
+		return err
+	}
+	subs, err := meter.Int64ObservableGauge("aigw.events.subscribers",
+		metric.WithDescription("Event-stream subscribers connected."))
+	if err != nil {
+		return err
+	}
+	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(dropped, int64(h.Dropped()))
+		o.ObserveInt64(subs, int64(h.Subscribers()))
+		return nil
+	}, dropped, subs)
+	return err
 }

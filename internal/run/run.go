@@ -119,10 +119,15 @@ func Run(ctx context.Context, opts Options) error {
 	bus := &observe.Bus{}
 	bus.Subscribe(metrics)
 	bus.Subscribe(observe.NewAccessLog(logFile))
+	hub, stats := observe.NewHub(0, 0), observe.NewStats()
+	bus.Subscribe(stats)
+	if err := metrics.ObserveHub(hub); err != nil {
+		return err
+	}
 	events := observe.NewQueue(bus, 4096)
 	defer events.Close() // runs before the log file closes: every event is written
 
-	pipeline = extproc.New(model, events)
+	pipeline = extproc.New(model, events, extproc.WithHub(hub))
 	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
@@ -142,6 +147,7 @@ func Run(ctx context.Context, opts Options) error {
 	// instead of refusing connections while requests in flight finish.
 	draining := func() bool { return ctx.Err() != nil }
 	admin := newAdminServer(dp, metrics, draining)
+	admin.observeHandlers(hub, stats)
 	adminCtx, stopAdmin := context.WithCancel(context.Background())
 	defer stopAdmin()
 	dpDone, adminDone := make(chan error, 1), make(chan error, 1)
