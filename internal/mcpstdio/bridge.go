@@ -29,8 +29,10 @@ type Bridge struct {
 	sessions map[string]*session
 	children int                  // children besides the shared one, running or starting
 	pool     map[string][]*pooled // capability set → children serving 2026-07-28 requests
-	started  bool
-	closed   bool
+	// toolHeaders knows which tool arguments 2026-07-28 clients mirror in headers.
+	toolHeaders toolHeaderCache
+	started     bool
+	closed      bool
 
 	wg      sync.WaitGroup // background work: janitor, isolated children stopping
 	stopJan chan struct{}

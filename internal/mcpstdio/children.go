@@ -62,12 +62,18 @@ type pooled struct {
 	lastUsed time.Time
 }
 
+// reclaimPoll is how often a client waiting for room looks for a child to reclaim.
+const reclaimPoll = 100 * time.Millisecond
+
 // errNoChildRoom is returned when MaxChildren children run and none can be reclaimed.
 var errNoChildRoom = errors.New("too many MCP server processes are busy; try again later")
 
 // reserveChild makes room for one more child: under MaxChildren, or by reclaiming the least
-// recently used idle one. The caller must call releaseChild once that child is gone.
-func (b *Bridge) reserveChild() error {
+// recently used idle one, waiting (bounded by ctx and InitTimeout) for one to become idle.
+// The caller must call releaseChild once that child is gone.
+func (b *Bridge) reserveChild(ctx context.Context) error {
+	deadline := time.NewTimer(b.cfg.InitTimeout)
+	defer deadline.Stop()
 	for {
 		b.mu.Lock()
 		if b.closed {
@@ -99,7 +105,14 @@ func (b *Bridge) reserveChild() error {
 		idle := b.idlestLocked(true)
 		b.mu.Unlock()
 		if idle == nil {
-			return errNoChildRoom
+			select {
+			case <-ctx.Done():
+				return errNoChildRoom
+			case <-deadline.C:
+				return errNoChildRoom
+			case <-time.After(reclaimPoll):
+				continue
+			}
 		}
 		b.cfg.Logger.Info("reclaiming the MCP server process of an idle session", "session", idle.id)
 		b.endSession(idle)
@@ -145,7 +158,7 @@ func (b *Bridge) stopChild(m *mux) {
 // startChild reserves room for and starts a child declared as cc; prepare configures its
 // multiplexer before the child can send anything.
 func (b *Bridge) startChild(ctx context.Context, cc childClient, prepare func(*mux)) (*mux, error) {
-	if err := b.reserveChild(); err != nil {
+	if err := b.reserveChild(ctx); err != nil {
 		return nil, err
 	}
 	m := newMux(b.cfg, cc)

@@ -39,7 +39,10 @@ type Config struct {
 	// re-initialises); if none is idle the new session or request is refused.
 	MaxChildren int
 	// ReclaimIdle is how long a session must have had no request and no open stream before its
-	// child may be reclaimed for another (default 30s).
+	// child may be reclaimed for another client when MaxChildren (or MaxSessions) is reached
+	// (default 2s). Clients keep a stream open while they listen; one that has none for this
+	// long has usually gone (the TypeScript SDK's close() sends no DELETE) and, if not, gets
+	// 404 and initialises again, as the transport specifies.
 	ReclaimIdle time.Duration
 
 	// Path serves the streamable HTTP transport (default "/mcp"); SSEPath and MessagePath serve
@@ -95,7 +98,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.ReclaimIdle <= 0 {
-		c.ReclaimIdle = 30 * time.Second
+		c.ReclaimIdle = 2 * time.Second
 	}
 	if c.Path == "" {
 		c.Path = "/mcp"

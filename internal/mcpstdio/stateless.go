@@ -27,7 +27,7 @@ func metaPath(key string) string {
 
 // isStateless reports whether a POST without a session comes from a 2026-07-28 client.
 func isStateless(r *http.Request, msg jsonrpc.Message) bool {
-	if v := r.Header.Get(headerProtocolVersion); v >= version20260728 {
+	if r.Header.Get(headerProtocolVersion) == version20260728 {
 		return true
 	}
 	req, ok := msg.(*jsonrpc.Request)
@@ -50,11 +50,20 @@ func (b *Bridge) serveStateless(w http.ResponseWriter, r *http.Request, msg json
 			req.Method+" is not available: this bridge runs one server per session; use initialize")
 		return
 	}
+	if rej := b.checkStateless(r, req); rej != nil {
+		if !req.IsCall() {
+			w.WriteHeader(rej.status)
+			return
+		}
+		writeRPCResponse(w, rej.status, rej.resp)
+		return
+	}
 	caps := param(req.Params, metaPath(metaClientCapabilities))
 	if req.IsCall() {
 		switch req.Method {
 		case methodDiscover:
-			writeResponse(w, b.shared.discover(req))
+			resp := b.shared.discover(req)
+			writeRPCResponse(w, b.shapeStateless(req.Method, resp), resp)
 			return
 		case methodSubscriptionsListen:
 			b.serveListen(w, r, b.shared, req)
@@ -67,10 +76,13 @@ func (b *Bridge) serveStateless(w http.ResponseWriter, r *http.Request, msg json
 	if req.IsCall() {
 		token = param(req.Params, "requestState").Str
 	}
+	if !strings.HasPrefix(token, requestStatePrefix) {
+		token = "" // the child's own requestState: a new request as far as the bridge is concerned
+	}
 	if token != "" {
 		// A retry carrying input continues on the child holding the parked request.
 		if m = b.parkedMux(token); m == nil {
-			writeResponse(w, errorResponse(req.ID, codeInvalidParams, "unknown or expired requestState"))
+			writeRPCResponse(w, http.StatusBadRequest, errorResponse(req.ID, codeInvalidParams, "unknown or expired requestState"))
 			return
 		}
 		if m.settled != nil {
@@ -105,13 +117,17 @@ func (b *Bridge) serveStateless(w http.ResponseWriter, r *http.Request, msg json
 	} else {
 		m.handle(r.Context(), s, req, q)
 	}
-	streamReplies(w, r.Context(), q, req.ID)
+	streamReplies(w, r.Context(), q, req.ID, func(resp *jsonrpc.Response) int { return b.shapeStateless(req.Method, resp) })
 	m.endStateless(s)
 }
 
-func writeResponse(w http.ResponseWriter, resp *jsonrpc.Response) {
+// writeRPCResponse answers with one JSON-RPC response; status 0 means 200.
+func writeRPCResponse(w http.ResponseWriter, status int, resp *jsonrpc.Response) {
 	data, _ := jsonrpc.EncodeMessage(resp)
 	w.Header().Set("Content-Type", "application/json")
+	if status != 0 {
+		w.WriteHeader(status)
+	}
 	_, _ = w.Write(data)
 }
 
@@ -148,6 +164,8 @@ type mrtrOp struct {
 	queued  []int64           // child requests that arrived while no client request was attached
 	final   *jsonrpc.Response // the child's answer, if it came while the request was parked
 	timer   *time.Timer
+	// gathering is set while the bridge waits for more input requests before asking.
+	gathering bool
 }
 
 func (op *mrtrOp) stopTimer() {
@@ -164,15 +182,36 @@ func (m *mux) inputRequiredLocked(c *call, bid int64, r *s2cReq) {
 	}
 	op := c.mrtr
 	if op == nil {
-		op = &mrtrOp{token: rand.Text(), call: c, pending: map[string]int64{}}
+		op = &mrtrOp{token: newRequestState(), call: c, pending: map[string]int64{}}
 		c.mrtr = op
 		m.mrtr[op.token] = op
 	}
 	op.queued = append(op.queued, bid)
-	if c.stream != nil {
-		m.askClientLocked(op)
+	if c.stream == nil || op.gathering {
+		return
 	}
+	// A server often asks for several inputs at once; gather what arrives together into one
+	// input_required result rather than one round per input.
+	op.gathering = true
+	time.AfterFunc(gatherInputs, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		op.gathering = false
+		if m.mrtr[op.token] == op && op.call.stream != nil && len(op.queued) > 0 {
+			m.askClientLocked(op)
+		}
+	})
 }
+
+// gatherInputs is how long the bridge waits for more requests of the child before asking the
+// client for input.
+const gatherInputs = 30 * time.Millisecond
+
+// requestStatePrefix marks the requestState tokens the bridge makes; any other requestState
+// belongs to the child (a server that answers input_required itself) and goes to it.
+const requestStatePrefix = "aigw-bridge."
+
+func newRequestState() string { return requestStatePrefix + rand.Text() }
 
 // askClientLocked answers the attached client request with every queued input request.
 func (m *mux) askClientLocked(op *mrtrOp) {
@@ -196,6 +235,10 @@ func (m *mux) askClientLocked(op *mrtrOp) {
 			reqs[key] = inputRequest{Method: r.method, Params: params}
 		}
 	}
+	// Every round gets a fresh requestState, so a client cannot replay an earlier round.
+	delete(m.mrtr, op.token)
+	op.token = newRequestState()
+	m.mrtr[op.token] = op
 	c := op.call
 	resp := resultResponse(c.clientID, map[string]any{
 		"resultType":    "input_required",

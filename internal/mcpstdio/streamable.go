@@ -140,6 +140,11 @@ func (b *Bridge) servePOST(w http.ResponseWriter, r *http.Request) {
 		b.postToSession(w, r, s, msg)
 		return
 	}
+	if isStateless(r, msg) {
+		// A 2026-07-28 request (even an initialize, which that revision no longer has).
+		b.serveStateless(w, r, msg)
+		return
+	}
 	if v := r.Header.Get(headerProtocolVersion); v != "" && !supportedVersion(v) {
 		writeRPCError(w, http.StatusBadRequest, msgID(msg), codeInvalidRequest,
 			fmt.Sprintf("unsupported %s %q (supported: %s, %s)", headerProtocolVersion, v, version20260728, strings.Join(legacyVersions, ", ")))
@@ -159,8 +164,6 @@ func (b *Bridge) servePOST(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set(headerSessionID, s.id)
 		b.postToSession(w, r, s, msg)
-	case isStateless(r, msg):
-		b.serveStateless(w, r, msg)
 	default:
 		writeRPCError(w, http.StatusBadRequest, msgID(msg), codeInvalidRequest,
 			"missing Mcp-Session-Id header: send initialize first")
@@ -183,34 +186,43 @@ func (b *Bridge) postToSession(w http.ResponseWriter, r *http.Request, s *sessio
 	// the session's standalone stream.
 	defer q.close()
 	b.handle(r.Context(), s, req, q)
-	streamReplies(w, r.Context(), q, req.ID)
+	streamReplies(w, r.Context(), q, req.ID, nil)
 }
 
 // streamReplies writes what a request's stream carries until its response. A response that
 // comes first and alone is sent as application/json; anything before it (progress, log
 // messages, requests to the client) turns the reply into an SSE stream.
-func streamReplies(w http.ResponseWriter, ctx context.Context, q *queue, id jsonrpc.ID) bool {
+// shape, if set, completes the response (2026-07-28) and names its HTTP status, which only a
+// response sent alone can carry.
+func streamReplies(w http.ResponseWriter, ctx context.Context, q *queue, id jsonrpc.ID, shape func(*jsonrpc.Response) int) bool {
 	first, ok := q.pop(ctx)
 	if !ok {
 		w.WriteHeader(http.StatusAccepted)
 		return false
 	}
-	if resp, isResp := first.(*jsonrpc.Response); isResp && resp.ID == id {
-		data, err := jsonrpc.EncodeMessage(resp)
-		if err != nil {
-			return false
+	final := func(msg jsonrpc.Message) (*jsonrpc.Response, int) {
+		resp, isResp := msg.(*jsonrpc.Response)
+		if !isResp || resp.ID != id {
+			return nil, 0
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(data)
+		status := 0
+		if shape != nil {
+			status = shape(resp)
+		}
+		return resp, status
+	}
+	if resp, status := final(first); resp != nil {
+		writeRPCResponse(w, status, resp)
 		return true
 	}
 	sse := newSSEWriter(w)
 	msg := first
 	for {
+		resp, _ := final(msg)
 		if err := sse.message(msg); err != nil {
 			return false
 		}
-		if resp, isResp := msg.(*jsonrpc.Response); isResp && resp.ID == id {
+		if resp != nil {
 			return true
 		}
 		if msg, ok = sse.next(ctx, q); !ok {
