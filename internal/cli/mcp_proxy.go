@@ -27,6 +27,7 @@ type MCPProxyOptions struct {
 	Dir         string
 	Isolated    bool
 	MaxSessions int
+	MaxChildren int
 	Debug       bool
 	Command     string
 	Args        []string
@@ -44,10 +45,15 @@ func newMCPProxyCmd(f *Factory, runF func(context.Context, *MCPProxyOptions) err
 		Long: `Run a stdio MCP server (a command speaking JSON-RPC on stdin/stdout) and serve it over MCP's
 streamable HTTP transport at http://HOST:PORT/PATH, and over the older HTTP+SSE transport at /sse.
 
-By default all client sessions share one server process; every request is forwarded under an id
-of aigw's own, so each answer, progress notification and cancellation reaches the session that
-asked. --isolated starts one process per session instead. A server that crashes is restarted.
-Its stderr goes to aigw's log, prefixed with its name.`,
+By default client sessions share one server process; every request is forwarded under an id of
+aigw's own, so each answer, progress notification and cancellation reaches the session that
+asked. The shared process is told its client declares no capabilities, so a bare client sees
+what the server shows a bare client. A client that declares sampling, elicitation or roots gets
+a process of its own, initialised with its capabilities, so what the server asks (and the roots
+it is confined to) belongs to that client alone. --isolated starts one process per session.
+At --max-children such processes, the least recently used idle one is reclaimed (its session
+gets 404 and initialises again). A server that crashes is restarted. Its stderr goes to aigw's
+log, prefixed with its name.`,
 		Example: `  aigw mcp proxy -- npx -y @modelcontextprotocol/server-everything
   aigw mcp proxy --port 0 --env GIT_DIR=/src/.git -- uvx mcp-server-git
   aigw mcp proxy --isolated --max-sessions 4 -- ./my-server --verbose`,
@@ -64,6 +70,9 @@ Its stderr goes to aigw's log, prefixed with its name.`,
 			}
 			if opts.MaxSessions < 0 {
 				return usageErrorf("--max-sessions must not be negative, not %d", opts.MaxSessions)
+			}
+			if opts.MaxChildren < 0 {
+				return usageErrorf("--max-children must not be negative, not %d", opts.MaxChildren)
 			}
 			if !strings.HasPrefix(opts.Path, "/") || opts.Path == "/sse" || opts.Path == "/message" {
 				return usageErrorf("--path must start with / and not be /sse or /message, not %q", opts.Path)
@@ -90,6 +99,7 @@ Its stderr goes to aigw's log, prefixed with its name.`,
 	fl.StringVar(&opts.Dir, "cwd", "", "working directory of the server (default: aigw's)")
 	fl.BoolVar(&opts.Isolated, "isolated", false, "run one server process per client session")
 	fl.IntVar(&opts.MaxSessions, "max-sessions", 0, "most concurrent client sessions (0: unlimited, or 16 with --isolated)")
+	fl.IntVar(&opts.MaxChildren, "max-children", 0, "most server processes besides the shared one (0: 16, or --max-sessions with --isolated)")
 	fl.BoolVar(&opts.Debug, "debug", false, "log debug detail to stderr")
 	return cmd
 }
@@ -114,6 +124,7 @@ func mcpProxyRun(ctx context.Context, opts *MCPProxyOptions) error {
 		Dir:         opts.Dir,
 		Isolated:    opts.Isolated,
 		MaxSessions: opts.MaxSessions,
+		MaxChildren: opts.MaxChildren,
 		Path:        opts.Path,
 		Logger:      log,
 	})

@@ -25,9 +25,9 @@ func TestMCPProxyFlags(t *testing.T) {
 				o.Command == "npx" && slices.Equal(o.Args, []string{"-y", "srv"}) && o.Dir == "" && len(o.Env) == 0
 		}, ExitOK},
 		{"everything set", []string{"--host", "0.0.0.0", "--port", "0", "--path", "/x", "--env", "A=1", "--env", "B=two=2",
-			"--cwd", "/tmp", "--isolated", "--max-sessions", "3", "--clear-env", "--", "uvx", "mcp-server-git"}, func(o *MCPProxyOptions) bool {
+			"--cwd", "/tmp", "--isolated", "--max-sessions", "3", "--max-children", "5", "--clear-env", "--", "uvx", "mcp-server-git"}, func(o *MCPProxyOptions) bool {
 			return o.Host == "0.0.0.0" && o.Port == 0 && o.Path == "/x" && slices.Equal(o.Env, []string{"A=1", "B=two=2"}) &&
-				o.Dir == "/tmp" && o.Isolated && o.MaxSessions == 3 && o.ClearEnv && o.Command == "uvx"
+				o.Dir == "/tmp" && o.Isolated && o.MaxSessions == 3 && o.MaxChildren == 5 && o.ClearEnv && o.Command == "uvx"
 		}, ExitOK},
 		{"server flags are the server's", []string{"--port", "0", "srv", "--port", "9", "-v"}, func(o *MCPProxyOptions) bool {
 			return o.Port == 0 && o.Command == "srv" && slices.Equal(o.Args, []string{"--port", "9", "-v"})
@@ -36,6 +36,7 @@ func TestMCPProxyFlags(t *testing.T) {
 		{"bad env", []string{"--env", "NOEQUALS", "--", "srv"}, nil, ExitUsage},
 		{"bad port", []string{"--port", "70000", "--", "srv"}, nil, ExitUsage},
 		{"negative sessions", []string{"--max-sessions", "-1", "--", "srv"}, nil, ExitUsage},
+		{"negative children", []string{"--max-children", "-1", "--", "srv"}, nil, ExitUsage},
 		{"bad path", []string{"--path", "mcp", "--", "srv"}, nil, ExitUsage},
 		{"unknown flag", []string{"--nope", "--", "srv"}, nil, ExitUsage},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -81,6 +82,57 @@ func TestNodeClient(t *testing.T) {
 			}
 			if res.Resource != "hello, world" || res.Prompt != "Hello, "+tag+"!" || !res.ListChanged {
 				t.Errorf("%s: resource %q prompt %q listChanged %v", tag, res.Resource, res.Prompt, res.ListChanged)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestNodeModernClient drives the bridge with the TypeScript SDK v2 client pinned to the
+// 2026-07-28 revision, as the MCP Inspector does in modern mode: it rejects any result without
+// resultType (issue 12, defect 4), so every call succeeding is the check. Its sampling goes
+// through an input_required round trip.
+func TestNodeModernClient(t *testing.T) {
+	root := nodeModules(t)
+	node := filepath.Join(root, "node_modules", ".bin", "node")
+	if _, err := os.Stat(filepath.Join(root, "node_modules", "@modelcontextprotocol", "client")); err != nil {
+		t.Skip("skipping: @modelcontextprotocol/client is not installed")
+	}
+	_, srv := startBridge(t, testServerConfig(t))
+	script, _ := filepath.Abs("testdata/modern.mjs")
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tag := fmt.Sprintf("modern%d", i)
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, script, endpoint(srv), tag)
+			cmd.Dir = root
+			out, err := cmd.Output()
+			if err != nil {
+				var stderr []byte
+				if ee, ok := err.(*exec.ExitError); ok {
+					stderr = ee.Stderr
+				}
+				t.Errorf("%s: node client failed: %v\n%s", tag, err, stderr)
+				return
+			}
+			var res struct {
+				Protocol, Server, Echo, Sample, Resource, Prompt string
+				Tools                                            int
+			}
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Errorf("%s: output %q: %v", tag, out, err)
+				return
+			}
+			if res.Protocol != version20260728 || res.Server != "aigw-testserver" || res.Tools < 5 {
+				t.Errorf("%s: protocol %q server %q tools %d", tag, res.Protocol, res.Server, res.Tools)
+			}
+			if res.Echo != "echo: "+tag || res.Sample != "sampled: modern says "+tag ||
+				res.Resource != "hello, world" || res.Prompt != "Hello, "+tag+"!" {
+				t.Errorf("%s: %+v", tag, res)
 			}
 		}()
 	}
