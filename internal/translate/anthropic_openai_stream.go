@@ -250,6 +250,40 @@ var (
 // encoding/json (see stream_fast.go). ok is false, with nothing done, for a chunk it does not
 // take, which the general path then handles.
 func (s *oaToAnStream) fastChunk(dst, data []byte) (_ []byte, ok bool) {
+	c, ok := readFastChatChunk(data)
+	if !ok {
+		return dst, false
+	}
+	// From here on, as event and delta for a started stream.
+	if len(c.model) > 0 && s.t.model == "" {
+		s.t.model = string(c.model)
+	}
+	if c.choices == 1 && c.index == 0 && len(c.content) > 2 {
+		dst = s.ensureBlock(dst, "text")
+		dst = append(dst, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"...)
+		dst = strconv.AppendInt(dst, int64(s.open), 10)
+		dst = append(dst, `,"delta":{"type":"text_delta","text":`...)
+		dst = appendJSONString(dst, jsonStringValue(c.content, c.contentEsc, &s.scratch))
+		dst = append(dst, "}}\n\n"...)
+	}
+	return dst, true
+}
+
+// fastChatChunk is what readFastChatChunk takes from the usual chat.completion.chunk: one
+// choice at most, its content, nothing else but nulls and ignorable fields.
+type fastChatChunk struct {
+	model      []byte // the model's bytes, needing no decoding
+	choices    int
+	index      int
+	content    []byte // raw string literal, or nil
+	contentEsc bool
+}
+
+// readFastChatChunk reads a chunk without encoding/json, for the stream translators that read
+// Chat Completions streams. ok is false for a chunk it does not take (tool calls, reasoning,
+// a finish reason, usage, anything unusual), which the general path then handles; what it
+// takes, it reads exactly as json.Unmarshal into oaChunkIn would.
+func readFastChatChunk(data []byte) (c fastChatChunk, ok bool) {
 	const (
 		seenID = 1 << iota
 		seenModel
@@ -401,19 +435,7 @@ func (s *oaToAnStream) fastChunk(dst, data []byte) (_ []byte, ok bool) {
 		return 0, false
 	})
 	if !ok || jsonWS(data, end) != len(data) {
-		return dst, false
+		return c, false
 	}
-	// From here on, as event and delta for a started stream.
-	if len(model) > 0 && s.t.model == "" {
-		s.t.model = string(model)
-	}
-	if choices == 1 && index == 0 && len(content) > 2 {
-		dst = s.ensureBlock(dst, "text")
-		dst = append(dst, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":"...)
-		dst = strconv.AppendInt(dst, int64(s.open), 10)
-		dst = append(dst, `,"delta":{"type":"text_delta","text":`...)
-		dst = appendJSONString(dst, jsonStringValue(content, contentEsc, &s.scratch))
-		dst = append(dst, "}}\n\n"...)
-	}
-	return dst, true
+	return fastChatChunk{model: model, choices: choices, index: index, content: content, contentEsc: contentEsc}, true
 }

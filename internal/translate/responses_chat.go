@@ -16,8 +16,11 @@ import (
 // Responses event sequence (responses_chat_stream.go), event by event. Usage is the inner
 // translator's, read from the backend's own counts.
 type responsesToChat struct {
-	target Target
-	inner  Translator
+	// generalOnly turns the fast path for common stream events off, for tests that compare it
+	// with the general path.
+	generalOnly bool
+	target      Target
+	inner       Translator
 	// custom names the client's custom (free-form) tools, sent as functions taking one string.
 	custom map[string]bool
 	// namespaced maps the flat name of each function of a namespace tool to its namespace and

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -37,6 +38,8 @@ type chatToRsStream struct {
 	tools  map[int]*rsStreamItem
 	finish *string
 	usage  *oaUsage
+	// scratch is reused by the fast path to decode strings.
+	scratch []byte
 }
 
 // rsStreamItem is one output item of a stream.
@@ -60,6 +63,11 @@ func (s *chatToRsStream) event(dst []byte, ev SSEEvent) []byte {
 	if string(ev.Data) == "[DONE]" {
 		return s.complete(dst)
 	}
+	if !s.t.generalOnly && s.started {
+		if out, ok := s.fastChunk(dst, ev.Data); ok {
+			return out
+		}
+	}
 	var c oaChunkIn
 	if err := json.Unmarshal(ev.Data, &c); err != nil {
 		return s.fail(dst, "invalid_upstream_response", "the backend sent an event aigw cannot read")
@@ -72,6 +80,9 @@ func (s *chatToRsStream) event(dst []byte, ev SSEEvent) []byte {
 		return s.fail(dst, code, c.Error.Message)
 	}
 	if !s.started {
+		if len(c.Choices) == 0 && c.Usage == nil {
+			return dst // Azure's content-filter preamble comes before the completion's first chunk
+		}
 		dst = s.start(dst, &c)
 	}
 	if c.Usage != nil {
@@ -194,14 +205,44 @@ func (s *chatToRsStream) thinkingBlock(dst []byte, tb oaThinkingBlock) []byte {
 }
 
 func (s *chatToRsStream) textDelta(dst []byte, text string) []byte {
-	if s.open == nil || s.open.kind != "message" {
-		it := &rsStreamItem{kind: "message", id: s.ids.next("msg")}
-		dst = s.add(dst, it)
-		dst = s.emit(dst, "response.content_part.added", &rsPartEvent{ItemID: it.id, OutputIndex: it.index, ContentIndex: ptr(0), Part: outputText("")})
-	}
-	it := s.open
+	it := s.openMessage(&dst)
 	it.text.WriteString(text)
 	return s.emit(dst, "response.output_text.delta", &rsDeltaEvent{ItemID: it.id, OutputIndex: it.index, ContentIndex: ptr(0), Delta: &text, Logprobs: &[]json.RawMessage{}})
+}
+
+// openMessage is the open message item, started (its events appended to dst) if need be.
+func (s *chatToRsStream) openMessage(dst *[]byte) *rsStreamItem {
+	if s.open == nil || s.open.kind != "message" {
+		it := &rsStreamItem{kind: "message", id: s.ids.next("msg")}
+		*dst = s.add(*dst, it)
+		*dst = s.emit(*dst, "response.content_part.added", &rsPartEvent{ItemID: it.id, OutputIndex: it.index, ContentIndex: ptr(0), Part: outputText("")})
+	}
+	return s.open
+}
+
+// fastChunk is event for the usual text chunk after the first (see readFastChatChunk), its
+// output_text.delta written by hand exactly as emit would write it.
+func (s *chatToRsStream) fastChunk(dst, data []byte) (_ []byte, ok bool) {
+	c, ok := readFastChatChunk(data)
+	if !ok {
+		return dst, false
+	}
+	if c.choices != 1 || c.index != 0 || len(c.content) <= 2 {
+		return dst, true // nothing for the client: a role, an empty content, no choice
+	}
+	it := s.openMessage(&dst)
+	text := jsonStringValue(c.content, c.contentEsc, &s.scratch)
+	it.text.Write(text)
+	dst = append(dst, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":"...)
+	dst = strconv.AppendInt(dst, int64(s.seq), 10)
+	s.seq++
+	dst = append(dst, `,"item_id":`...)
+	dst = appendJSONString(dst, it.id)
+	dst = append(dst, `,"output_index":`...)
+	dst = strconv.AppendInt(dst, int64(it.index), 10)
+	dst = append(dst, `,"content_index":0,"delta":`...)
+	dst = appendJSONString(dst, text)
+	return append(dst, ",\"logprobs\":[]}\n\n"...), true
 }
 
 func (s *chatToRsStream) toolDelta(dst []byte, idx int, tc *oaToolCall) []byte {

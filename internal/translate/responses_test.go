@@ -1,6 +1,10 @@
 package translate
 
 import (
+	"bytes"
+	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aigw/aigw/internal/config"
@@ -31,4 +35,43 @@ func TestGoldenResponsesToChat(t *testing.T)      { responsesToChatSuite.run(t) 
 // fuzz seeds).
 func goldenSuites() []goldenSuite {
 	return []goldenSuite{openAIToAnthropicSuite, anthropicToOpenAISuite, responsesToAnthropicSuite, responsesToChatSuite}
+}
+
+// TestResponsesStreamFastPath requires the Responses stream's fast path to write exactly what
+// the general path writes, for every Responses stream fixture and the benchmark streams.
+func TestResponsesStreamFastPath(t *testing.T) {
+	type input struct {
+		suite  goldenSuite
+		name   string
+		stream []byte
+	}
+	var inputs []input
+	for path, stream := range goldenStreams(t) {
+		s := suiteFor(path)
+		if s.endpoint != EndpointResponses {
+			continue
+		}
+		inputs = append(inputs, input{s, strings.SplitN(filepath.Base(path), ".", 2)[0], stream})
+	}
+	inputs = append(inputs, input{responsesToAnthropicSuite, "", anthropicBenchStream()}, input{responsesToChatSuite, "", openAIBenchStream()})
+	for _, in := range inputs {
+		run := func(general bool) []byte {
+			var tr Translator
+			if in.name != "" {
+				tr = in.suite.translator(t, in.name)
+			} else {
+				tr = responsesTranslator(t, in.suite.backend(""), "m", `{"model":"m","stream":true,"input":"Hi"}`)
+			}
+			r := tr.(*responsesToChat)
+			r.generalOnly = general
+			if o, ok := r.inner.(*openAIToAnthropic); ok {
+				o.generalOnly = general
+			}
+			_ = tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"text/event-stream"}})
+			return feedStream(t, tr, in.stream, []int{13})
+		}
+		if fast, general := run(false), run(true); !bytes.Equal(fast, general) {
+			t.Errorf("%s/%s: fast path differs:\n--- fast\n%s\n--- general\n%s", in.suite.dir, in.name, fast, general)
+		}
+	}
 }

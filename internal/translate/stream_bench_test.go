@@ -61,6 +61,8 @@ func BenchmarkTranslatedStream(b *testing.B) {
 	}{
 		{"openai_anthropic", openAIToAnthropicSuite, `{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicBenchStream()},
 		{"anthropic_openai", anthropicToOpenAISuite, `{"model":"gpt-4.1","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIBenchStream()},
+		{"responses_anthropic", responsesToAnthropicSuite, `{"model":"claude-sonnet-4-5","stream":true,"input":"Hi"}`, anthropicBenchStream()},
+		{"responses_chat", responsesToChatSuite, `{"model":"qwen3","stream":true,"input":"Hi"}`, openAIBenchStream()},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
