@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"time"
 )
 
@@ -52,6 +53,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	tokens := fs.Int("tokens", 16, "output tokens per simulated answer")
 	quick := fs.Bool("quick", false, "smoke run of about 20s: 2 rounds, short segments (explicit flags still win)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	only := fs.String("section", "", "run only this section (llm, soak)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,6 +104,14 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 
 	sections := []Section{
 		{Name: "llm", Run: llmSection},
+		{Name: "soak", Run: soakSection},
+	}
+	if *only != "" {
+		sections = slices.DeleteFunc(sections, func(s Section) bool { return s.Name != *only })
+		if len(sections) == 0 {
+			fmt.Fprintf(stderr, "bench: no section %q\n", *only)
+			return 2
+		}
 	}
 	start := time.Now()
 	fmt.Fprintf(stderr, "bench: %s, GOMAXPROCS=%d, %d round(s) x %s per target per scenario\n",

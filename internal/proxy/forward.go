@@ -293,12 +293,12 @@ func (s *Server) abortStream(w http.ResponseWriter, rc *http.ResponseController,
 // translate.MaxJSONDepth.
 func (s *Server) readUpstreamBody(call *upstreamCall, body io.Reader) ([]byte, error) {
 	limit := s.limits.MaxUpstreamBodyBytes
-	raw, err := io.ReadAll(io.LimitReader(body, limit+1))
+	raw, err := readLimited(body, limit, call.resp.ContentLength, call.resp.Header.Get("Content-Encoding") == "")
+	if errors.Is(err, errTooLarge) {
+		return nil, translate.Errorf(http.StatusBadGateway, "upstream_too_large", "the backend's response is larger than %d bytes (decompressed)", limit)
+	}
 	if err != nil {
 		return nil, upstreamReadError(call, err)
-	}
-	if int64(len(raw)) > limit {
-		return nil, translate.Errorf(http.StatusBadGateway, "upstream_too_large", "the backend's response is larger than %d bytes (decompressed)", limit)
 	}
 	if jsonContent(call.resp.Header.Get("Content-Type")) {
 		if err := translate.CheckUpstreamJSON(raw); err != nil {
@@ -306,6 +306,63 @@ func (s *Server) readUpstreamBody(call *upstreamCall, body io.Reader) ([]byte, e
 		}
 	}
 	return raw, nil
+}
+
+// errTooLarge is readLimited's error for a body past its limit.
+var errTooLarge = errors.New("body too large")
+
+// readLimitedPiece is the unit readLimited reads an unknown-length body in.
+const readLimitedPiece = 1 << 20
+
+// readLimited reads r whole, up to limit bytes (errTooLarge past it). A body of known length
+// (size >= 0, not content-coded) is read into one buffer of that size; any other is read in
+// pieces joined at the end, so the memory a body over the limit costs is the limit, not the
+// doubling growth of one buffer, and it is garbage as soon as the 502 is decided.
+func readLimited(r io.Reader, limit, size int64, sized bool) ([]byte, error) {
+	if sized && size >= 0 {
+		if size > limit {
+			return nil, errTooLarge
+		}
+		buf := make([]byte, size+1)
+		n, err := io.ReadFull(r, buf)
+		switch {
+		case err == nil: // more than it announced
+			return nil, errTooLarge
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			if int64(n) < size {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return buf[:n], nil
+		}
+		return nil, err
+	}
+	var pieces [][]byte
+	var total int64
+	for {
+		piece := make([]byte, min(readLimitedPiece, limit+1-total))
+		n, err := io.ReadFull(r, piece)
+		total += int64(n)
+		if n > 0 {
+			pieces = append(pieces, piece[:n])
+		}
+		if total > limit {
+			return nil, errTooLarge
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(pieces) == 1 {
+		return pieces[0], nil
+	}
+	out := make([]byte, 0, total)
+	for _, p := range pieces {
+		out = append(out, p...)
+	}
+	return out, nil
 }
 
 // jsonContent reports whether a body of this content type is read as JSON by the translators.
