@@ -56,7 +56,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request, start t
 	} else if req.MaxTokens != nil {
 		limit = *req.MaxTokens
 	}
-	p := s.planFor(h, limit, modelReasons(model), tools)
+	p := s.planFor(h, limit, modelReasons(model) && req.ReasoningEffort != "none", tools)
 	usage.CompletionTokens = p.outputTokens() + p.reasoning
 	usage.CompletionTokensDetails.ReasoningTokens = p.reasoning
 	usage.TotalTokens = usage.PromptTokens + usage.CompletionTokens

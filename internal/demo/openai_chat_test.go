@@ -63,6 +63,8 @@ func TestChatCompletions(t *testing.T) {
 			wantFinish: "stop", wantTokens: 10},
 		{name: "reasoning model", body: `{"model":"gpt-5-nano","messages":[{"role":"user","content":"Hello!"}]}`,
 			wantFinish: "stop", wantTokens: 10, wantReason: true},
+		{name: "reasoning effort none", body: `{"model":"gpt-5.4","reasoning_effort":"none","messages":[{"role":"user","content":"Hello!"}]}`,
+			wantFinish: "stop", wantTokens: 10},
 		{name: "weather calls tool", body: `{"model":"gpt-4o","messages":[{"role":"user","content":"What's the Weather in Boston?"}],` + weatherTools + `}`,
 			wantFinish: "tool_calls", wantTool: true},
 		{name: "tool_choice none", body: `{"model":"gpt-4o","tool_choice":"none","messages":[{"role":"user","content":"weather?"}],` + weatherTools + `}`,

@@ -18,6 +18,7 @@ type chatRequest struct {
 	StreamOptions       *streamOptions `json:"stream_options"`
 	Tools               []functionTool `json:"tools"`
 	ToolChoice          chatToolChoice `json:"tool_choice"`
+	ReasoningEffort     string         `json:"reasoning_effort"`
 }
 
 // streamOptions are the chat and completion stream_options.
