@@ -313,6 +313,12 @@ func (b *builder) backendRef(ns, path string, src *routeBackendRef) *BackendRef 
 		return nil // it exists but has errors of its own
 	}
 	ref := &BackendRef{Backend: be, Weight: 1, ModelNameOverride: src.ModelNameOverride}
+	if src.ModelNameOverride != "" {
+		if err := be.Schema.Name.CheckModel(src.ModelNameOverride); err != nil {
+			b.d.errorf(b.d.line(&src.ModelNameOverride), "%s.modelNameOverride: %v", path, err)
+			return nil
+		}
+	}
 	if src.Weight != nil {
 		if *src.Weight < 0 {
 			b.d.errorf(b.d.line(&src.Weight), "%s.weight: must be 0 or more", path)

@@ -20,11 +20,13 @@ const (
 type schemaInfo struct {
 	provider      string // gen_ai.provider.name
 	defaultPrefix string
+	// checkModel, when set, says why a model name cannot be sent to the schema's API.
+	checkModel func(model string) error
 }
 
 var schemas = map[SchemaName]schemaInfo{
 	SchemaOpenAI:      {provider: "openai", defaultPrefix: "/v1"},
-	SchemaAzureOpenAI: {provider: "azure.openai", defaultPrefix: ""},
+	SchemaAzureOpenAI: {provider: "azure.openai", defaultPrefix: "", checkModel: checkAzureDeployment},
 	SchemaAnthropic:   {provider: "anthropic", defaultPrefix: "/v1"},
 	SchemaCohere:      {provider: "cohere", defaultPrefix: ""},
 }
@@ -35,6 +37,15 @@ func (s SchemaName) ProviderName() string {
 		return i.provider
 	}
 	return strings.ToLower(string(s))
+}
+
+// CheckModel reports why model cannot be sent to a backend of the schema, or nil: Azure OpenAI
+// takes it as a deployment name in the URL path, so it must be one.
+func (s SchemaName) CheckModel(model string) error {
+	if c := schemas[s].checkModel; c != nil {
+		return c(model)
+	}
+	return nil
 }
 
 // DefaultPrefix is the path prefix of the schema's endpoints when the backend sets none.

@@ -133,3 +133,44 @@ func TestNegativeUsageClamped(t *testing.T) {
 		t.Errorf("access log line: %s", line)
 	}
 }
+
+// TestAzureDeploymentNameIsPathSafe: the model names an Azure deployment in the upstream path;
+// one that is not a safe path segment is a 400 in the client's shape and never reaches Azure.
+func TestAzureDeploymentNameIsPathSafe(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.EscapedPath())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"c1","object":"chat.completion","created":1,"model":"gpt-4o",`+
+			`"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`)
+	}))
+	t.Cleanup(up.Close)
+	g := startGateway(t, Options{Getenv: env("AZURE_OPENAI_API_KEY", "az-test", "AZURE_OPENAI_ENDPOINT", up.URL, "OPENAI_API_VERSION", "2024-10-21")})
+	for _, model := range []string{"..", ".", "a/../../admin", "gpt%2f4o", "gpt-4o?x=1", "gpt 4o", strings.Repeat("g", 65)} {
+		code, body := chat(t, g, model)
+		if code != 400 || !strings.Contains(body, `"invalid_model"`) || !strings.Contains(body, "deployment name") {
+			t.Errorf("model %q: %d %s", model, code, body)
+		}
+		resp, body := post(t, g.Gateway+"/v1/messages", `{"model":"`+model+`","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
+		if resp.StatusCode != 400 || !strings.Contains(body, `"type":"error"`) || !strings.Contains(body, "invalid_request_error") {
+			t.Errorf("anthropic client, model %q: %d %s", model, resp.StatusCode, body)
+		}
+	}
+	mu.Lock()
+	if len(paths) != 0 {
+		t.Errorf("Azure was asked for %v", paths)
+	}
+	mu.Unlock()
+	if code, body := chat(t, g, "gpt-4o.2024_08-x"); code != 200 {
+		t.Fatalf("a valid deployment name: %d %s", code, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) != 1 || paths[0] != "/openai/deployments/gpt-4o.2024_08-x/chat/completions" {
+		t.Errorf("upstream paths %v", paths)
+	}
+}

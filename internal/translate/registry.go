@@ -45,12 +45,18 @@ var registry = map[pair]Factory{
 }
 
 // New returns the translator from endpoint to the target's schema, or a 422 Error when aigw
-// cannot translate between them.
+// cannot translate between them, or a 400 when the model cannot be sent to the schema's API (an
+// Azure deployment name that is not a safe path segment).
 func New(endpoint Endpoint, t Target) (Translator, error) {
 	f, ok := registry[pair{endpoint, t.Backend.Schema.Name}]
 	if !ok {
 		return nil, Errorf(http.StatusUnprocessableEntity, "unsupported_translation",
 			"backend %q speaks the %s API, which cannot serve %s requests", t.Backend.Name, t.Backend.Schema.Name, endpoint)
+	}
+	if err := t.Backend.Schema.Name.CheckModel(t.Model); err != nil {
+		e := Errorf(http.StatusBadRequest, "invalid_model", "%v", err)
+		e.Param = "model"
+		return nil, e
 	}
 	return f(t), nil
 }
