@@ -30,6 +30,7 @@ type RunOptions struct {
 	DemoTokensPerSecond float64
 	PortSet             bool
 	MaxRequestBodyBytes int64
+	PricesPath          string
 	// Limits are the data plane bounds from --request-body-timeout, --max-connections,
 	// --max-upstream-body-bytes and --max-stream-event-bytes.
 	Limits        proxy.Limits
@@ -112,6 +113,7 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.IntVar(&opts.Limits.MaxConnections, "max-connections", proxy.DefaultMaxConnections, "most client connections open at once; more wait in the listen queue")
 	fl.Int64Var(&opts.Limits.MaxUpstreamBodyBytes, "max-upstream-body-bytes", proxy.DefaultMaxUpstreamBodyBytes, "largest non-streamed provider response, decompressed (502 above it)")
 	fl.IntVar(&opts.Limits.MaxStreamEventBytes, "max-stream-event-bytes", proxy.DefaultMaxStreamEventBytes, "largest provider stream event (the stream ends with an error event above it)")
+	fl.StringVar(&opts.PricesPath, "prices", "", "price catalog consulted before the built-in one (default: prices.yaml in the config home, when present)")
 	fl.DurationVar(&opts.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long requests in flight may finish (a second signal stops at once; exit 1 if any were cut off)")
 	return cmd
 }
@@ -130,6 +132,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		MaxRequestBodyBytes: opts.MaxRequestBodyBytes,
 		Limits:              opts.Limits,
 		ShutdownGrace:       opts.ShutdownGrace,
+		PricesPath:          opts.PricesPath,
 		Forced:              opts.Forced,
 		Getenv:              opts.Getenv,
 		Status:              opts.IO.ErrOut,

@@ -21,10 +21,11 @@ type Publisher interface {
 
 // Pipeline holds the current configuration snapshot and where request events go.
 type Pipeline struct {
-	model atomic.Pointer[config.Model]
-	pub   Publisher
-	hub   *observe.Hub
-	now   func() time.Time
+	model  atomic.Pointer[config.Model]
+	pub    Publisher
+	hub    *observe.Hub
+	prices *observe.Prices
+	now    func() time.Time
 }
 
 // Option adds an observer to a pipeline.
@@ -32,6 +33,9 @@ type Option func(*Pipeline)
 
 // WithHub publishes every request's lifecycle (start, attempts, first token, end) to h.
 func WithHub(h *observe.Hub) Option { return func(p *Pipeline) { p.hub = h } }
+
+// WithPrices puts a USD cost on every request from the catalog c.
+func WithPrices(c *observe.Prices) Option { return func(p *Pipeline) { p.prices = c } }
 
 // New returns a pipeline serving m and publishing finished requests to pub.
 func New(m *config.Model, pub Publisher, opts ...Option) *Pipeline {
@@ -83,4 +87,14 @@ func (s *Stream) started() {
 		Operation: s.ev.Operation, Endpoint: s.ev.Endpoint, RequestModel: s.ev.RequestModel,
 		Route: s.ev.Route, Stream: s.ev.Stream, TraceID: s.ev.TraceID,
 	}})
+}
+
+// observeEnd completes the request's observations once its event is final: the USD cost (by the
+// response model, else the model after override, else the client's), then the end event.
+func (s *Stream) observeEnd() {
+	if s.p.prices != nil {
+		s.ev.CostUSD, _ = s.p.prices.Cost(s.ev.Usage, s.ev.ResponseModel, s.ev.BackendModel, s.ev.RequestModel)
+	}
+	s.started()
+	s.publish(&observe.Event{Kind: observe.KindEnd, End: &s.ev})
 }

@@ -142,8 +142,7 @@ func (s *Stream) Finish(status int, err error) {
 			s.ev.Error = err.Error()
 		}
 	}
-	s.started()
-	s.publish(&observe.Event{Kind: observe.KindEnd, End: &s.ev})
+	s.observeEnd()
 	if s.p.pub != nil {
 		s.p.pub.Publish(&s.ev)
 	}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/aigw/aigw/configs"
 	"github.com/aigw/aigw/internal/observe"
 )
 
@@ -142,3 +144,16 @@ var errBadLast = badRequest("last must be a number of events, 0 or more")
 type badRequest string
 
 func (e badRequest) Error() string { return string(e) }
+
+// loadPrices builds the price catalog: the built-in one, after --prices FILE (which must exist)
+// or else prices.yaml in the config home (when it exists).
+func loadPrices(opts Options) (*observe.Prices, error) {
+	if opts.PricesPath != "" {
+		return observe.NewPrices(configs.Prices, opts.PricesPath, true)
+	}
+	path := ""
+	if opts.Dirs.ConfigHome != "" {
+		path = filepath.Join(opts.Dirs.ConfigHome, "prices.yaml")
+	}
+	return observe.NewPrices(configs.Prices, path, false)
+}

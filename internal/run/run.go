@@ -53,6 +53,9 @@ type Options struct {
 	// returns a *proxy.DrainCutError when requests were cut off.
 	Forced <-chan struct{}
 	Getenv func(string) string
+	// PricesPath is a price catalog to consult before the built-in one (--prices); without it,
+	// prices.yaml in the config home is used when it exists.
+	PricesPath string
 	// Status receives human status lines (the ready line, warnings).
 	Status io.Writer
 	// OnReady is called once both servers listen, with their base URLs.
@@ -124,10 +127,19 @@ func Run(ctx context.Context, opts Options) error {
 	if err := metrics.ObserveHub(hub); err != nil {
 		return err
 	}
+	prices, err := loadPrices(opts)
+	if err != nil {
+		return err
+	}
+	costs, err := metrics.CostCounter()
+	if err != nil {
+		return err
+	}
+	bus.Subscribe(costs)
 	events := observe.NewQueue(bus, 4096)
 	defer events.Close() // runs before the log file closes: every event is written
 
-	pipeline = extproc.New(model, events, extproc.WithHub(hub))
+	pipeline = extproc.New(model, events, extproc.WithHub(hub), extproc.WithPrices(prices))
 	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
