@@ -49,6 +49,7 @@ MCP servers on your machine, with token and cost accounting, metrics and traces.
 		newHealthcheckCmd(f, nil),
 		newCompletionCmd(f),
 		newMCPCmd(f),
+		newTUICmd(f, nil),
 	)
 	return root
 }

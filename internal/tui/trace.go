@@ -1,0 +1,201 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// traceView draws one request in detail: what it asked and got, its attempts as a timeline,
+// its tokens and cost, and its error in full.
+type traceView struct {
+	offset int
+}
+
+// scroll moves the text by delta lines.
+func (v *traceView) scroll(delta int) { v.offset = max(0, v.offset+delta) }
+
+// contentHidden is what the trace says of messages and tool calls: the event stream does not
+// carry them.
+const contentHidden = "hidden: the event stream carries no message content (content capture is off)"
+
+func (v *traceView) lines(s *Styles, r *Request, now time.Time, loc *time.Location, width int) []string {
+	if r == nil {
+		return []string{"", "  " + s.Dim.Render("No request selected: press enter on a request in the Live view.")}
+	}
+	var out []string
+	kv := func(label, value string) {
+		out = append(out, "  "+s.Label.Render(fit(label, 10, false))+value)
+	}
+	out = append(out, "  "+s.Title.Render("Request "+r.ID))
+	kind := r.Endpoint
+	if r.Stream {
+		kind += ", streamed"
+	}
+	kv("Endpoint", kind)
+	kv("Started", r.Start.In(loc).Format("2006-01-02 15:04:05.000"))
+	model := r.RequestModel
+	if served := r.ServedModel(); served != "" && served != model {
+		model += " → " + served
+	}
+	kv("Model", model)
+	if r.End != nil && r.End.BackendModel != "" && r.End.ResponseModel != "" && r.End.BackendModel != r.End.ResponseModel {
+		kv("Sent as", r.End.BackendModel)
+	}
+	route := r.Route
+	if route == "" {
+		route = "-"
+	}
+	kv("Route", route)
+	backend := r.Backend()
+	if r.End != nil && r.End.Provider != "" {
+		backend += " (" + r.End.Provider + ")"
+	}
+	kv("Backend", backend)
+	st := status(r)
+	switch {
+	case r.Lost:
+		st = "lost: the gateway restarted or events were dropped before this request ended"
+	case r.End == nil:
+		st = "in flight"
+		if st2 := status(r); st2 == "strm" {
+			st = "in flight, streaming"
+		}
+	}
+	kv("Status", st)
+	timing := "latency " + fmtDur(r.Latency(now))
+	if r.TTFT > 0 {
+		timing += ", first token " + fmtDur(r.TTFT)
+	}
+	kv("Timing", timing)
+	if r.End != nil {
+		u := r.End.Usage
+		tok := fmt.Sprintf("in %d, out %d, cached %d, cache write %d, reasoning %d, total %d",
+			u.InputTokens, u.OutputTokens, u.CachedInputTokens, u.CacheCreationInputTokens, u.ReasoningTokens, u.TotalTokens)
+		if r.End.InvalidUsage {
+			tok += " (the provider reported negative counts, clamped to 0)"
+		}
+		kv("Tokens", tok)
+		cost := fmtUSD(r.End.CostUSD)
+		switch {
+		case r.End.CostUSD == nil:
+			cost = "- (nothing billed)"
+		case r.End.CostUSD.Unknown:
+			cost = "unknown (the model has no price in the catalog)"
+		}
+		kv("Cost", cost)
+		if len(r.End.Costs) > 0 {
+			keys := make([]string, 0, len(r.End.Costs))
+			for k := range r.End.Costs {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			parts := make([]string, len(keys))
+			for i, k := range keys {
+				parts[i] = k + "=" + strconv.FormatUint(r.End.Costs[k], 10)
+			}
+			kv("Metadata", strings.Join(parts, ", "))
+		}
+	}
+	if r.TraceID != "" {
+		kv("Trace ID", r.TraceID)
+	}
+	out = append(out, "")
+	out = append(out, "  "+s.Title.Render(fmt.Sprintf("Attempts (%d)", len(r.Attempts))))
+	out = append(out, v.timeline(s, r, now, width)...)
+	out = append(out, "")
+	out = append(out, "  "+s.Title.Render("Messages and tool calls"))
+	out = append(out, "  "+s.Dim.Render(contentHidden))
+	if r.End != nil && r.End.Error != "" {
+		out = append(out, "", "  "+s.Title.Render("Error"))
+		for _, l := range strings.Split(ansi.Wrap(r.End.Error, max(20, width-4), " "), "\n") {
+			out = append(out, "  "+s.Error.Render(l))
+		}
+	}
+	return out
+}
+
+// timeline draws each attempt as a bar over the request's duration: an attempt runs from its
+// start to the next attempt's start (or to the end); a ▌ marks the first token.
+func (v *traceView) timeline(s *Styles, r *Request, now time.Time, width int) []string {
+	if len(r.Attempts) == 0 {
+		return []string{"  " + s.Dim.Render("none: the request did not reach a backend")}
+	}
+	total := r.Latency(now)
+	end := r.Start.Add(total)
+	const labelW = 30
+	barW := width - 2 - labelW - 1 - 1 - 13 - 1 - 16 // label, bar, span, outcome
+	atts := slices.Clone(r.Attempts)
+	var out []string
+	for i, a := range atts {
+		until := end
+		if i+1 < len(atts) {
+			until = atts[i+1].At
+		}
+		label := fmt.Sprintf("#%d %s", a.Try, a.Backend)
+		if a.BackendModel != "" {
+			label += " " + a.BackendModel
+		}
+		from := a.At.Sub(r.Start)
+		span := "+" + fmtDur(from) + " " + fmtDur(until.Sub(a.At))
+		if from <= 0 {
+			span = "+0 " + fmtDur(until.Sub(a.At))
+		}
+		outcome := ""
+		if i+1 < len(atts) {
+			outcome = "failed, retried"
+		} else if r.End != nil {
+			outcome = status(r)
+		}
+		line := "  " + fit(label, labelW, false) + " "
+		if barW >= 10 {
+			line += v.bar(s, r, a.At, until, total, barW) + " "
+		}
+		line += fit(span, 13, false) + " " + outcome
+		out = append(out, line)
+	}
+	return out
+}
+
+// bar draws [from, until) of a request lasting total in w cells.
+func (v *traceView) bar(s *Styles, r *Request, from, until time.Time, total time.Duration, w int) string {
+	if total <= 0 {
+		total = 1
+	}
+	pos := func(t time.Time) int {
+		p := int(int64(t.Sub(r.Start)) * int64(w) / int64(total))
+		return max(0, min(p, w))
+	}
+	a, b := pos(from), pos(until)
+	if b <= a {
+		b = min(a+1, w)
+	}
+	ft := -1
+	if !r.FirstTokenAt.IsZero() && !r.FirstTokenAt.Before(from) && r.FirstTokenAt.Before(until) {
+		ft = min(pos(r.FirstTokenAt), w-1)
+	}
+	var bb strings.Builder
+	for i := 0; i < w; i++ {
+		switch {
+		case i == ft:
+			bb.WriteString(s.BarFirst.Render("▌"))
+		case i >= a && i < b:
+			bb.WriteString(s.BarAttempt.Render("█"))
+		default:
+			bb.WriteString(s.Dim.Render("·"))
+		}
+	}
+	return bb.String()
+}
+
+// view draws the trace of r, scrolled, in width×height cells.
+func (v *traceView) view(s *Styles, r *Request, now time.Time, loc *time.Location, width, height int) string {
+	lines := v.lines(s, r, now, loc, width)
+	off := max(0, min(v.offset, len(lines)-height))
+	return fitLines(lines[off:], width, height)
+}
