@@ -11,11 +11,11 @@ import (
 // Bounds of the totals, so memory stays fixed: names kept per dimension (the rest are summed
 // under otherKey), latency samples per group, and seconds of history for the sparklines.
 const (
-	maxGroups      = 200
-	groupSamples   = 512
-	sparkSeconds   = 300
-	otherKey       = "(other)"
-	noneKey        = "(none)"
+	maxGroups    = 200
+	groupSamples = 512
+	sparkSeconds = 300
+	otherKey     = "(other)"
+	noneKey      = "(none)"
 )
 
 // Totals sums finished requests overall and per model, backend and route, and keeps per-second

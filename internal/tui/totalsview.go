@@ -120,8 +120,8 @@ func (v *totalsView) scroll(delta int) { v.offset = max(0, v.offset+delta) }
 
 // sparklines draws requests/s and tokens/s, one cell per second, as wide as the screen allows.
 func (v *totalsView) sparklines(s *Styles, t *Totals, now time.Time, width int) []string {
-	const label = 8  // "  req/s "
-	const tail = 22  // " now 1234.5  max 1234"
+	const label = 8 // "  req/s "
+	const tail = 22 // " now 1234.5  max 1234"
 	n := width - label - tail
 	if n < 10 {
 		return nil
