@@ -61,6 +61,7 @@ func (t *anthropicToOpenAI) openAIRequest(in *anRequest) (*oaChatRequest, error)
 			Name: "response", Schema: format.Schema, Strict: ptr(true),
 		}}
 	}
+	fitOpenAIModel(out)
 	return out, nil
 }
 
