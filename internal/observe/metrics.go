@@ -39,6 +39,8 @@ type Metrics struct {
 	invalidUsage metric.Int64Counter
 
 	models *modelLabels
+	// providerOptions add readers (OTLP export) and a resource to the meter provider.
+	providerOptions []sdkmetric.Option
 }
 
 // MetricsOption tunes NewMetrics.
@@ -72,13 +74,14 @@ func NewMetrics(opts ...MetricsOption) (*Metrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus exporter: %w", err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-	meter := mp.Meter("github.com/aigw/aigw")
-	m := &Metrics{provider: mp, handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+	m := &Metrics{handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		models: &modelLabels{max: DefaultMaxModelLabels, seen: map[string]struct{}{}}}
 	for _, o := range opts {
 		o(m)
 	}
+	mp := sdkmetric.NewMeterProvider(append(m.providerOptions, sdkmetric.WithReader(exp))...)
+	m.provider = mp
+	meter := mp.Meter("github.com/aigw/aigw")
 	if m.tokens, err = meter.Int64Histogram("gen_ai.client.token.usage",
 		metric.WithUnit("{token}"), metric.WithDescription("Number of tokens used per request, by token type."),
 		metric.WithExplicitBucketBoundaries(tokenBuckets...)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 // Hub fans lifecycle events out to live subscribers and keeps the most recent ones in a ring so a
@@ -163,4 +164,9 @@ func (m *Metrics) ObserveHub(h *Hub) error {
 		return nil
 	}, dropped, subs)
 	return err
+}
+
+// WithMeterProviderOptions adds options to the meter provider, such as a periodic OTLP reader.
+func WithMeterProviderOptions(o ...sdkmetric.Option) MetricsOption {
+	return func(m *Metrics) { m.providerOptions = append(m.providerOptions, o...) }
 }
