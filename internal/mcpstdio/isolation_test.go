@@ -282,3 +282,41 @@ func TestRootsStayPerSession(t *testing.T) {
 		}
 	}
 }
+
+// TestStatelessRootsAreNotShared checks the 2026-07-28 side of defect 2: requests that declare
+// roots are served by pooled children, and a pooled child that learned a client's roots never
+// serves another request (a session-revision server may keep roots once told).
+func TestStatelessRootsAreNotShared(t *testing.T) {
+	_, srv := startBridge(t, testServerConfig(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	withRoot := func(uri string) *mcp.ClientSession {
+		client := mcp.NewClient(&mcp.Implementation{Name: "stateless-roots", Version: "1"}, &mcp.ClientOptions{
+			Capabilities: &mcp.ClientCapabilities{RootsV2: &mcp.RootCapabilities{ListChanged: true}},
+		})
+		client.AddRoots(&mcp.Root{URI: uri})
+		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint(srv), MaxRetries: -1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cs.Close() })
+		if v := cs.InitializeResult().ProtocolVersion; v != version20260728 {
+			t.Fatalf("negotiated %q, want %s", v, version20260728)
+		}
+		return cs
+	}
+	a, b := withRoot("file:///only-a"), withRoot("file:///only-b")
+	first := callText(t, ctx, a, "pid", nil)
+	if again := callText(t, ctx, b, "pid", nil); again != first {
+		t.Fatalf("requests of one capability set used children %s and %s; the pool should reuse an idle child", first, again)
+	}
+	if got := callText(t, ctx, a, "roots", nil); got != "roots: [file:///only-a]" {
+		t.Errorf("A's roots: %q", got)
+	}
+	if after := callText(t, ctx, b, "pid", nil); after == first {
+		t.Errorf("child %s learned A's roots and then served B", first)
+	}
+	if got := callText(t, ctx, b, "roots", nil); got != "roots: [file:///only-b]" {
+		t.Errorf("B's roots: %q", got)
+	}
+}

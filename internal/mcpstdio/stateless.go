@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -97,8 +98,14 @@ func (b *Bridge) serveStateless(w http.ResponseWriter, r *http.Request, msg json
 	} else {
 		m = b.shared
 	}
-	defer release()
 	s := newSession("", m)
+	// done ends the request's use of its child, once: as soon as its final answer is known
+	// (so the client's next request finds a pooled child idle), or when the client went away.
+	done := sync.OnceFunc(func() {
+		m.endStateless(s)
+		release()
+	})
+	defer done()
 	s.stateless = true
 	s.version = param(req.Params, metaPath(metaProtocolVersion)).Str
 	s.caps = capsFrom(caps)
@@ -117,8 +124,10 @@ func (b *Bridge) serveStateless(w http.ResponseWriter, r *http.Request, msg json
 	} else {
 		m.handle(r.Context(), s, req, q)
 	}
-	streamReplies(w, r.Context(), q, req.ID, func(resp *jsonrpc.Response) int { return b.shapeStateless(req.Method, resp) })
-	m.endStateless(s)
+	streamReplies(w, r.Context(), q, req.ID, func(resp *jsonrpc.Response) int {
+		done()
+		return b.shapeStateless(req.Method, resp)
+	})
 }
 
 // writeRPCResponse answers with one JSON-RPC response; status 0 means 200.
