@@ -79,3 +79,5 @@ func typeText(m *Model, s string) {
 		m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
 	}
 }
+
+func sizeMsg(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
