@@ -210,7 +210,11 @@ func TestClientRestart(t *testing.T) {
 func TestClientRestartBySeq(t *testing.T) {
 	fa := &fakeAdmin{conns: []func(http.ResponseWriter, func()){
 		func(w http.ResponseWriter, flush func()) { sse(w, 7, "old"); flush() },
-		func(w http.ResponseWriter, flush func()) { sse(w, 1, "new"); flush(); time.Sleep(50 * time.Millisecond) },
+		func(w http.ResponseWriter, flush func()) {
+			sse(w, 1, "new")
+			flush()
+			time.Sleep(50 * time.Millisecond)
+		},
 		func(w http.ResponseWriter, flush func()) { sse(w, 1, "new"); sse(w, 2, "new2"); flush() },
 	}}
 	srv := httptest.NewServer(fa)

@@ -30,8 +30,8 @@ func TestFilter(t *testing.T) {
 	cases := []struct{ filter, want string }{
 		{"", "req-0008-wait req-0007-stream req-0009-unrouted req-0006-reason req-0005-local req-0004-error req-0003-fallback req-0002-claude req-0001-mini"},
 		{"model:gpt-4o-mini", "req-0008-wait req-0001-mini"},
-		{"model:2024-08-06", "req-0003-fallback"},                         // the served model counts
-		{"backend:openai-primary", "req-0003-fallback"},                   // so does a backend that failed over
+		{"model:2024-08-06", "req-0003-fallback"},       // the served model counts
+		{"backend:openai-primary", "req-0003-fallback"}, // so does a backend that failed over
 		{"backend:azure", "req-0003-fallback"},
 		{"status:5xx", "req-0004-error"},
 		{"status:4", "req-0009-unrouted"},
