@@ -48,8 +48,8 @@ func (rs *responseStream) send(ev responseEvent) error {
 }
 
 // delta writes one delta event without encoding/json: the prefix up to the delta (type, item
-// and indexes) is built once per item; escaped is the delta already escaped for a JSON string.
-func (rs *responseStream) delta(typ, prefix, escaped string, textLen int, logprobs bool) error {
+// and indexes) is built once per item; text is escaped for a JSON string here unless escaped.
+func (rs *responseStream) delta(typ, prefix, text string, escaped bool, logprobs bool) error {
 	rs.buf = append(rs.buf, "event: "...)
 	rs.buf = append(rs.buf, typ...)
 	rs.buf = append(rs.buf, "\ndata: {\"type\":\""...)
@@ -59,7 +59,13 @@ func (rs *responseStream) delta(typ, prefix, escaped string, textLen int, logpro
 	rs.seq++
 	rs.buf = append(rs.buf, prefix...)
 	rs.buf = append(rs.buf, `,"delta":"`...)
-	rs.buf = append(rs.buf, escaped...)
+	n := len(rs.buf)
+	if escaped {
+		rs.buf = append(rs.buf, text...)
+	} else {
+		rs.buf = appendEscaped(rs.buf, text)
+	}
+	textLen := len(rs.buf) - n
 	rs.buf = append(rs.buf, '"')
 	if logprobs {
 		rs.buf = append(rs.buf, `,"logprobs":[]`...)
@@ -117,7 +123,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, res *res
 					return
 				}
 				t := p.summary.at(i)
-				if rs.delta("response.reasoning_summary_text.delta", prefix, t.escaped, len(t.text), false) != nil {
+				if rs.delta("response.reasoning_summary_text.delta", prefix, t.escaped, true, false) != nil {
 					return
 				}
 			}
@@ -146,7 +152,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, res *res
 			if rs.pace() != nil {
 				return
 			}
-			if rs.delta("response.function_call_arguments.delta", prefix, string(appendEscaped(nil, piece)), len(piece), false) != nil {
+			if rs.delta("response.function_call_arguments.delta", prefix, piece, false, false) != nil {
 				return
 			}
 		}
@@ -172,7 +178,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, res *res
 				return
 			}
 			t := p.text.at(i)
-			if rs.delta("response.output_text.delta", prefix, t.escaped, len(t.text), true) != nil {
+			if rs.delta("response.output_text.delta", prefix, t.escaped, true, true) != nil {
 				return
 			}
 		}

@@ -24,6 +24,7 @@ func TestClientDisconnectStopsStream(t *testing.T) {
 	for _, tc := range []struct{ path, body string }{
 		{"/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}`},
 		{"/v1/completions", `{"model":"babbage-002","stream":true,"prompt":"hi"}`},
+		{"/v1/responses", `{"model":"gpt-4.1","stream":true,"input":"hi"}`},
 		{"/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":20000,"stream":true,"messages":[{"role":"user","content":"hi"}]}`},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
@@ -57,6 +58,7 @@ func TestPacing(t *testing.T) {
 	for _, tc := range []struct{ path, body string }{
 		{"/v1/chat/completions", `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}`},
 		{"/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`},
+		{"/v1/responses", `{"model":"gpt-4.1","stream":true,"input":"hi"}`},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			start := time.Now()
@@ -126,6 +128,7 @@ func BenchmarkServe(b *testing.B) {
 	for _, bc := range []struct{ name, path, body string }{
 		{"chat", "/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello!"}]}`},
 		{"chat-stream", "/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hello!"}]}`},
+		{"responses-stream", "/v1/responses", `{"model":"gpt-4.1-mini","stream":true,"input":"Hello!"}`},
 		{"messages-stream", "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"Hello!"}]}`},
 		{"embeddings", "/v1/embeddings", `{"model":"text-embedding-3-small","input":"Hello!"}`},
 	} {
