@@ -320,3 +320,41 @@ func TestStatelessRootsAreNotShared(t *testing.T) {
 		t.Errorf("B's roots: %q", got)
 	}
 }
+
+// TestLogMessagesStayWithTheirClient: a log message the shared child sends while one client's
+// request is in flight goes to that client only; while several clients' requests are, it could
+// be any one's and goes to none.
+func TestLogMessagesStayWithTheirClient(t *testing.T) {
+	_, srv := startBridge(t, testServerConfig(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evA, evB := &events{}, &events{}
+	a := connect(t, endpoint(srv), version20251125, &mcp.ClientOptions{LoggingMessageHandler: evA.clientOptions().LoggingMessageHandler})
+	b := connect(t, endpoint(srv), version20251125, &mcp.ClientOptions{LoggingMessageHandler: evB.clientOptions().LoggingMessageHandler})
+	for _, cs := range []*mcp.ClientSession{a, b} {
+		if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	callText(t, ctx, b, "log", map[string]any{"level": "info", "text": "B alone"})
+	waitFor(t, "B's own log message", evB.count(func() int { return len(evB.logs) }))
+
+	busy := make(chan error, 1)
+	go func() {
+		_, err := a.CallTool(ctx, &mcp.CallToolParams{Name: "slow", Arguments: map[string]any{"steps": 10, "delayMs": 50}})
+		busy <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	callText(t, ctx, b, "log", map[string]any{"level": "info", "text": "secret of B"})
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	evA.mu.Lock()
+	defer evA.mu.Unlock()
+	for _, l := range evA.logs {
+		if strings.Contains(l, "B") {
+			t.Errorf("session A received B's log message %q", l)
+		}
+	}
+}

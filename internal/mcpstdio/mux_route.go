@@ -162,21 +162,43 @@ func (m *mux) childNotification(n *jsonrpc.Request) {
 		params := setParam(n.Params, "requestId", idJSON(intID(bid)))
 		m.deliverLocked(r.sess, r.call, &jsonrpc.Request{Method: n.Method, Params: params})
 	case notifMessage:
+		// A log message may carry a client's data, and the stdio wire does not say which
+		// client's request it is about. With exactly one client's request in flight it goes to
+		// that client, on that request's stream; with none it is about the server itself and
+		// goes to every session; with several it could be any one's, so it goes to none.
 		level := param(n.Params, "level").Str
-		for s := range m.sessions {
-			if levelAllows(s.logLevel, level) {
-				m.deliverLocked(s, nil, n)
+		var only *call
+		for _, c := range m.calls {
+			if c.sess == nil {
+				continue
+			}
+			if only != nil && only.sess != c.sess {
+				m.log.Debug("not relaying a log message of the MCP server: several clients have requests in flight",
+					"server", m.cfg.Name)
+				return
+			}
+			if only == nil || c.stream != nil {
+				only = c
 			}
 		}
-		// Stateless requests receive log messages on their own stream if they asked for a level.
-		seen := map[*session]bool{}
-		for _, c := range m.calls {
-			if s := c.sess; s != nil && s.stateless && s.logLevel != "" && !seen[s] && c.stream != nil {
-				seen[s] = true
+		if only == nil {
+			for s := range m.sessions {
 				if levelAllows(s.logLevel, level) {
-					c.stream.push(n)
+					m.deliverLocked(s, nil, n)
 				}
 			}
+			return
+		}
+		s := only.sess
+		if s.stateless {
+			// A 2026-07-28 request receives log messages only if it asked for a level.
+			if s.logLevel != "" && levelAllows(s.logLevel, level) && only.stream != nil {
+				only.stream.push(n)
+			}
+			return
+		}
+		if levelAllows(s.logLevel, level) {
+			m.deliverLocked(s, only, n)
 		}
 	case notifResourceUpdated:
 		uri := param(n.Params, "uri").Str
