@@ -162,44 +162,14 @@ func (m *mux) childNotification(n *jsonrpc.Request) {
 		params := setParam(n.Params, "requestId", idJSON(intID(bid)))
 		m.deliverLocked(r.sess, r.call, &jsonrpc.Request{Method: n.Method, Params: params})
 	case notifMessage:
-		// A log message may carry a client's data, and the stdio wire does not say which
-		// client's request it is about. With exactly one client's request in flight it goes to
-		// that client, on that request's stream; with none it is about the server itself and
-		// goes to every session; with several it could be any one's, so it goes to none.
 		level := param(n.Params, "level").Str
-		var only *call
-		for _, c := range m.calls {
-			if c.sess == nil {
-				continue
+		m.relayUnattributedLocked(n, func(s *session) bool {
+			if s.stateless {
+				// A 2026-07-28 request receives log messages only if it asked for a level.
+				return s.logLevel != "" && levelAllows(s.logLevel, level)
 			}
-			if only != nil && only.sess != c.sess {
-				m.log.Debug("not relaying a log message of the MCP server: several clients have requests in flight",
-					"server", m.cfg.Name)
-				return
-			}
-			if only == nil || c.stream != nil {
-				only = c
-			}
-		}
-		if only == nil {
-			for s := range m.sessions {
-				if levelAllows(s.logLevel, level) {
-					m.deliverLocked(s, nil, n)
-				}
-			}
-			return
-		}
-		s := only.sess
-		if s.stateless {
-			// A 2026-07-28 request receives log messages only if it asked for a level.
-			if s.logLevel != "" && levelAllows(s.logLevel, level) && only.stream != nil {
-				only.stream.push(n)
-			}
-			return
-		}
-		if levelAllows(s.logLevel, level) {
-			m.deliverLocked(s, only, n)
-		}
+			return levelAllows(s.logLevel, level)
+		})
 	case notifResourceUpdated:
 		uri := param(n.Params, "uri").Str
 		for s := range m.sessions {
@@ -228,10 +198,48 @@ func (m *mux) childNotification(n *jsonrpc.Request) {
 			}
 		}
 	default:
-		for s := range m.sessions {
-			m.deliverLocked(s, nil, n)
+		m.relayUnattributedLocked(n, func(s *session) bool { return !s.stateless })
+	}
+}
+
+// relayUnattributedLocked relays a notification of the child that does not say which client
+// it is about (a log message, a notification the bridge does not know), and may carry a
+// client's data. With exactly one client's request in flight it goes to that client, on that
+// request's stream; with none it is about the server itself and goes to every session; with
+// several it could be any one's, so it goes to none. wants filters the recipients.
+func (m *mux) relayUnattributedLocked(n *jsonrpc.Request, wants func(*session) bool) {
+	var only *call
+	for _, c := range m.calls {
+		if c.sess == nil {
+			continue
+		}
+		if only != nil && only.sess != c.sess {
+			m.log.Debug("not relaying a notification of the MCP server: several clients have requests in flight",
+				"server", m.cfg.Name, "method", n.Method)
+			return
+		}
+		if only == nil || c.stream != nil {
+			only = c
 		}
 	}
+	if only == nil {
+		for s := range m.sessions {
+			if wants(s) {
+				m.deliverLocked(s, nil, n)
+			}
+		}
+		return
+	}
+	if !wants(only.sess) {
+		return
+	}
+	if only.sess.stateless {
+		if only.stream != nil {
+			only.stream.push(n)
+		}
+		return
+	}
+	m.deliverLocked(only.sess, only, n)
 }
 
 // uriCovers reports whether an update of uri concerns a subscription to sub: the resource
