@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // responsesToChat serves a Responses API client from a backend that speaks Chat Completions
@@ -26,6 +28,8 @@ type responsesToChat struct {
 	// namespaced maps the flat name of each function of a namespace tool to its namespace and
 	// name.
 	namespaced map[string][2]string
+	// echo is the response object's echo of the request's parameters.
+	echo rsResponse
 
 	sseResponse bool
 	body        bodyBuffer
@@ -58,6 +62,7 @@ func (t *responsesToChat) RequestBody(req *Request) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.echoRequest(req.Body, &in)
 	body, err := marshalJSON(chat)
 	if err != nil {
 		return nil, badRequest("", "cannot encode the chat request: %v", err)
@@ -114,7 +119,7 @@ func (t *responsesToChat) response(body []byte) ([]byte, error) {
 		return nil, upstreamInvalid("the backend sent a completion aigw cannot read: %v", err)
 	}
 	ids := newRsIDs(c.ID)
-	r := ids.response(c.Created, c.Model)
+	r := t.newResponse(&ids, c.Created, c.Model)
 	r.Usage = rsUsageFromChat(c.Usage)
 	if len(c.Choices) > 0 {
 		msg := &c.Choices[0].Message
@@ -251,9 +256,29 @@ func (g *rsIDs) next(kind string) string {
 	return kind + "_" + g.base + "_" + strconv.Itoa(g.n)
 }
 
-func (g *rsIDs) response(created int64, model string) rsResponse {
-	return rsResponse{
-		ID: "resp_" + g.base, Object: "response", CreatedAt: created, Status: "in_progress", Model: model,
-		Output: []rsItem{}, ParallelToolCalls: true, Tools: []rsTool{}, ToolChoice: json.RawMessage(`"auto"`),
+// newResponse is the response object before any output, with the request's parameters.
+func (t *responsesToChat) newResponse(ids *rsIDs, created int64, model string) rsResponse {
+	r := t.echo
+	r.ID, r.Object, r.CreatedAt, r.Status, r.Model, r.Output = "resp_"+ids.base, "response", created, "in_progress", model, []rsItem{}
+	return r
+}
+
+// echoRequest keeps the request's parameters for the response objects, with the API's
+// defaults for those it did not set.
+func (t *responsesToChat) echoRequest(body []byte, in *rsRequest) {
+	raw := func(path, def string) json.RawMessage {
+		if v := gjson.GetBytes(body, path); v.Exists() && v.Type != gjson.Null {
+			return json.RawMessage(v.Raw)
+		}
+		return json.RawMessage(def)
+	}
+	t.echo = rsResponse{
+		Instructions: in.Instructions, MaxOutputTokens: in.MaxOutputTokens,
+		ParallelToolCalls: in.ParallelToolCalls == nil || *in.ParallelToolCalls,
+		Reasoning:         raw("reasoning", `{"effort":null,"summary":null}`),
+		Temperature:       in.Temperature, TopP: in.TopP,
+		Text:       raw("text", `{"format":{"type":"text"}}`),
+		ToolChoice: raw("tool_choice", `"auto"`), Tools: raw("tools", `[]`),
+		Truncation: "disabled", Metadata: raw("metadata", `{}`),
 	}
 }

@@ -343,6 +343,9 @@ func (t *responsesToChat) chatTools(in *rsRequest, out *oaChatRequest) error {
 			if hostedToolsDropped[tl.Type] {
 				continue
 			}
+			if strings.HasPrefix(tl.Type, "local_shell") || strings.HasPrefix(tl.Type, "shell") || strings.HasPrefix(tl.Type, "apply_patch") {
+				return untranslatable(param+".type", "tools of type %q are OpenAI models' own and cannot be translated for backend %q: declare the tool as a function", tl.Type, t.target.Backend.Name)
+			}
 			return untranslatable(param+".type", "tools of type %q run at OpenAI and cannot be used with backend %q", tl.Type, t.target.Backend.Name)
 		}
 	}

@@ -121,7 +121,7 @@ func (s *chatToRsStream) event(dst []byte, ev SSEEvent) []byte {
 func (s *chatToRsStream) start(dst []byte, c *oaChunkIn) []byte {
 	s.started = true
 	s.ids = newRsIDs(c.ID)
-	s.resp = s.ids.response(c.Created, c.Model)
+	s.resp = s.t.newResponse(&s.ids, c.Created, c.Model)
 	dst = s.emit(dst, "response.created", &rsResponseEvent{Response: s.resp})
 	return s.emit(dst, "response.in_progress", &rsResponseEvent{Response: s.resp})
 }
@@ -360,7 +360,7 @@ func (s *chatToRsStream) fail(dst []byte, code, message string) []byte {
 	dst = s.emit(dst, "error", &rsErrorEvent{Code: code, Message: message})
 	if !s.started {
 		s.ids = newRsIDs("")
-		s.resp = s.ids.response(0, s.t.target.Model)
+		s.resp = s.t.newResponse(&s.ids, 0, s.t.target.Model)
 	}
 	r := s.resp
 	r.Status = "failed"

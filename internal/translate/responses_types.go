@@ -154,19 +154,29 @@ func rsToolChoice(raw json.RawMessage) (mode, typ, name string, err error) {
 
 // rsResponse is a Responses response object, whole or as a stream event carries it.
 type rsResponse struct {
-	ID                string          `json:"id"`
-	Object            string          `json:"object"`
-	CreatedAt         int64           `json:"created_at"`
-	Status            string          `json:"status"` // in_progress, completed, incomplete, failed
-	Error             *rsError        `json:"error"`
-	IncompleteDetails *rsIncomplete   `json:"incomplete_details"`
-	Model             string          `json:"model"`
-	Output            []rsItem        `json:"output"`
-	ParallelToolCalls bool            `json:"parallel_tool_calls"`
-	Tools             []rsTool        `json:"tools"`
-	ToolChoice        json.RawMessage `json:"tool_choice"`
-	Store             bool            `json:"store"`
-	Usage             *rsUsage        `json:"usage"`
+	ID                string        `json:"id"`
+	Object            string        `json:"object"`
+	CreatedAt         int64         `json:"created_at"`
+	Status            string        `json:"status"` // in_progress, completed, incomplete, failed
+	Error             *rsError      `json:"error"`
+	IncompleteDetails *rsIncomplete `json:"incomplete_details"`
+	Model             string        `json:"model"`
+	Output            []rsItem      `json:"output"`
+	// The request's parameters, echoed as the Responses API does.
+	Instructions       *string         `json:"instructions"`
+	MaxOutputTokens    *int64          `json:"max_output_tokens"`
+	ParallelToolCalls  bool            `json:"parallel_tool_calls"`
+	PreviousResponseID *string         `json:"previous_response_id"`
+	Reasoning          json.RawMessage `json:"reasoning"`
+	Store              bool            `json:"store"`
+	Temperature        *float64        `json:"temperature"`
+	Text               json.RawMessage `json:"text"`
+	ToolChoice         json.RawMessage `json:"tool_choice"`
+	Tools              json.RawMessage `json:"tools"`
+	TopP               *float64        `json:"top_p"`
+	Truncation         string          `json:"truncation"`
+	Usage              *rsUsage        `json:"usage"`
+	Metadata           json.RawMessage `json:"metadata"`
 }
 
 type rsError struct {
