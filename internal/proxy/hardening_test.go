@@ -220,6 +220,7 @@ func TestUpstreamStreamBounds(t *testing.T) {
 		_ = zw.Close()
 		return buf.Bytes()
 	}
+	streamBomb := gz(append([]byte(oaChunk+"data: "), bytes.Repeat([]byte("y"), 8<<20)...))
 	for _, c := range []struct {
 		name string
 		send func(w http.ResponseWriter)
@@ -242,7 +243,7 @@ func TestUpstreamStreamBounds(t *testing.T) {
 		}},
 		{"gzipped stream bomb", func(w http.ResponseWriter) {
 			w.Header().Set("Content-Encoding", "gzip")
-			_, _ = w.Write(gz(append([]byte(oaChunk+"data: "), bytes.Repeat([]byte("y"), 32<<20)...)))
+			_, _ = w.Write(streamBomb)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
