@@ -296,6 +296,12 @@ func TestClaudeCode(t *testing.T) {
 			if !strings.Contains(r.Body, "Say hello") {
 				t.Errorf("the provider did not receive the prompt: %s", tail(r.Body, 500))
 			}
+			if path == "/v1/chat/completions" { // nothing Anthropic-only reaches an OpenAI-compatible provider
+				checkJSON(t, r.Body, map[string]any{"system": present(false), "thinking": present(false), "metadata": present(false),
+					"context_management": present(false), "output_config": present(false), "max_tokens": present(false),
+					`messages.#(role=="system")`: present(true)})
+				checkHeaders(t, r.Header, map[string]string{"Anthropic-Beta": "", "Anthropic-Version": ""})
+			}
 		})
 		t.Run(model+"/bash ls", func(t *testing.T) {
 			p.reset()
