@@ -40,6 +40,8 @@ type RunOptions struct {
 	Getenv func(string) string
 	// OnReady, for tests, learns the listening addresses.
 	OnReady func(run.Ready)
+	// TUI shows the `aigw tui` view in this terminal while the gateway runs (--tui).
+	TUI bool
 }
 
 func newRunCmd(f *Factory, g *globalOptions, runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -108,6 +110,7 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.DurationVar(&opts.DemoTTFT, "demo-ttft", 150*time.Millisecond, "with --demo: the simulated time to first token")
 	fl.Float64Var(&opts.DemoTokensPerSecond, "demo-tps", 60, "with --demo: simulated output tokens per second (0 for as fast as possible)")
 	fl.BoolVar(&opts.ValidateOnly, "validate-only", false, "check the configuration, print what it resolves to, and exit")
+	fl.BoolVar(&opts.TUI, "tui", false, "watch the gateway in this terminal (the aigw tui view); status and logs go to the run log only")
 	fl.Int64Var(&opts.MaxRequestBodyBytes, "max-request-body-bytes", config.DefaultMaxRequestBodyBytes, "largest request body accepted (413 above it)")
 	fl.DurationVar(&opts.Limits.RequestBodyTimeout, "request-body-timeout", proxy.DefaultRequestBodyTimeout, "time a client has to send its whole request body (408 past it)")
 	fl.IntVar(&opts.Limits.MaxConnections, "max-connections", proxy.DefaultMaxConnections, "most client connections open at once; more wait in the listen queue")
@@ -146,6 +149,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}
 		_, err = fmt.Fprint(opts.IO.Out, summary)
 		return err
+	}
+	if opts.TUI {
+		return runWithTUI(ctx, ro, opts.IO, opts.Getenv("NO_COLOR") != "", nil)
 	}
 	return run.Run(ctx, ro)
 }

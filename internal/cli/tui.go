@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/aigw/aigw/internal/run"
 	"github.com/aigw/aigw/internal/tui"
 )
 
@@ -64,8 +67,14 @@ To run the gateway and watch it in the same terminal, use ` + "`aigw run --tui`"
 // errNoTerminal is the error of a TUI started without a terminal to draw on.
 var errNoTerminal = errors.New("aigw tui needs a terminal: stdout is not one (for data, read GET /events or /stats on the admin server)")
 
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 func tuiRun(ctx context.Context, opts *TUIOptions) error {
-	if out, ok := opts.IO.Out.(*os.File); !ok || !term.IsTerminal(int(out.Fd())) {
+	if !isTerminal(opts.IO.Out) {
 		return errNoTerminal
 	}
 	replay := opts.Replay
@@ -79,4 +88,49 @@ func tuiRun(ctx context.Context, opts *TUIOptions) error {
 		Out:     opts.IO.Out,
 		Environ: opts.Environ,
 	})
+}
+
+// runWithTUI is `aigw run --tui`: the gateway runs as usual, and the TUI, attached to its admin
+// server, takes the terminal. Status lines and logs go to the run log only, never over the TUI.
+// Quitting the TUI stops the gateway; a gateway that stops ends the TUI and reports why.
+func runWithTUI(ctx context.Context, ro run.Options, streams *IOStreams, noColor bool, environ []string) error {
+	if !isTerminal(streams.Out) {
+		return errors.New("aigw run --tui needs a terminal: stdout is not one (drop --tui, and watch with `aigw tui` elsewhere)")
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	readyc := make(chan run.Ready, 1)
+	onReady := ro.OnReady
+	ro.OnReady = func(r run.Ready) {
+		if onReady != nil {
+			onReady(r)
+		}
+		readyc <- r
+	}
+	ro.Status = nil // the run log has every line; nothing may write over the TUI
+	done := make(chan error, 1)
+	go func() { done <- run.Run(ctx, ro) }()
+	var ready run.Ready
+	select {
+	case ready = <-readyc:
+	case err := <-done:
+		return err
+	}
+	tuiCtx, stopTUI := context.WithCancel(ctx)
+	defer stopTUI()
+	runErr := make(chan error, 1)
+	go func() {
+		err := <-done
+		runErr <- err
+		stopTUI()
+	}()
+	tuiErr := tui.Run(tuiCtx, tui.RunOptions{
+		Options: tui.Options{Admin: ready.Admin, NoColor: noColor},
+		In:      streams.In,
+		Out:     streams.Out,
+		Environ: environ,
+	})
+	stop() // the TUI is gone: stop the gateway, letting requests in flight finish
+	fmt.Fprintf(streams.ErrOut, "aigw: stopping; log %s\n", ready.LogFile)
+	return errors.Join(<-runErr, tuiErr)
 }
