@@ -171,7 +171,7 @@ func TestUpstreamBodyBounds(t *testing.T) {
 		return buf.Bytes()
 	}
 	big := []byte(`{"id":"x","choices":[{"message":{"content":"` + strings.Repeat("a", 2<<20) + `"}}]}`)
-	bomb := gz(append([]byte(`{"id":"x","pad":"`), bytes.Repeat([]byte("0"), 64<<20)...))
+	bomb := gz(append([]byte(`{"id":"x","pad":"`), bytes.Repeat([]byte("0"), 8<<20)...))
 	deep := []byte(`{"choices":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`)
 	for _, c := range []struct {
 		name string
