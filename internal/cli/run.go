@@ -10,6 +10,7 @@ import (
 
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/demo"
+	"github.com/aigw/aigw/internal/observe"
 	"github.com/aigw/aigw/internal/proxy"
 	"github.com/aigw/aigw/internal/run"
 )
@@ -35,6 +36,8 @@ type RunOptions struct {
 	// --max-upstream-body-bytes and --max-stream-event-bytes.
 	Limits        proxy.Limits
 	ShutdownGrace time.Duration
+	LogMaxSize    int64
+	LogMaxFiles   int
 	// Forced ends a shutdown's drain at once when closed (a second SIGINT/SIGTERM).
 	Forced <-chan struct{}
 	Getenv func(string) string
@@ -89,6 +92,9 @@ from --demo, a built-in simulated provider that works offline.`,
 			if opts.ShutdownGrace <= 0 {
 				return usageErrorf("--shutdown-grace must be positive")
 			}
+			if opts.LogMaxSize < 0 || opts.LogMaxFiles < 0 {
+				return usageErrorf("--log-max-size and --log-max-files must not be negative")
+			}
 			dirs, err := g.dirs(f)
 			if err != nil {
 				return err
@@ -117,6 +123,8 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.Int64Var(&opts.Limits.MaxUpstreamBodyBytes, "max-upstream-body-bytes", proxy.DefaultMaxUpstreamBodyBytes, "largest non-streamed provider response, decompressed (502 above it)")
 	fl.IntVar(&opts.Limits.MaxStreamEventBytes, "max-stream-event-bytes", proxy.DefaultMaxStreamEventBytes, "largest provider stream event (the stream ends with an error event above it)")
 	fl.StringVar(&opts.PricesPath, "prices", "", "price catalog consulted before the built-in one (default: prices.yaml in the config home, when present)")
+	fl.Int64Var(&opts.LogMaxSize, "log-max-size", observe.DefaultLogMaxSize, "size in bytes at which the run log rotates (0 never rotates)")
+	fl.IntVar(&opts.LogMaxFiles, "log-max-files", observe.DefaultLogMaxFiles, "rotated run logs kept (aigw.log.1 is the newest)")
 	fl.DurationVar(&opts.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long requests in flight may finish (a second signal stops at once; exit 1 if any were cut off)")
 	return cmd
 }
@@ -135,6 +143,8 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		MaxRequestBodyBytes: opts.MaxRequestBodyBytes,
 		Limits:              opts.Limits,
 		ShutdownGrace:       opts.ShutdownGrace,
+		LogMaxSize:          opts.LogMaxSize,
+		LogMaxFiles:         opts.LogMaxFiles,
 		PricesPath:          opts.PricesPath,
 		Forced:              opts.Forced,
 		Getenv:              opts.Getenv,
