@@ -8,8 +8,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/aigw/aigw/internal/observe"
 )
 
 // testFactory is a Factory with buffers for streams and a fixed environment.
@@ -65,6 +68,15 @@ func TestRunFlags(t *testing.T) {
 		{"port out of range", []string{"--port", "70000"}, nil, nil, ExitUsage},
 		{"unknown flag", []string{"--nope"}, nil, nil, ExitUsage},
 		{"demo with config", []string{"--demo", "a.yaml"}, nil, nil, ExitUsage},
+		{"shutdown and log defaults", nil, nil, func(o *RunOptions) bool {
+			return o.ShutdownGrace == 30*time.Second && o.LogMaxSize == observe.DefaultLogMaxSize && o.LogMaxFiles == observe.DefaultLogMaxFiles
+		}, ExitOK},
+		{"shutdown and log flags", []string{"--shutdown-grace", "2s", "--log-max-size", "1000", "--log-max-files", "0"}, nil, func(o *RunOptions) bool {
+			return o.ShutdownGrace == 2*time.Second && o.LogMaxSize == 1000 && o.LogMaxFiles == 0
+		}, ExitOK},
+		{"zero grace", []string{"--shutdown-grace", "0s"}, nil, nil, ExitUsage},
+		{"negative log size", []string{"--log-max-size", "-1"}, nil, nil, ExitUsage},
+		{"negative log files", []string{"--log-max-files", "-1"}, nil, nil, ExitUsage},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -174,3 +174,33 @@ func TestAzureDeploymentNameIsPathSafe(t *testing.T) {
 		t.Errorf("upstream paths %v", paths)
 	}
 }
+
+// TestRunLogRotates: the run log rotates by size, keeps LogMaxFiles old files, and every line in
+// every file is one whole JSON object.
+func TestRunLogRotates(t *testing.T) {
+	up := echoModelProvider(t)
+	g := startGateway(t, Options{Getenv: env("OPENAI_BASE_URL", up.URL+"/v1", "OPENAI_API_KEY", "sk-test"), LogMaxSize: 2048, LogMaxFiles: 3})
+	for i := range 200 {
+		if code, body := chat(t, g, "gpt-"+strconv.Itoa(i)); code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+	}
+	g.stop(t)
+	for i, f := range []string{g.LogFile, g.LogFile + ".1", g.LogFile + ".2", g.LogFile + ".3"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if !json.Valid([]byte(line)) {
+				t.Errorf("%s: broken line %q", f, line)
+			}
+		}
+		if i > 0 && !strings.Contains(string(b), `"request_model":"gpt-`) {
+			t.Errorf("%s has no access log line", f)
+		}
+	}
+	if _, err := os.Stat(g.LogFile + ".4"); err == nil {
+		t.Error("a fourth old log was kept")
+	}
+}

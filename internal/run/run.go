@@ -36,6 +36,10 @@ type Options struct {
 	AdminPort   int
 	RunID       string
 	Debug       bool
+	// LogMaxSize is the size at which the run log rotates (0: never); LogMaxFiles how many
+	// rotated files are kept (aigw.log.1 the newest).
+	LogMaxSize  int64
+	LogMaxFiles int
 	// PortFromConfig lets a Gateway listener port in the configuration replace Port (the port
 	// was not given on the command line).
 	PortFromConfig bool
@@ -85,7 +89,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		return fmt.Errorf("creating the run directory: %w", err)
 	}
-	logFile, err := os.OpenFile(filepath.Join(runDir, "aigw.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := observe.OpenRotatingFile(filepath.Join(runDir, "aigw.log"), opts.LogMaxSize, opts.LogMaxFiles)
 	if err != nil {
 		return fmt.Errorf("opening the run log: %w", err)
 	}
