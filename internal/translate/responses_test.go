@@ -2,6 +2,7 @@ package translate
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -74,4 +75,56 @@ func TestResponsesStreamFastPath(t *testing.T) {
 			t.Errorf("%s/%s: fast path differs:\n--- fast\n%s\n--- general\n%s", in.suite.dir, in.name, fast, general)
 		}
 	}
+}
+
+// FuzzResponsesStream feeds any bytes, in any split, to both Responses stream translators: no
+// panic, every event written is one JSON object named as its type, and the stream always ends
+// with response.completed, response.incomplete or response.failed.
+func FuzzResponsesStream(f *testing.F) {
+	for _, b := range goldenStreams(f) {
+		f.Add(b, uint8(5), false)
+		f.Add(b, uint8(9), true)
+	}
+	f.Add(anthropicBenchStream(), uint8(3), true)
+	f.Add(openAIBenchStream(), uint8(3), false)
+	f.Fuzz(func(t *testing.T, stream []byte, split uint8, anthropic bool) {
+		suite := responsesToChatSuite
+		if anthropic {
+			suite = responsesToAnthropicSuite
+		}
+		tr := responsesTranslator(t, suite.backend(""), "m", `{"model":"m","stream":true,"input":"Hi","tools":[{"type":"custom","name":"apply_patch"}]}`)
+		_ = tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"text/event-stream"}})
+		out := feedStream(t, tr, stream, []int{int(split)%61 + 1})
+		if len(stream) == 0 { // feedStream makes no call then; the data plane still ends the body
+			end, err := tr.ResponseBody(nil, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = end
+		}
+		var d SSEDecoder
+		d.Feed(out)
+		last := ""
+		for {
+			ev, ok := d.Next()
+			if !ok {
+				break
+			}
+			var e struct {
+				Type string `json:"type"`
+			}
+			if err := json.Unmarshal(ev.Data, &e); err != nil || e.Type != ev.Event {
+				t.Fatalf("event %q is not its named JSON object (%v): %s", ev.Event, err, ev.Data)
+			}
+			last = e.Type
+		}
+		if len(d.Rest()) != 0 {
+			t.Fatalf("output ends mid-event: %q", d.Rest())
+		}
+		switch last {
+		case "response.completed", "response.incomplete", "response.failed":
+		default:
+			t.Fatalf("stream ends with %q:\n%s", last, out)
+		}
+	})
 }
