@@ -118,6 +118,13 @@ func TestResponsesWithSDK(t *testing.T) {
 		if got.final.Usage.OutputTokens != 12 || got.final.Status != "completed" {
 			t.Errorf("final: %s", got.final.RawJSON())
 		}
+		cached, err := client.Responses.New(ctx, params, option.WithHeader("X-Demo-Cached-Tokens", "8"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cu := cached.Usage; cu.InputTokensDetails.CachedTokens != 8 || cu.InputTokens != u.InputTokens+8 {
+			t.Errorf("cached usage %+v, want 8 cached tokens on top of %d", cu, u.InputTokens)
+		}
 	})
 
 	t.Run("reasoning model with summary", func(t *testing.T) {
