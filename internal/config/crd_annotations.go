@@ -18,6 +18,10 @@ const (
 	chatCompletionsOnlyAnnotation = "aigw.run/chat-completions-only"
 )
 
+// chatCompletionsOnlyEnv is the environment's way to set ChatCompletionsOnly on the
+// OPENAI_BASE_URL backend (a local server without the Responses API).
+const chatCompletionsOnlyEnv = "AIGW_CHAT_COMPLETIONS_ONLY"
+
 // backendAnnotations reads aigw's own annotations on an AIServiceBackend; a malformed value is
 // an error, an unknown aigw.run/ annotation a warning (it is likely misspelled).
 func (b *builder) backendAnnotations(ab *object[aiServiceBackendSpec], be *Backend) bool {

@@ -74,3 +74,18 @@ func TestBackendAnnotations(t *testing.T) {
 		})
 	}
 }
+
+func TestChatCompletionsOnlyFromEnv(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "true": true, "1": true, "false": false} {
+		m, err := FromEnv(envOf(map[string]string{"OPENAI_BASE_URL": "http://localhost:11434/v1", chatCompletionsOnlyEnv: v}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Backends[0].ChatCompletionsOnly; got != want {
+			t.Errorf("%s=%q: ChatCompletionsOnly %v", chatCompletionsOnlyEnv, v, got)
+		}
+	}
+	if _, err := FromEnv(envOf(map[string]string{"OPENAI_BASE_URL": "http://localhost:11434/v1", chatCompletionsOnlyEnv: "maybe"})); err == nil || !strings.Contains(err.Error(), chatCompletionsOnlyEnv) {
+		t.Errorf("error = %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -115,6 +116,13 @@ func openAIFamilyFromEnv(getenv func(string) string) (*Backend, error) {
 	}
 	if v := getenv("OPENAI_PROJECT_ID"); v != "" {
 		b.Headers = append(b.Headers, Header{Name: "OpenAI-Project", Value: v})
+	}
+	if v := getenv(chatCompletionsOnlyEnv); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: want true or false", chatCompletionsOnlyEnv, v)
+		}
+		b.ChatCompletionsOnly = on
 	}
 	return b, nil
 }
