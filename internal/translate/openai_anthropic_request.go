@@ -62,6 +62,7 @@ func (t *openAIToAnthropic) anthropicRequest(in *oaChatRequest) (*anRequest, err
 	if err := anthropicThinking(in.ReasoningEffort, in.Thinking, out); err != nil {
 		return nil, err
 	}
+	fitThinkingSampling(out)
 	return out, nil
 }
 
@@ -399,4 +400,21 @@ func anthropicThinking(effort string, thinking *anThinking, out *anRequest) erro
 	}
 	out.Thinking = &anThinking{Type: "enabled", BudgetTokens: &budget}
 	return nil
+}
+
+// fitThinkingSampling drops the sampling settings Anthropic refuses with thinking on: a
+// temperature other than 1, top_k, and a top_p below 0.95. Clients that ask for reasoning
+// rarely mean them (the Agents SDK and LangChain send a default temperature), and the answer
+// would otherwise be a 400.
+func fitThinkingSampling(out *anRequest) {
+	if out.Thinking == nil || out.Thinking.Type == "disabled" {
+		return
+	}
+	if out.Temperature != nil && *out.Temperature != 1 {
+		out.Temperature = nil
+	}
+	out.TopK = nil
+	if out.TopP != nil && *out.TopP < 0.95 {
+		out.TopP = nil
+	}
 }
