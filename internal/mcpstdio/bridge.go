@@ -31,6 +31,10 @@ type Bridge struct {
 	pool     map[string][]*pooled // capability set → children serving 2026-07-28 requests
 	// toolHeaders knows which tool arguments 2026-07-28 clients mirror in headers.
 	toolHeaders toolHeaderCache
+	// modern is the child that takes 2026-07-28 requests unchanged, if the server speaks that
+	// revision; modernKnown is closed once the probe has decided (modern.go).
+	modern      *mux
+	modernKnown chan struct{}
 	started     bool
 	closed      bool
 
@@ -72,6 +76,11 @@ func (b *Bridge) Start(ctx context.Context) error {
 		}
 		b.mu.Lock()
 		b.shared = m
+		if b.cfg.Modern == ModernAuto {
+			b.modernKnown = make(chan struct{})
+			b.wg.Add(1)
+			go b.probeModern()
+		}
 		b.mu.Unlock()
 	}
 	b.wg.Add(1)
@@ -104,6 +113,7 @@ func (b *Bridge) Close() error {
 		}
 	}
 	clear(b.pool)
+	modern := b.modern
 	shared := b.shared
 	started := b.started
 	b.mu.Unlock()
@@ -115,6 +125,9 @@ func (b *Bridge) Close() error {
 	}
 	for _, m := range pool {
 		b.stopChild(m)
+	}
+	if modern != nil {
+		modern.close()
 	}
 	if shared != nil {
 		shared.close()
@@ -139,6 +152,9 @@ func (b *Bridge) ChildPIDs() []int {
 		for _, pc := range list {
 			muxes = append(muxes, pc.m)
 		}
+	}
+	if b.modern != nil {
+		muxes = append(muxes, b.modern)
 	}
 	b.mu.Unlock()
 	var pids []int

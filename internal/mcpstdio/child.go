@@ -148,6 +148,55 @@ func (p *proc) initialize(ctx context.Context, log *slog.Logger, cc childClient)
 	}
 }
 
+// discover performs the 2026-07-28 handshake with a freshly started child: server/discover as
+// its first message. A child that does not answer with 2026-07-28 among its supported versions
+// is not a 2026-07-28 server (errNotModern); one that answers is used without initialize.
+func (p *proc) discover(ctx context.Context) (*initResult, error) {
+	id := strID("aigw-discover")
+	params, _ := json.Marshal(map[string]any{"_meta": map[string]any{
+		metaProtocolVersion:    version20260728,
+		metaClientCapabilities: map[string]any{},
+		metaClientInfo:         bridgeClientInfo,
+	}})
+	if err := p.conn.Write(ctx, &jsonrpc.Request{ID: id, Method: methodDiscover, Params: params}); err != nil {
+		return nil, fmt.Errorf("sending server/discover: %w", err)
+	}
+	for {
+		msg, err := p.conn.Read(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errNotModern, err)
+		}
+		resp, ok := msg.(*jsonrpc.Response)
+		if !ok || resp.ID != id {
+			continue
+		}
+		if resp.Error != nil {
+			return nil, fmt.Errorf("%w: %v", errNotModern, resp.Error)
+		}
+		modern := false
+		gjson.GetBytes(resp.Result, "supportedVersions").ForEach(func(_, v gjson.Result) bool {
+			modern = modern || v.Str == version20260728
+			return !modern
+		})
+		if !modern {
+			return nil, fmt.Errorf("%w: it supports %s", errNotModern, gjson.GetBytes(resp.Result, "supportedVersions").Raw)
+		}
+		res := &initResult{
+			ProtocolVersion: version20260728,
+			Capabilities:    json.RawMessage(gjson.GetBytes(resp.Result, "capabilities").Raw),
+			ServerInfo:      json.RawMessage(gjson.GetBytes(resp.Result, "_meta."+gjsonEscape(metaServerInfo)).Raw),
+			Instructions:    gjson.GetBytes(resp.Result, "instructions").Str,
+		}
+		if len(res.Capabilities) == 0 {
+			res.Capabilities = json.RawMessage(`{}`)
+		}
+		return res, nil
+	}
+}
+
+// errNotModern says a child does not speak the 2026-07-28 revision over stdio.
+var errNotModern = errors.New("the server does not speak 2026-07-28 over stdio")
+
 func isLegacyVersion(v string) bool {
 	for _, lv := range legacyVersions {
 		if v == lv {

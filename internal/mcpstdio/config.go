@@ -62,9 +62,25 @@ type Config struct {
 	// MaxRestartDelay caps the back-off between restarts of a crashed child (default 10s).
 	MaxRestartDelay time.Duration
 
+	// Modern decides how 2026-07-28 requests reach the server. ModernAuto (the default) asks a
+	// second child, at Start, with server/discover: a server that speaks 2026-07-28 over stdio
+	// gets those requests unchanged on that child (it answers input_required, caching hints and
+	// capability errors itself); any other server gets them translated onto a child of the
+	// session revision. ModernTranslate always translates.
+	Modern ModernMode
+
 	// Logger receives the bridge's own log and the child's stderr; nil discards both.
 	Logger *slog.Logger
 }
+
+// ModernMode is Config.Modern.
+type ModernMode string
+
+// The values of ModernMode.
+const (
+	ModernAuto      ModernMode = ""
+	ModernTranslate ModernMode = "translate"
+)
 
 // defaultIsolatedMaxSessions bounds children in isolated mode when MaxSessions is unset.
 const defaultIsolatedMaxSessions = 16
@@ -84,6 +100,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Name == "" {
 		c.Name = filepath.Base(c.Command)
+	}
+	if c.Modern != ModernAuto && c.Modern != ModernTranslate {
+		return c, fmt.Errorf("mcp stdio bridge: unknown modern mode %q (want %q or %q)", c.Modern, ModernAuto, ModernTranslate)
 	}
 	if c.MaxChildren < 0 {
 		return c, fmt.Errorf("mcp stdio bridge: max children must not be negative, got %d", c.MaxChildren)

@@ -15,7 +15,9 @@ import (
 // TestEverythingServer bridges the real @modelcontextprotocol/server-everything from npm and
 // drives it with the go-sdk client in both revisions.
 func TestEverythingServer(t *testing.T) {
-	b, srv := startBridge(t, everythingConfig(t))
+	cfg := everythingConfig(t)
+	cfg.Modern = ModernAuto // the probe must find a session-revision server and translate
+	b, srv := startBridge(t, cfg)
 	for _, version := range []string{version20251125, ""} {
 		t.Run("version="+version, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -82,6 +84,11 @@ func TestEverythingServer(t *testing.T) {
 			}
 			waitFor(t, "resources/list_changed", func() bool { mu.Lock(); defer mu.Unlock(); return resourcesChanged > 0 })
 		})
+	}
+
+	<-b.modernKnown
+	if b.modern != nil {
+		t.Errorf("the probe took server-everything (session revisions only) for a 2026-07-28 server")
 	}
 
 	// Concurrent sessions get their own answers.

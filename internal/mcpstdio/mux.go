@@ -28,6 +28,9 @@ type mux struct {
 	// pooled marks a child serving one 2026-07-28 request at a time, so a request it sends
 	// belongs to that request (children.go).
 	pooled bool
+	// modern marks a child that speaks 2026-07-28 itself: discovered, not initialised, and
+	// given 2026-07-28 requests unchanged (modern.go).
+	modern bool
 
 	mu        sync.Mutex
 	p         *proc         // current child; nil while (re)starting

@@ -131,6 +131,9 @@ func (m *mux) writeTo(p *proc, msg jsonrpc.Message) {
 func (m *mux) childNotification(n *jsonrpc.Request) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.modern && m.subscriptionNotificationLocked(n) {
+		return
+	}
 	switch n.Method {
 	case notifProgress:
 		tok := param(n.Params, "progressToken")

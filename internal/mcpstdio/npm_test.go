@@ -103,5 +103,8 @@ func everythingConfig(t testing.TB) Config {
 		StopTimeout:     2 * time.Second,
 		MaxRestartDelay: 200 * time.Millisecond,
 		InitTimeout:     30 * time.Second,
+		// server-everything speaks only the session revisions; TestEverythingServer checks that
+		// the probe finds so, the others save the probe's process.
+		Modern: ModernTranslate,
 	}
 }

@@ -60,6 +60,10 @@ func (b *Bridge) serveStateless(w http.ResponseWriter, r *http.Request, msg json
 		return
 	}
 	caps := param(req.Params, metaPath(metaClientCapabilities))
+	if modern := b.modernChild(r.Context()); modern != nil {
+		b.forwardStateless(w, r, modern, req)
+		return
+	}
 	if req.IsCall() {
 		switch req.Method {
 		case methodDiscover:
@@ -128,6 +132,26 @@ func (b *Bridge) serveStateless(w http.ResponseWriter, r *http.Request, msg json
 		done()
 		return b.shapeStateless(req.Method, resp)
 	})
+}
+
+// forwardStateless hands a 2026-07-28 request unchanged to a child that speaks the revision.
+func (b *Bridge) forwardStateless(w http.ResponseWriter, r *http.Request, m *mux, req *jsonrpc.Request) {
+	s := newSession("", m)
+	s.stateless = true
+	s.caps = capsFrom(param(req.Params, metaPath(metaClientCapabilities)))
+	s.logLevel = param(req.Params, metaPath(metaLogLevel)).Str
+	if !req.IsCall() {
+		if req.Method != notifCancelled { // cancellation is the POST's connection closing
+			m.handle(r.Context(), s, req, nil)
+		}
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	q := newQueue(maxPerRequest)
+	defer q.close()
+	m.forward(r.Context(), s, req, q, nil)
+	streamReplies(w, r.Context(), q, req.ID, func(resp *jsonrpc.Response) int { return b.shapeStateless(req.Method, resp) })
+	m.endStateless(s)
 }
 
 // writeRPCResponse answers with one JSON-RPC response; status 0 means 200.

@@ -38,7 +38,12 @@ func (m *mux) launch(ctx context.Context) (*proc, *initResult, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := p.initialize(ctx, m.log, m.client)
+	var res *initResult
+	if m.modern {
+		res, err = p.discover(ctx)
+	} else {
+		res, err = p.initialize(ctx, m.log, m.client)
+	}
 	if err != nil {
 		_ = p.stop()
 		return nil, nil, fmt.Errorf("initializing %s: %w", m.cfg.Name, err)

@@ -71,6 +71,9 @@ func testServerConfig(t testing.TB) Config {
 		StopTimeout:     time.Second,
 		MaxRestartDelay: 200 * time.Millisecond,
 		InitTimeout:     20 * time.Second,
+		// The test server (go-sdk) speaks 2026-07-28 over stdio too; most tests exercise the
+		// translation for a session-revision server, TestModernChild the other path.
+		Modern: ModernTranslate,
 	}
 }
 
