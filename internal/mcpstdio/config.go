@@ -32,7 +32,8 @@ type Config struct {
 	Isolated bool
 	// MaxSessions bounds concurrent client sessions (0: unlimited when shared, 16 when isolated).
 	MaxSessions int
-	// MaxChildren bounds the children started besides the shared one: one per isolated session,
+	// MaxChildren bounds the children started besides the shared one (and the one serving
+	// 2026-07-28 requests of a server that speaks that revision): one per isolated session,
 	// per session that declares sampling, elicitation or roots, and per concurrent 2026-07-28
 	// request that declares them (default 16, or MaxSessions when isolated). When the bound is
 	// reached the least recently used idle child is reclaimed (its session gets 404 and

@@ -21,7 +21,9 @@ import (
 func (b *Bridge) probeModern() {
 	defer b.wg.Done()
 	defer close(b.modernKnown)
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.InitTimeout)
+	// A server that neither answers nor exits holds 2026-07-28 clients until the verdict, so the
+	// probe gets less time than a start does (the shared child has already warmed up caches).
+	ctx, cancel := context.WithTimeout(context.Background(), min(b.cfg.InitTimeout, maxProbe))
 	defer cancel()
 	go func() {
 		select {
@@ -50,6 +52,9 @@ func (b *Bridge) probeModern() {
 	b.mu.Unlock()
 	b.cfg.Logger.Info("the server speaks 2026-07-28 over stdio; its requests go to it unchanged", "server", b.cfg.Name, "pid", m.pid())
 }
+
+// maxProbe bounds the wait for a server's answer to the probe.
+const maxProbe = 10 * time.Second
 
 // modernChild waits (bounded by ctx and InitTimeout) until the probe has decided, and returns
 // the modern child, or nil to translate.
