@@ -111,7 +111,10 @@ func run(calls int, duration time.Duration, sessions int, command []string) erro
 	for _, rev := range []struct{ name, version string }{{"2025-11-25", "2025-11-25"}, {"2026-07-28", ""}} {
 		var css []*mcp.ClientSession
 		for range sessions {
-			cs, err := mcp.NewClient(&mcp.Implementation{Name: "mcpbench"}, nil).Connect(ctx,
+			// A client that declares no capabilities shares the bridge's one child; the SDK's
+			// default (roots) would give every session a child of its own.
+			bare := &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}
+			cs, err := mcp.NewClient(&mcp.Implementation{Name: "mcpbench"}, bare).Connect(ctx,
 				&mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc}, &mcp.ClientSessionOptions{ProtocolVersion: rev.version})
 			if err != nil {
 				return err
@@ -141,7 +144,7 @@ func run(calls int, duration time.Duration, sessions int, command []string) erro
 func connectStdio(ctx context.Context, t target) (*mcp.ClientSession, func(), error) {
 	cmd := exec.Command(t.command, t.args...)
 	cmd.Env = append(os.Environ(), t.env...)
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "mcpbench"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "mcpbench"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
 		return nil, nil, err
 	}
