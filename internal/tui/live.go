@@ -8,8 +8,8 @@ import (
 // liveCols are the columns of the Live view, in order.
 var liveCols = []column{
 	{title: "TIME", width: 8},
-	{title: "API→BACKEND", width: 14, flex: 3},
-	{title: "MODEL", width: 16, flex: 3},
+	{title: "API→BACKEND", width: 14, want: 19, flex: 3},
+	{title: "MODEL", width: 16, want: 20, flex: 3},
 	{title: "STAT", width: 4},
 	{title: "LAT", width: 6, right: true},
 	{title: "TTFT", width: 6, right: true, prio: 1},

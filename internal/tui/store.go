@@ -54,6 +54,7 @@ var shortEndpoints = map[string]string{
 	"chat_completions":     "chat",
 	"messages":             "msgs",
 	"responses":            "resp",
+	"embeddings":           "embed",
 	"count_tokens":         "count",
 	"image_generations":    "images",
 	"audio_speech":         "speech",

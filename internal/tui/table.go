@@ -3,10 +3,12 @@ package tui
 import "strings"
 
 // column is one column of a table: a fixed width, or a share of the space left (flex, with a
-// minimum of width). Columns with a higher prio are dropped first when the terminal is narrow.
+// minimum of width, and want the width it would like before optional columns are shown).
+// Columns with a higher prio are dropped first when the terminal is narrow.
 type column struct {
 	title string
 	width int
+	want  int
 	flex  int
 	right bool
 	prio  int
@@ -19,17 +21,22 @@ func layout(cols []column, width int) (idx []int, widths []int) {
 	for i := range keep {
 		keep[i] = true
 	}
-	need := func() int {
+	need := func(wanted bool) int {
 		n, k := 0, 0
 		for i, c := range cols {
 			if keep[i] {
 				n += c.width
+				if wanted && c.want > c.width {
+					n += c.want - c.width
+				}
 				k++
 			}
 		}
 		return n + max(0, k-1)
 	}
-	for need() > width {
+	// Optional columns go first until the flexible ones have the width they want, then (if
+	// the minimums still do not fit) more of them.
+	for need(true) > width {
 		worst := -1
 		for i, c := range cols {
 			if keep[i] && c.prio > 0 && (worst < 0 || c.prio >= cols[worst].prio) {
@@ -41,7 +48,7 @@ func layout(cols []column, width int) (idx []int, widths []int) {
 		}
 		keep[worst] = false
 	}
-	spare := max(0, width-need())
+	spare := max(0, width-need(false))
 	flexTotal := 0
 	for i, c := range cols {
 		if keep[i] {
