@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // nodeResult is what testdata/client.mjs prints.
@@ -137,4 +140,76 @@ func TestNodeModernClient(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// bareResult is what testdata/bare.mjs prints.
+type bareResult struct {
+	Tools []string `json:"tools"`
+	Text  string   `json:"text"`
+	Error string   `json:"error"`
+}
+
+// runBare runs testdata/bare.mjs against url, calling tool with args.
+func runBare(t *testing.T, root, url, tool, args string) bareResult {
+	t.Helper()
+	script, _ := filepath.Abs("testdata/bare.mjs")
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "node_modules", ".bin", "node"), script, url, tool, args)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("node bare client: %v\n%s", err, stderr)
+	}
+	var res bareResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("node bare client printed %q: %v", out, err)
+	}
+	return res
+}
+
+// TestNodeBareClient is defects 1 and 3 of issue 12 with the TypeScript SDK: a Node client
+// that declares nothing sees server-everything's tools as a bare client does natively, and
+// its tool call that makes the server ask for sampling fails instead of reaching the go-sdk
+// session that declared sampling and has a request in flight.
+func TestNodeBareClient(t *testing.T) {
+	root := nodeModules(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	cfg := everythingConfig(t)
+	client := mcp.NewClient(&mcp.Implementation{Name: "native", Version: "1"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+	native, err := client.Connect(ctx, &mcp.CommandTransport{Command: exec.Command(cfg.Command, cfg.Args...)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := toolNames(t, ctx, native)
+	native.Close()
+	_, everything := startBridge(t, cfg)
+	if got := runBare(t, root, endpoint(everything), "echo", `{"message":"hi"}`); !slices.Equal(got.Tools, want) || got.Text != "Echo: hi" {
+		t.Errorf("bare Node client: tools %v (natively %v), echo %q %q", got.Tools, want, got.Text, got.Error)
+	}
+
+	_, srv := startBridge(t, testServerConfig(t))
+	var recA recorder
+	a := connect(t, endpoint(srv), version20251125, askingClient("A", &recA))
+	busy := make(chan error, 1)
+	go func() {
+		_, err := a.CallTool(ctx, &mcp.CallToolParams{Name: "slow", Arguments: map[string]any{"steps": 20, "delayMs": 50}})
+		busy <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if got := runBare(t, root, endpoint(srv), "sample", `{"text":"secret of the Node client"}`); got.Error == "" {
+		t.Errorf("the bare Node client's sampling succeeded: %q", got.Text)
+	}
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+	if seen := recA.all(); len(seen) != 0 {
+		t.Errorf("session A was asked on behalf of the Node client: %v", seen)
+	}
 }
