@@ -95,7 +95,7 @@ func TestGenericRequests(t *testing.T) {
 		{"responses on azure, dated version", EndpointResponses, azureBackend("2025-04-01-preview"), "dep", "/openai/v1/responses"},
 		{"responses on azure, preview", EndpointResponses, azureBackend("preview"), "dep", "/openai/v1/responses?api-version=preview"},
 		{"images", EndpointImageGenerations, openAI, "client-model", "/v1/images/generations"},
-		{"images on azure", EndpointImageGenerations, azureBackend("2025-04-01-preview"), "dall e", "/openai/deployments/dall%20e/images/generations?api-version=2025-04-01-preview"},
+		{"images on azure", EndpointImageGenerations, azureBackend("2025-04-01-preview"), "dall-e-3", "/openai/deployments/dall-e-3/images/generations?api-version=2025-04-01-preview"},
 		{"speech", EndpointAudioSpeech, openAI, "tts-1", "/v1/audio/speech"},
 		{"count tokens", EndpointCountTokens, anthropicBackend, "client-model", "/v1/messages/count_tokens"},
 	}

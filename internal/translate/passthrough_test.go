@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -85,6 +86,12 @@ func TestOpenAIStreamUsageHiddenUnlessAsked(t *testing.T) {
 }
 
 func TestOpenAIPaths(t *testing.T) {
+	// A deployment name that is not a safe path segment never reaches a path (see
+	// config.SchemaName.CheckModel).
+	var te *Error
+	if _, err := New(EndpointChatCompletions, passthroughTarget(config.SchemaAzureOpenAI, "my/dep")); !errors.As(err, &te) || te.Status != http.StatusBadRequest {
+		t.Errorf("unsafe Azure deployment: %v, want a 400", err)
+	}
 	for _, c := range []struct {
 		schema   config.SchemaName
 		endpoint Endpoint
@@ -92,14 +99,14 @@ func TestOpenAIPaths(t *testing.T) {
 	}{
 		{config.SchemaOpenAI, EndpointChatCompletions, "/v1/chat/completions"},
 		{config.SchemaOpenAI, EndpointEmbeddings, "/v1/embeddings"},
-		{config.SchemaAzureOpenAI, EndpointChatCompletions, "/v1/openai/deployments/my%2Fdep/chat/completions?api-version=2024-10-21"},
+		{config.SchemaAzureOpenAI, EndpointChatCompletions, "/v1/openai/deployments/my-dep.v2/chat/completions?api-version=2024-10-21"},
 		{config.SchemaAnthropic, EndpointMessages, "/v1/messages"},
 	} {
-		tr, err := New(c.endpoint, passthroughTarget(c.schema, "my/dep"))
+		tr, err := New(c.endpoint, passthroughTarget(c.schema, "my-dep.v2"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		up, err := tr.RequestBody(&Request{Endpoint: c.endpoint, Body: []byte(`{"model":"my/dep"}`), Model: "my/dep", Header: http.Header{}})
+		up, err := tr.RequestBody(&Request{Endpoint: c.endpoint, Body: []byte(`{"model":"my-dep.v2"}`), Model: "my-dep.v2", Header: http.Header{}})
 		if err != nil {
 			t.Fatal(err)
 		}
