@@ -131,6 +131,6 @@ func runWithTUI(ctx context.Context, ro run.Options, streams *IOStreams, noColor
 		Environ: environ,
 	})
 	stop() // the TUI is gone: stop the gateway, letting requests in flight finish
-	fmt.Fprintf(streams.ErrOut, "aigw: stopping; log %s\n", ready.LogFile)
+	fmt.Fprintf(streams.ErrOut, "aigw: stopping, letting requests in flight finish (ctrl+c twice stops at once); log %s\n", ready.LogFile)
 	return errors.Join(<-runErr, tuiErr)
 }

@@ -183,12 +183,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
-	case tea.MouseWheelMsg:
-		if msg.Mouse().Button == tea.MouseWheelUp {
-			m.move(-3)
-		} else if msg.Mouse().Button == tea.MouseWheelDown {
-			m.move(3)
-		}
 	}
 	return m, nil
 }

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
 	"github.com/aigw/aigw/internal/observe"
 	"github.com/aigw/aigw/internal/translate"
 )
@@ -253,5 +256,19 @@ func TestNoColor(t *testing.T) {
 	}
 	if s := mono.Render(); strings.Contains(s, "38;2;") || strings.Contains(s, "48;2;") || strings.Contains(s, "[3") {
 		t.Errorf("NO_COLOR draws colour: %q", s[:200])
+	}
+}
+
+// TestColorProfile: a terminal without colour gets the attribute-only styles.
+func TestColorProfile(t *testing.T) {
+	m := New(Options{Admin: "x", Clock: func() time.Time { return scriptNow }, Tick: -1})
+	m.Update(ConnMsg{State: Connected})
+	m.Update(EventsMsg(loadEvents(t, "requests")))
+	if !strings.Contains(m.Render(), "38;2;") {
+		t.Fatal("no colour before the profile is known")
+	}
+	m.Update(tea.ColorProfileMsg{Profile: colorprofile.ASCII})
+	if s := m.Render(); strings.Contains(s, "38;2;") || strings.Contains(s, "48;2;") {
+		t.Error("colour on a terminal without colour")
 	}
 }
