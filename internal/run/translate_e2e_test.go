@@ -34,6 +34,16 @@ type fakeProvider struct {
 	*httptest.Server
 	mu   sync.Mutex
 	reqs []upstreamRequest
+	// cached, when set, is the simulator's X-Demo-Cached-Tokens for the next request only (a
+	// client's test header does not pass the gateway's header allow-list).
+	cached string
+}
+
+// cacheNext makes the simulator report n cached tokens for the next request.
+func (f *fakeProvider) cacheNext(n string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cached = n
 }
 
 func newFakeProvider(t *testing.T) *fakeProvider {
@@ -43,6 +53,10 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 		b, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		f.reqs = append(f.reqs, upstreamRequest{r.Method, r.URL.Path, r.Header.Clone(), string(b)})
+		if f.cached != "" {
+			r.Header.Set("X-Demo-Cached-Tokens", f.cached)
+			f.cached = ""
+		}
 		f.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		sim.ServeHTTP(w, r)
@@ -186,7 +200,8 @@ func TestTranslateOpenAIToAnthropic(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			// Turn 1: the model calls the tool; the simulator reports 16 cache-read tokens.
-			res, sawUsage, _ := chat(t, params(question), m.stream, m.includeUsage, option.WithHeader("X-Demo-Cached-Tokens", "16"))
+			fake.cacheNext("16")
+			res, sawUsage, _ := chat(t, params(question), m.stream, m.includeUsage)
 			checkUpstream(t, m.stream)
 			choice := res.Choices[0]
 			if choice.FinishReason != "tool_calls" || len(choice.Message.ToolCalls) != 1 {
@@ -354,7 +369,8 @@ func TestTranslateAnthropicToOpenAI(t *testing.T) {
 			name := map[bool]string{false: "root", true: "anthropic prefix"}[base != g.Gateway] + map[bool]string{false: " non-streamed", true: " streamed"}[stream]
 			t.Run(name, func(t *testing.T) {
 				// Turn 1: the model calls the tool; the simulator reports 16 cached tokens.
-				msg := send(t, ac, params(question), stream, aoption.WithHeader("X-Demo-Cached-Tokens", "16"))
+				fake.cacheNext("16")
+				msg := send(t, ac, params(question), stream)
 				checkUpstream(t, stream)
 				var use *anthropic.ContentBlockUnion
 				for i := range msg.Content {
