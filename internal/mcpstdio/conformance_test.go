@@ -20,6 +20,7 @@ import (
 // --requirements 2026-07-28, both with the server's own 2026-07-28 support and translated. Every failing check must be listed in knownFailures with the
 // reason it is not the bridge's to fix. The counts are in README.md.
 func TestConformance(t *testing.T) {
+	t.Parallel() // mostly waits on Node processes
 	if testing.Short() {
 		t.Skip("skipping: the conformance suites take about 25s")
 	}

@@ -187,6 +187,7 @@ func TestIsolatedSessions(t *testing.T) {
 // (the TypeScript SDK) are reclaimed least-recently-used first when the bound is reached; a
 // reclaimed session gets 404.
 func TestIsolatedResources(t *testing.T) {
+	t.Parallel() // mostly waits on Node processes
 	root := nodeModules(t)
 	cfg := testServerConfig(t)
 	cfg.Isolated = true

@@ -31,6 +31,7 @@ type nodeResult struct {
 // TestNodeClient drives the bridge with the TypeScript SDK's client (2025-11-25) over streamable
 // HTTP and over HTTP+SSE, several at once.
 func TestNodeClient(t *testing.T) {
+	t.Parallel() // mostly waits on Node processes
 	root := nodeModules(t)
 	_, srv := startBridge(t, testServerConfig(t))
 	script, _ := filepath.Abs("testdata/client.mjs")
@@ -96,6 +97,7 @@ func TestNodeClient(t *testing.T) {
 // resultType (issue 12, defect 4), so every call succeeding is the check. Its sampling goes
 // through an input_required round trip.
 func TestNodeModernClient(t *testing.T) {
+	t.Parallel() // mostly waits on Node processes
 	root := nodeModules(t)
 	node := filepath.Join(root, "node_modules", ".bin", "node")
 	if _, err := os.Stat(filepath.Join(root, "node_modules", "@modelcontextprotocol", "client")); err != nil {
@@ -177,6 +179,7 @@ func runBare(t *testing.T, root, url, tool, args string) bareResult {
 // its tool call that makes the server ask for sampling fails instead of reaching the go-sdk
 // session that declared sampling and has a request in flight.
 func TestNodeBareClient(t *testing.T) {
+	t.Parallel() // mostly waits on Node processes
 	root := nodeModules(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
