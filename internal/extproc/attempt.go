@@ -78,6 +78,7 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 	s.ev.Provider = ref.Backend.Schema.Name.ProviderName()
 	s.ev.BackendModel = model
 	s.started()
+	s.obs.span.Attempt(s.ev.Attempts, s.ev.Backend, s.ev.Provider, model, endpointHost(b), up.Header)
 	s.publish(&observe.Event{Kind: observe.KindAttempt, Attempt: &observe.AttemptInfo{
 		Try: s.ev.Attempts, Backend: s.ev.Backend, Provider: s.ev.Provider, BackendModel: model,
 	}})
@@ -86,14 +87,17 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 
 // ResponseHeaders is the response-headers phase of a successful (2xx) answer.
 func (a *Attempt) ResponseHeaders(status int, h http.Header) error {
+	a.s.obs.span.AttemptStatus(status)
 	return a.tr.ResponseHeaders(status, h)
 }
 
 // ResponseBody is the response-body phase: one chunk in, the client's bytes out.
 func (a *Attempt) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	out, err := a.tr.ResponseBody(chunk, eos)
+	a.s.obs.span.Response(out)
 	if len(out) > 0 && !a.sawBody && a.s.req.Stream {
 		a.sawBody = true
+		a.s.obs.span.FirstToken()
 		a.s.ev.TimeToFirstToken = a.s.p.now().Sub(a.s.ev.Start)
 		a.s.publish(&observe.Event{Kind: observe.KindFirstToken, FirstToken: &observe.FirstTokenInfo{
 			TimeToFirstToken: a.s.ev.TimeToFirstToken, Backend: a.Ref.Backend.Name,
@@ -104,6 +108,7 @@ func (a *Attempt) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 
 // ResponseError translates a non-2xx upstream body into the client's error shape.
 func (a *Attempt) ResponseError(status int, h http.Header, body []byte) []byte {
+	a.s.obs.span.AttemptStatus(status)
 	return a.tr.ResponseError(status, h, body)
 }
 
@@ -112,3 +117,11 @@ func weightedKey(u float64, w int) float64 { return math.Pow(u, 1/float64(w)) }
 
 // Stream is the request this attempt belongs to.
 func (a *Attempt) Stream() *Stream { return a.s }
+
+// endpointHost is the backend's host, for the attempt span.
+func endpointHost(b *config.Backend) string {
+	if b.Endpoint == nil {
+		return ""
+	}
+	return b.Endpoint.Host
+}

@@ -6,6 +6,7 @@
 package extproc
 
 import (
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -21,11 +22,14 @@ type Publisher interface {
 
 // Pipeline holds the current configuration snapshot and where request events go.
 type Pipeline struct {
-	model  atomic.Pointer[config.Model]
-	pub    Publisher
-	hub    *observe.Hub
-	prices *observe.Prices
-	now    func() time.Time
+	model   atomic.Pointer[config.Model]
+	pub     Publisher
+	hub     *observe.Hub
+	prices  *observe.Prices
+	tracing *observe.Tracing
+	// logHeaders are the request headers copied to the event's attributes (access log, OTLP logs).
+	logHeaders []observe.HeaderAttribute
+	now        func() time.Time
 }
 
 // Option adds an observer to a pipeline.
@@ -36,6 +40,14 @@ func WithHub(h *observe.Hub) Option { return func(p *Pipeline) { p.hub = h } }
 
 // WithPrices puts a USD cost on every request from the catalog c.
 func WithPrices(c *observe.Prices) Option { return func(p *Pipeline) { p.prices = c } }
+
+// WithTracing traces every request with t (nil: no tracing, at no cost).
+func WithTracing(t *observe.Tracing) Option { return func(p *Pipeline) { p.tracing = t } }
+
+// WithLogHeaders copies the mapped request headers to each request event's attributes.
+func WithLogHeaders(m []observe.HeaderAttribute) Option {
+	return func(p *Pipeline) { p.logHeaders = m }
+}
 
 // New returns a pipeline serving m and publishing finished requests to pub.
 func New(m *config.Model, pub Publisher, opts ...Option) *Pipeline {
@@ -65,6 +77,15 @@ func (p *Pipeline) NewStream(e translate.Endpoint) *Stream {
 // streamObs is what a Stream keeps for observing it.
 type streamObs struct {
 	startSent bool
+	span      *observe.RequestSpan
+}
+
+// observeHeaders starts the request's span (continuing the client's trace) and keeps the mapped
+// headers for the logs.
+func (s *Stream) observeHeaders(h http.Header) {
+	s.obs.span = s.p.tracing.Start(s.endpoint, s.ev.Start, h)
+	s.ev.TraceID = s.obs.span.TraceID()
+	s.ev.Attributes = observe.Values(s.p.logHeaders, h)
 }
 
 // publish sends one lifecycle event of s to the hub, when there is one.
@@ -79,10 +100,14 @@ func (s *Stream) publish(ev *observe.Event) {
 // started publishes the start event once: at the first attempt, when the model and route are
 // known, or at the end for a request that never reached a backend. Its time is the arrival.
 func (s *Stream) started() {
-	if s.obs.startSent || s.p.hub == nil {
+	if s.obs.startSent {
 		return
 	}
 	s.obs.startSent = true
+	s.obs.span.Request(s.req.Header.Get("Content-Type"), s.req.Body, s.req.Stream)
+	if s.p.hub == nil {
+		return
+	}
 	s.publish(&observe.Event{Kind: observe.KindStart, Time: s.ev.Start, Start: &observe.StartInfo{
 		Operation: s.ev.Operation, Endpoint: s.ev.Endpoint, RequestModel: s.ev.RequestModel,
 		Route: s.ev.Route, Stream: s.ev.Stream, TraceID: s.ev.TraceID,
@@ -92,9 +117,11 @@ func (s *Stream) started() {
 // observeEnd completes the request's observations once its event is final: the USD cost (by the
 // response model, else the model after override, else the client's), then the end event.
 func (s *Stream) observeEnd() {
+	var price *observe.Price
 	if s.p.prices != nil {
-		s.ev.CostUSD, _ = s.p.prices.Cost(s.ev.Usage, s.ev.ResponseModel, s.ev.BackendModel, s.ev.RequestModel)
+		s.ev.CostUSD, price = s.p.prices.Cost(s.ev.Usage, s.ev.ResponseModel, s.ev.BackendModel, s.ev.RequestModel)
 	}
 	s.started()
+	s.obs.span.End(&s.ev, price)
 	s.publish(&observe.Event{Kind: observe.KindEnd, End: &s.ev})
 }

@@ -39,6 +39,7 @@ func (s *Stream) RequestHeaders(requestID, host string, h http.Header) {
 	s.ev.ID = requestID
 	s.host = host
 	s.req.Header = h
+	s.observeHeaders(h)
 }
 
 // RequestBody is the request-body phase: it reads the model, sets the routing header from it,

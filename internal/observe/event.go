@@ -41,6 +41,9 @@ type RequestEvent struct {
 	CostUSD *USD `json:"cost_usd,omitempty"`
 	// TraceID is the request's trace, when it was traced.
 	TraceID string `json:"trace_id,omitempty"`
+	// Attributes are request headers mapped to attributes for logs (OTEL_AIGW_REQUEST_HEADER_ATTRIBUTES
+	// and OTEL_AIGW_LOG_HEADER_ATTRIBUTES), e.g. session.id from agent-session-id.
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 // Subscriber receives request events.

@@ -4,13 +4,18 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aigw/aigw/configs"
 	"github.com/aigw/aigw/internal/observe"
+	"github.com/aigw/aigw/internal/version"
 )
 
 // eventsHeartbeat is how often an idle event stream sends a comment, so proxies and clients see a
@@ -156,4 +161,26 @@ func loadPrices(opts Options) (*observe.Prices, error) {
 		path = filepath.Join(opts.Dirs.ConfigHome, "prices.yaml")
 	}
 	return observe.NewPrices(configs.Prices, path, false)
+}
+
+// telemetryShutdown bounds the final flush of traces and logs, so a dead collector cannot hold
+// up the exit.
+const telemetryShutdown = 3 * time.Second
+
+// startTelemetry configures export from the OTEL_* variables and says what is exported.
+func startTelemetry(opts Options, log *slog.Logger) (*observe.Telemetry, func(), error) {
+	tel, err := observe.NewTelemetry(opts.Getenv, version.Version(), os.Stdout)
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("telemetry: %w", err)
+	}
+	if s := tel.Signals(); len(s) > 0 {
+		log.Info("exporting telemetry", "signals", strings.Join(s, ","))
+	}
+	return tel, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), telemetryShutdown)
+		defer cancel()
+		if err := tel.Shutdown(ctx); err != nil {
+			log.Warn("flushing telemetry", "error", err)
+		}
+	}, nil
 }

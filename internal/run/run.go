@@ -117,8 +117,15 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Port = model.Port
 	}
 
+	tel, stopTelemetry, err := startTelemetry(opts, log)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs after the event queue closes: the queued logs are exported.
+	defer stopTelemetry()
 	var pipeline *extproc.Pipeline // set below, before any request is served
-	metrics, err := observe.NewMetrics(observe.WithKnownModels(func(name string) bool { return pipeline.Model().KnowsModel(name) }))
+	metrics, err := observe.NewMetrics(observe.WithKnownModels(func(name string) bool { return pipeline.Model().KnowsModel(name) }),
+		observe.WithMeterProviderOptions(tel.MeterOptions...))
 	if err != nil {
 		return err
 	}
@@ -140,10 +147,17 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	bus.Subscribe(costs)
+	if tel.Logs != nil {
+		bus.Subscribe(tel.Logs)
+	}
+	if err := tel.ObserveExport(metrics); err != nil {
+		return err
+	}
 	events := observe.NewQueue(bus, 4096)
 	defer events.Close() // runs before the log file closes: every event is written
 
-	pipeline = extproc.New(model, events, extproc.WithHub(hub), extproc.WithPrices(prices))
+	pipeline = extproc.New(model, events, extproc.WithHub(hub), extproc.WithPrices(prices),
+		extproc.WithTracing(tel.Tracing), extproc.WithLogHeaders(tel.Headers.Log))
 	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))

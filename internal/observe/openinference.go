@@ -1,0 +1,445 @@
+package observe
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"math"
+	"mime"
+	"mime/multipart"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/aigw/aigw/internal/translate"
+)
+
+// OpenInference attribute names and values (github.com/Arize-ai/openinference, semantic
+// conventions) used by more than one function.
+const (
+	oiSpanKind        = "openinference.span.kind"
+	oiInputValue      = "input.value"
+	oiInputMime       = "input.mime_type"
+	oiOutputValue     = "output.value"
+	oiOutputMime      = "output.mime_type"
+	oiModelName       = "llm.model_name"
+	oiSystem          = "llm.system"
+	oiProvider        = "llm.provider"
+	oiInvocation      = "llm.invocation_parameters"
+	oiEmbInvocation   = "embedding.invocation_parameters"
+	oiEmbModel        = "embedding.model_name"
+	oiTokensPrompt    = "llm.token_count.prompt"
+	oiTokensOutput    = "llm.token_count.completion"
+	oiTokensTotal     = "llm.token_count.total"
+	mimeJSON          = "application/json"
+	firstTokenEvent   = "First Token Stream Event"
+	maxAssembledBytes = 4 << 20 // a streamed answer's text kept for a span, per request
+)
+
+// attrs collects span attributes, passing strings through the privacy rules.
+type attrs struct {
+	p  *Privacy
+	kv []attribute.KeyValue
+}
+
+func (a *attrs) str(key, v string) {
+	if v, ok := a.p.mask(key, v); ok {
+		a.kv = append(a.kv, attribute.String(key, v))
+	}
+}
+
+func (a *attrs) int(key string, v int64) { a.kv = append(a.kv, attribute.Int64(key, v)) }
+
+// json records a gjson value: strings as they are, anything else as its JSON text.
+func (a *attrs) json(key string, v gjson.Result) {
+	if v.Type == gjson.String {
+		a.str(key, v.String())
+		return
+	}
+	a.str(key, v.Raw)
+}
+
+// spanName is the span's name per client endpoint, as the OpenInference instrumentation of the
+// OpenAI SDK names its spans.
+func spanName(e translate.Endpoint) string {
+	switch e {
+	case translate.EndpointChatCompletions:
+		return "ChatCompletion"
+	case translate.EndpointCompletions:
+		return "Completion"
+	case translate.EndpointEmbeddings:
+		return "CreateEmbeddings"
+	case translate.EndpointAudioTranscriptions:
+		return "Transcription"
+	case translate.EndpointAudioTranslations:
+		return "Translation"
+	case translate.EndpointAudioSpeech:
+		return "Speech"
+	case translate.EndpointImageGenerations:
+		return "ImageGeneration"
+	case translate.EndpointResponses:
+		return "Response"
+	case translate.EndpointMessages:
+		return "Messages"
+	case translate.EndpointCountTokens:
+		return "CountTokens"
+	case translate.EndpointRerank:
+		return "Rerank"
+	}
+	return string(e)
+}
+
+// requestAttrs describes the client's request: the OpenInference input attributes of its
+// endpoint.
+func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byte) {
+	embedding := e == translate.EndpointEmbeddings
+	if embedding {
+		a.str(oiSpanKind, "EMBEDDING")
+	} else {
+		a.str(oiSpanKind, "LLM")
+		if e.API() == translate.APIAnthropic {
+			a.str(oiSystem, "anthropic")
+		} else {
+			a.str(oiSystem, "openai")
+		}
+	}
+	if e == translate.EndpointAudioTranscriptions || e == translate.EndpointAudioTranslations {
+		fields := formFields(contentType, body)
+		a.str(oiInputValue, fields)
+		a.str(oiInputMime, mimeJSON)
+		a.str(oiInvocation, fields)
+		return
+	}
+	if !gjson.ValidBytes(body) {
+		return
+	}
+	a.str(oiInputValue, string(body))
+	a.str(oiInputMime, mimeJSON)
+	req := gjson.ParseBytes(body)
+	switch e {
+	case translate.EndpointChatCompletions:
+		a.str(oiInvocation, without(body, "messages", "tools", "functions"))
+		chatMessages(a, "llm.input_messages.", req.Get("messages"))
+		tools(a, req.Get("tools"))
+	case translate.EndpointMessages:
+		a.str(oiInvocation, without(body, "messages", "tools", "system"))
+		n := 0
+		if sys := req.Get("system"); sys.Exists() {
+			a.str("llm.input_messages.0.message.role", "system")
+			anthropicContent(a, "llm.input_messages.0.message.", sys)
+			n = 1
+		}
+		req.Get("messages").ForEach(func(_, m gjson.Result) bool {
+			prefix := "llm.input_messages." + strconv.Itoa(n) + ".message."
+			a.str(prefix+"role", m.Get("role").String())
+			anthropicContent(a, prefix, m.Get("content"))
+			n++
+			return true
+		})
+		tools(a, req.Get("tools"))
+	case translate.EndpointCompletions:
+		a.str(oiInvocation, without(body, "prompt"))
+		prompts := req.Get("prompt")
+		if prompts.Type == gjson.String {
+			a.str("llm.prompts.0.prompt.text", prompts.String())
+		} else if prompts.IsArray() {
+			for i, p := range prompts.Array() {
+				if p.Type == gjson.String {
+					a.str("llm.prompts."+strconv.Itoa(i)+".prompt.text", p.String())
+				}
+			}
+		}
+	case translate.EndpointEmbeddings:
+		a.str(oiEmbInvocation, without(body, "input"))
+		in := req.Get("input")
+		if in.Type == gjson.String {
+			a.str("embedding.embeddings.0.embedding.text", in.String())
+		} else if in.IsArray() {
+			for i, t := range in.Array() {
+				if t.Type == gjson.String {
+					a.str("embedding.embeddings."+strconv.Itoa(i)+".embedding.text", t.String())
+				}
+			}
+		}
+	default:
+		a.str(oiInvocation, without(body, "messages", "input", "prompt", "tools"))
+	}
+}
+
+// without is body's JSON without the named top-level fields.
+func without(body []byte, fields ...string) string {
+	out := body
+	for _, f := range fields {
+		if gjson.GetBytes(out, f).Exists() {
+			out, _ = sjson.DeleteBytes(out, f)
+		}
+	}
+	return string(out)
+}
+
+// chatMessages records OpenAI chat messages under prefix.
+func chatMessages(a *attrs, prefix string, msgs gjson.Result) {
+	i := 0
+	msgs.ForEach(func(_, m gjson.Result) bool {
+		p := prefix + strconv.Itoa(i) + ".message."
+		chatMessage(a, p, m)
+		i++
+		return true
+	})
+}
+
+func chatMessage(a *attrs, p string, m gjson.Result) {
+	if r := m.Get("role"); r.Exists() {
+		a.str(p+"role", r.String())
+	}
+	if n := m.Get("name"); n.Type == gjson.String {
+		a.str(p+"name", n.String())
+	}
+	if id := m.Get("tool_call_id"); id.Type == gjson.String {
+		a.str(p+"tool_call_id", id.String())
+	}
+	c := m.Get("content")
+	switch {
+	case c.Type == gjson.String && c.String() != "":
+		a.str(p+"content", c.String())
+	case c.IsArray():
+		j := 0
+		c.ForEach(func(_, part gjson.Result) bool {
+			cp := p + "contents." + strconv.Itoa(j) + ".message_content."
+			switch part.Get("type").String() {
+			case "text":
+				a.str(cp+"type", "text")
+				a.str(cp+"text", part.Get("text").String())
+			case "image_url":
+				a.str(cp+"type", "image")
+				a.str(cp+"image.image.url", part.Get("image_url.url").String())
+			default:
+				a.str(cp+"type", part.Get("type").String())
+			}
+			j++
+			return true
+		})
+	}
+	toolCalls(a, p, m.Get("tool_calls"))
+}
+
+func toolCalls(a *attrs, p string, calls gjson.Result) {
+	k := 0
+	calls.ForEach(func(_, tc gjson.Result) bool {
+		tp := p + "tool_calls." + strconv.Itoa(k) + ".tool_call."
+		if id := tc.Get("id"); id.Exists() {
+			a.str(tp+"id", id.String())
+		}
+		a.str(tp+"function.name", tc.Get("function.name").String())
+		a.str(tp+"function.arguments", tc.Get("function.arguments").String())
+		k++
+		return true
+	})
+}
+
+func tools(a *attrs, ts gjson.Result) {
+	i := 0
+	ts.ForEach(func(_, t gjson.Result) bool {
+		a.str("llm.tools."+strconv.Itoa(i)+".tool.json_schema", t.Raw)
+		i++
+		return true
+	})
+}
+
+// anthropicContent records an Anthropic message's content: text, images, tool uses and results.
+func anthropicContent(a *attrs, p string, c gjson.Result) {
+	if c.Type == gjson.String {
+		a.str(p+"content", c.String())
+		return
+	}
+	j, k := 0, 0
+	c.ForEach(func(_, b gjson.Result) bool {
+		cp := p + "contents." + strconv.Itoa(j) + ".message_content."
+		switch b.Get("type").String() {
+		case "text":
+			a.str(cp+"type", "text")
+			a.str(cp+"text", b.Get("text").String())
+			j++
+		case "image":
+			a.str(cp+"type", "image")
+			if u := b.Get("source.url"); u.Exists() {
+				a.str(cp+"image.image.url", u.String())
+			} else {
+				a.str(cp+"image.image.url", "data:"+b.Get("source.media_type").String()+";base64,"+b.Get("source.data").String())
+			}
+			j++
+		case "tool_use":
+			tp := p + "tool_calls." + strconv.Itoa(k) + ".tool_call."
+			a.str(tp+"id", b.Get("id").String())
+			a.str(tp+"function.name", b.Get("name").String())
+			a.str(tp+"function.arguments", b.Get("input").Raw)
+			k++
+		case "tool_result":
+			a.str(p+"tool_call_id", b.Get("tool_use_id").String())
+			if t := b.Get("content"); t.Type == gjson.String {
+				a.str(p+"content", t.String())
+			}
+		}
+		return true
+	})
+}
+
+// formFields is the JSON object of a multipart form's non-file fields, in order.
+func formFields(contentType string, body []byte) string {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["boundary"] == "" {
+		return "{}"
+	}
+	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	out := []byte("{}")
+	for {
+		part, err := r.NextPart()
+		if err != nil {
+			break
+		}
+		if part.FileName() != "" || part.FormName() == "" {
+			continue
+		}
+		v, _ := io.ReadAll(io.LimitReader(part, 64<<10))
+		out, _ = sjson.SetBytes(out, escapeKey(part.FormName()), string(v))
+	}
+	return string(out)
+}
+
+// escapeKey makes a form field name a literal sjson path.
+func escapeKey(k string) string {
+	r := strings.NewReplacer(".", `\.`, "*", `\*`, "?", `\?`, "|", `\|`, "#", `\#`, "@", `\@`)
+	return r.Replace(k)
+}
+
+// responseAttrs describes a whole (non-streamed) successful response.
+func responseAttrs(a *attrs, e translate.Endpoint, body []byte, contentType string) {
+	if !gjson.ValidBytes(body) {
+		return
+	}
+	a.str(oiOutputValue, string(body))
+	a.str(oiOutputMime, mimeJSON)
+	resp := gjson.ParseBytes(body)
+	switch e {
+	case translate.EndpointChatCompletions:
+		modelName(a, e, resp)
+		openAIUsage(a, resp.Get("usage"))
+		i := 0
+		resp.Get("choices").ForEach(func(_, c gjson.Result) bool {
+			chatMessage(a, "llm.output_messages."+strconv.Itoa(i)+".message.", c.Get("message"))
+			i++
+			return true
+		})
+	case translate.EndpointCompletions:
+		modelName(a, e, resp)
+		openAIUsage(a, resp.Get("usage"))
+		resp.Get("choices").ForEach(func(_, c gjson.Result) bool {
+			a.str("llm.choices."+strconv.Itoa(int(c.Get("index").Int()))+".completion.text", c.Get("text").String())
+			return true
+		})
+	case translate.EndpointEmbeddings:
+		modelName(a, e, resp)
+		openAIUsage(a, resp.Get("usage"))
+		if !a.p.HideEmbeddingVectors {
+			resp.Get("data").ForEach(func(_, d gjson.Result) bool {
+				if v := embeddingVector(d.Get("embedding")); v != nil {
+					a.kv = append(a.kv, attribute.Float64Slice("embedding.embeddings."+strconv.Itoa(int(d.Get("index").Int()))+".embedding.vector", v))
+				}
+				return true
+			})
+		}
+	case translate.EndpointMessages:
+		modelName(a, e, resp)
+		anthropicUsage(a, resp.Get("usage"))
+		a.str("llm.output_messages.0.message.role", resp.Get("role").String())
+		anthropicContent(a, "llm.output_messages.0.message.", resp.Get("content"))
+	case translate.EndpointResponses:
+		modelName(a, e, resp)
+		if u := resp.Get("usage"); u.Exists() {
+			a.int(oiTokensPrompt, u.Get("input_tokens").Int())
+			a.int(oiTokensOutput, u.Get("output_tokens").Int())
+			a.int(oiTokensTotal, u.Get("total_tokens").Int())
+		}
+	}
+}
+
+func modelName(a *attrs, e translate.Endpoint, resp gjson.Result) {
+	if m := resp.Get("model"); m.Type == gjson.String {
+		if e == translate.EndpointEmbeddings {
+			a.str(oiEmbModel, m.String())
+		} else {
+			a.str(oiModelName, m.String())
+		}
+	}
+}
+
+// openAIUsage records an OpenAI usage object's counts, with the details it carries.
+func openAIUsage(a *attrs, u gjson.Result) {
+	if !u.IsObject() {
+		return
+	}
+	for _, f := range [][2]string{
+		{"total_tokens", oiTokensTotal}, {"prompt_tokens", oiTokensPrompt}, {"completion_tokens", oiTokensOutput},
+		{"prompt_tokens_details.cached_tokens", "llm.token_count.prompt_details.cache_read"},
+		{"prompt_tokens_details.audio_tokens", "llm.token_count.prompt_details.audio"},
+		{"completion_tokens_details.reasoning_tokens", "llm.token_count.completion_details.reasoning"},
+		{"completion_tokens_details.audio_tokens", "llm.token_count.completion_details.audio"},
+	} {
+		if v := u.Get(f[0]); v.Type == gjson.Number {
+			a.int(f[1], v.Int())
+		}
+	}
+}
+
+// anthropicUsage records an Anthropic usage object: prompt tokens include cache reads and writes.
+func anthropicUsage(a *attrs, u gjson.Result) {
+	if !u.IsObject() {
+		return
+	}
+	in := u.Get("input_tokens").Int() + u.Get("cache_read_input_tokens").Int() + u.Get("cache_creation_input_tokens").Int()
+	out := u.Get("output_tokens").Int()
+	a.int(oiTokensPrompt, in)
+	a.int(oiTokensOutput, out)
+	a.int(oiTokensTotal, in+out)
+	if v := u.Get("cache_read_input_tokens"); v.Exists() {
+		a.int("llm.token_count.prompt_details.cache_read", v.Int())
+	}
+	if v := u.Get("cache_creation_input_tokens"); v.Exists() {
+		a.int("llm.token_count.prompt_details.cache_write", v.Int())
+	}
+}
+
+// embeddingVector reads an embedding given as floats or as base64 little-endian float32s.
+func embeddingVector(v gjson.Result) []float64 {
+	switch {
+	case v.IsArray():
+		arr := v.Array()
+		out := make([]float64, len(arr))
+		for i, x := range arr {
+			out[i] = x.Float()
+		}
+		return out
+	case v.Type == gjson.String:
+		raw, err := base64.StdEncoding.DecodeString(v.String())
+		if err != nil || len(raw)%4 != 0 {
+			return nil
+		}
+		out := make([]float64, len(raw)/4)
+		for i := range out {
+			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
+		}
+		return out
+	}
+	return nil
+}
+
+// compactJSON is v marshalled, for assembled outputs.
+func compactJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

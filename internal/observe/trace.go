@@ -1,0 +1,272 @@
+package observe
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/aigw/aigw/internal/translate"
+)
+
+// Tracing makes one server span per LLM request, continuing the client's trace (traceparent),
+// with a client span per upstream attempt. A nil *Tracing traces nothing at no cost; a span that
+// is sampled out is not described (no attribute is built).
+type Tracing struct {
+	tracer  trace.Tracer
+	prop    propagation.TextMapPropagator
+	privacy Privacy
+	headers []HeaderAttribute
+}
+
+// NewTracing traces with tp, describing requests under privacy and copying the mapped request
+// headers to span attributes.
+func NewTracing(tp trace.TracerProvider, privacy Privacy, headers []HeaderAttribute) *Tracing {
+	return &Tracing{
+		tracer:  tp.Tracer("github.com/aigw/aigw"),
+		prop:    propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		privacy: privacy, headers: headers,
+	}
+}
+
+// RequestSpan is one request's span and its current attempt's span. All methods accept a nil
+// receiver, which does nothing.
+type RequestSpan struct {
+	t        *Tracing
+	e        translate.Endpoint
+	ctx      context.Context
+	span     trace.Span
+	attempt  trace.Span
+	stream   bool
+	asm      *assembler
+	body     []byte // a whole (non-streamed) response, up to maxAssembledBytes
+	describe bool   // whether the request has been described
+}
+
+// Start begins the span of a request to e that arrived at start with headers h.
+func (t *Tracing) Start(e translate.Endpoint, start time.Time, h http.Header) *RequestSpan {
+	if t == nil {
+		return nil
+	}
+	ctx := t.prop.Extract(context.Background(), propagation.HeaderCarrier(h))
+	ctx, span := t.tracer.Start(ctx, spanName(e), trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
+	r := &RequestSpan{t: t, e: e, ctx: ctx, span: span}
+	if span.IsRecording() {
+		for _, m := range t.headers {
+			if v := h.Get(m.Header); v != "" {
+				span.SetAttributes(attribute.String(m.Attribute, v))
+			}
+		}
+	}
+	return r
+}
+
+// Recording reports whether the span is sampled and being described.
+func (r *RequestSpan) Recording() bool { return r != nil && r.span.IsRecording() }
+
+// TraceID is the request's trace id, or "".
+func (r *RequestSpan) TraceID() string {
+	if r == nil {
+		return ""
+	}
+	if sc := r.span.SpanContext(); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
+// Request describes the client's request (once).
+func (r *RequestSpan) Request(contentType string, body []byte, stream bool) {
+	if !r.Recording() || r.describe {
+		return
+	}
+	r.describe, r.stream = true, stream
+	a := &attrs{p: &r.t.privacy}
+	requestAttrs(a, r.e, contentType, body)
+	r.span.SetAttributes(a.kv...)
+	if stream {
+		r.asm = newAssembler(r.e)
+	}
+}
+
+// Attempt ends the previous attempt's span and starts one for try number try at a backend, and
+// sets the upstream request's traceparent to it.
+func (r *RequestSpan) Attempt(try int, backend, provider, model, host string, upstream http.Header) {
+	if r == nil {
+		return
+	}
+	if r.attempt != nil {
+		r.attempt.End()
+	}
+	ctx, span := r.t.tracer.Start(r.ctx, "attempt "+backend, trace.WithSpanKind(trace.SpanKindClient))
+	r.attempt = span
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("aigw.attempt", try), attribute.String("aigw.backend", backend),
+			attribute.String(attrProvider, provider), attribute.String(attrRequestModel, model),
+			attribute.String("server.address", host))
+	}
+	if span.SpanContext().IsValid() {
+		r.t.prop.Inject(ctx, propagation.HeaderCarrier(upstream))
+	}
+	r.body, r.asm = r.body[:0], nil
+	if r.stream && r.Recording() {
+		r.asm = newAssembler(r.e)
+	}
+}
+
+// AttemptStatus records the status an attempt's backend answered.
+func (r *RequestSpan) AttemptStatus(status int) {
+	if r == nil || r.attempt == nil || !r.attempt.IsRecording() {
+		return
+	}
+	r.attempt.SetAttributes(attribute.Int("http.response.status_code", status))
+	if status >= 400 {
+		r.attempt.SetStatus(codes.Error, strconv.Itoa(status))
+	}
+}
+
+// Response takes the next bytes sent to the client of a successful answer.
+func (r *RequestSpan) Response(out []byte) {
+	if !r.Recording() || len(out) == 0 {
+		return
+	}
+	if r.asm != nil {
+		r.asm.write(out)
+		return
+	}
+	if len(r.body)+len(out) <= maxAssembledBytes {
+		r.body = append(r.body, out...)
+	}
+}
+
+// FirstToken marks the first streamed bytes.
+func (r *RequestSpan) FirstToken() {
+	if r.Recording() {
+		r.span.AddEvent(firstTokenEvent)
+	}
+}
+
+// End describes the answer and the request's outcome, and ends the spans.
+func (r *RequestSpan) End(ev *RequestEvent, price *Price) {
+	if r == nil {
+		return
+	}
+	end := ev.Start.Add(ev.Duration)
+	if r.attempt != nil {
+		r.attempt.End(trace.WithTimestamp(end))
+	}
+	if !r.span.IsRecording() {
+		r.span.End(trace.WithTimestamp(end))
+		return
+	}
+	a := &attrs{p: &r.t.privacy}
+	if ev.Status < 400 {
+		if r.asm != nil {
+			r.asm.attrs(a)
+		} else if len(r.body) > 0 {
+			responseAttrs(a, r.e, r.body, "")
+		}
+	}
+	outcomeAttrs(a, ev, price)
+	r.span.SetAttributes(a.kv...)
+	if ev.Status >= 400 || ev.Error != "" {
+		msg := ev.Error
+		if msg == "" {
+			msg = http.StatusText(ev.Status)
+		}
+		r.span.AddEvent("exception", trace.WithTimestamp(end), trace.WithAttributes(
+			attribute.String("exception.type", "aigw.HTTPError."+strconv.Itoa(ev.Status)),
+			attribute.String("exception.message", msg)))
+		r.span.SetStatus(codes.Error, msg)
+	} else {
+		r.span.SetStatus(codes.Ok, "")
+	}
+	r.span.End(trace.WithTimestamp(end))
+}
+
+// outcomeAttrs are the OpenTelemetry GenAI and aigw attributes of a finished request, and the
+// OpenInference token counts when the answer the client saw did not carry them (a stream without
+// usage, a translated answer).
+func outcomeAttrs(a *attrs, ev *RequestEvent, price *Price) {
+	has := map[string]bool{}
+	for _, kv := range a.kv {
+		has[string(kv.Key)] = true
+	}
+	a.str(attrOperation, ev.Operation)
+	if ev.Provider != "" {
+		a.str(attrProvider, ev.Provider)
+		a.str(oiProvider, oiProviderName(ev.Provider))
+	}
+	a.str(attrOriginalModel, ev.RequestModel)
+	if ev.BackendModel != "" {
+		a.str(attrRequestModel, ev.BackendModel)
+	}
+	if ev.ResponseModel != "" {
+		a.str(attrResponseModel, ev.ResponseModel)
+	}
+	if ev.Route != "" {
+		a.str("aigw.route", ev.Route)
+	}
+	if ev.Backend != "" {
+		a.str("aigw.backend", ev.Backend)
+	}
+	a.int("aigw.attempts", int64(ev.Attempts))
+	a.int("http.response.status_code", int64(ev.Status))
+	if ev.Status >= 400 || ev.Error != "" {
+		a.str(attrErrorType, errorType(ev))
+	}
+	u := ev.Usage
+	if u != (translate.Usage{}) {
+		a.int("gen_ai.usage.input_tokens", u.InputTokens)
+		a.int("gen_ai.usage.output_tokens", u.OutputTokens)
+		if u.CachedInputTokens > 0 {
+			a.int("gen_ai.usage.cache_read.input_tokens", u.CachedInputTokens)
+		}
+		if u.CacheCreationInputTokens > 0 {
+			a.int("gen_ai.usage.cache_creation.input_tokens", u.CacheCreationInputTokens)
+		}
+		if !has[oiTokensPrompt] {
+			a.int(oiTokensPrompt, u.InputTokens)
+			a.int(oiTokensOutput, u.OutputTokens)
+			a.int(oiTokensTotal, u.InputTokens+u.OutputTokens)
+		}
+	}
+	if c := ev.CostUSD; c != nil {
+		if c.Unknown || price == nil {
+			a.str("llm.cost.status", "unknown")
+		} else {
+			prompt, completion := price.split(u)
+			a.kv = append(a.kv, attribute.Float64("llm.cost.total", c.Amount),
+				attribute.Float64("llm.cost.prompt", prompt), attribute.Float64("llm.cost.completion", completion))
+			a.str("llm.cost.price_model", price.Model)
+		}
+	}
+}
+
+// oiProviderName is OpenInference's llm.provider for a gen_ai.provider.name.
+func oiProviderName(p string) string {
+	switch p {
+	case "azure.openai", "azure.ai.openai":
+		return "azure"
+	case "aws.bedrock":
+		return "aws"
+	case "gcp.gemini", "gcp.vertex_ai", "gcp.gen_ai":
+		return "google"
+	case "mistral_ai":
+		return "mistralai"
+	case "x_ai":
+		return "xai"
+	}
+	return p
+}
+
+// HeaderAttribute copies a request header to an attribute.
+type HeaderAttribute struct {
+	Header    string
+	Attribute string
+}
