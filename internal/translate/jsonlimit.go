@@ -68,11 +68,10 @@ func (s *DepthScanner) scan(b []byte, keys *topKeys) (int, error) {
 				i++
 				start = i
 			}
-			end, closed := stringEnd(b, i)
-			if !closed {
-				// Inside a string still: an odd run of backslashes at the end escapes the first
-				// byte of the next piece.
-				s.esc = trailingBackslashes(b[i:])%2 == 1
+			end, pending := stringEnd(b, i)
+			if end < 0 {
+				// Inside a string still, maybe with an escape that takes the next piece's first byte.
+				s.esc = pending
 				return len(b), nil
 			}
 			s.inStr = false
@@ -111,18 +110,34 @@ func (s *DepthScanner) scan(b []byte, keys *topKeys) (int, error) {
 }
 
 // stringEnd finds the closing quote of a string whose contents start at b[from] (no escape
-// pending there): the first quote preceded by an even run of backslashes.
-func stringEnd(b []byte, from int) (int, bool) {
+// pending there), or returns -1 and whether b ends in the middle of an escape. Short strings,
+// the usual kind, are walked byte by byte; long ones are searched with IndexByte.
+func stringEnd(b []byte, from int) (end int, escPending bool) {
+	i := from
 	for {
-		q := bytes.IndexByte(b[from:], '"')
+		for lim := min(len(b), i+16); i < lim; i++ {
+			switch b[i] {
+			case '"':
+				return i, false
+			case '\\':
+				i++ // the escaped byte
+				if i == len(b) {
+					return -1, true
+				}
+			}
+		}
+		if i >= len(b) {
+			return -1, false
+		}
+		q := bytes.IndexByte(b[i:], '"')
 		if q < 0 {
-			return 0, false
+			return -1, trailingBackslashes(b[i:])%2 == 1
 		}
-		q += from
-		if trailingBackslashes(b[from:q])%2 == 0 {
-			return q, true
+		k := bytes.IndexByte(b[i:i+q], '\\')
+		if k < 0 {
+			return i + q, false
 		}
-		from = q + 1
+		i += k // walk on from the escape
 	}
 }
 

@@ -111,3 +111,29 @@ func TestCheckUpstreamJSON(t *testing.T) {
 		t.Fatalf("got %v, want a 502", err)
 	}
 }
+
+// BenchmarkCheckRequestJSON measures the depth and duplicate-key pass on a typical chat request,
+// next to the validation that follows it, which it must not dwarf.
+func BenchmarkCheckRequestJSON(b *testing.B) {
+	body := []byte(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"system","content":"You are a helpful assistant."},` +
+		strings.Repeat(`{"role":"user","content":"Tell me about \"JSON\" [nesting] and {braces} in strings, please."},{"role":"assistant","content":"Sure."},`, 20) +
+		`{"role":"user","content":"thanks"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"array","items":{"type":"string"}}}}}}]}`)
+	b.Run("CheckRequestJSON", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := CheckRequestJSON(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ParseRequest", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := ParseRequest(EndpointChatCompletions, "application/json", body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -94,3 +94,19 @@ func TestHasErrorEvent(t *testing.T) {
 		t.Errorf("openai error event %q", out)
 	}
 }
+
+// BenchmarkSSEGuard is the guard's cost per byte of a typical chat stream, which it adds in
+// front of every translator.
+func BenchmarkSSEGuard(b *testing.B) {
+	stream := []byte(strings.Repeat(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"Hello, \"world\" [1]"},"finish_reason":null}]}`+"\n\n", 100))
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var g SSEGuard
+		for i := 0; i < len(stream); i += 4096 {
+			if err := g.Check(stream[i:min(i+4096, len(stream))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
