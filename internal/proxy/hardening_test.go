@@ -338,6 +338,7 @@ func TestStalledBodies(t *testing.T) {
 
 	// 300 stalled connections: 100 fit under the cap, the rest wait in the listen queue.
 	const n = 300
+	dialed := time.Now()
 	conns := make([]net.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
@@ -378,9 +379,13 @@ func TestStalledBodies(t *testing.T) {
 		}
 		closed++
 	}
-	// Three rounds of at most 100 connections, each cut after 300ms.
+	// Three rounds of at most 100 connections, each cut after 300ms: the last connection cannot
+	// have been served before two earlier rounds timed out, unless the cap let it in at once.
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("stalled connections took %s to clear", d)
+	}
+	if d := time.Since(dialed); d < 850*time.Millisecond {
+		t.Errorf("all %d stalled connections were served within %s: the cap of 100 did not hold", n, d)
 	}
 	resp, body, err := doStream(t, fmt.Sprintf("http://%s/v1/chat/completions", addr), `{"model":"gpt-test"}`)
 	if err != nil || resp.StatusCode != 200 {
@@ -471,5 +476,50 @@ func TestHeadersToProviders(t *testing.T) {
 				t.Error("a header added by configuration was not sent")
 			}
 		})
+	}
+}
+
+func TestLimitListener(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitListener(inner, 2)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 3)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	first, second := <-accepted, <-accepted
+	select {
+	case <-accepted:
+		t.Fatal("a third connection was accepted past the cap of 2")
+	case <-time.After(200 * time.Millisecond):
+	}
+	first.Close()
+	first.Close() // closing twice is harmless
+	select {
+	case c := <-accepted:
+		c.Close()
+	case <-time.After(2 * time.Second):
+		t.Fatal("closing a connection did not free its slot")
+	}
+	second.Close()
+	ln.Close()
+	for range accepted { // Accept returns once the listener is closed
 	}
 }
