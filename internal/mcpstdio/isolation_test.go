@@ -190,6 +190,7 @@ func TestClientSeesWhatTheServerShowsIt(t *testing.T) {
 		return toolNames(t, ctx, cs)
 	}
 	wantBare, wantFull := native(bare()), native(full())
+	t.Logf("natively server-everything shows %d tools to a bare client, %d to a capable one", len(wantBare), len(wantFull))
 	if len(wantFull) <= len(wantBare) {
 		t.Fatalf("server-everything shows %d tools to a bare client and %d to a capable one; the test needs a difference",
 			len(wantBare), len(wantFull))
