@@ -110,7 +110,8 @@ func AppendStreamError(dst []byte, api API, e *Error) []byte {
 }
 
 // HasErrorEvent reports whether translated stream bytes hold an error event in either API's
-// shape: a line `event: error`, or a data line that is an object whose first key is "error".
+// shape: a line `event: error`, or a data line that is an object whose first key is "error"
+// holding an object or a message.
 // Inside JSON a line end is always escaped, so such a line cannot come from event content.
 func HasErrorEvent(b []byte) bool {
 	for len(b) > 0 {
@@ -129,8 +130,11 @@ func HasErrorEvent(b []byte) bool {
 				return true
 			}
 		} else if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
-			if bytes.HasPrefix(bytes.TrimLeft(v, " "), []byte(`{"error":`)) {
-				return true
+			// An error object or message; "error":null on an ordinary chunk is not one.
+			if v, ok := bytes.CutPrefix(bytes.TrimLeft(v, " "), []byte(`{"error":`)); ok {
+				if v = bytes.TrimLeft(v, " "); len(v) > 0 && (v[0] == '{' || v[0] == '"') {
+					return true
+				}
 			}
 		}
 	}

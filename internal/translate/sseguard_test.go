@@ -80,6 +80,8 @@ func TestHasErrorEvent(t *testing.T) {
 		"data: {\"error\":{\"message\":\"x\"}}\n\n":                            true,
 		"data: {\"choices\":[{\"delta\":{\"content\":\"event: error\"}}]}\n\n": false,
 		"data: {\"id\":\"x\",\"error\":null}\n\n":                              false,
+		"data: {\"error\":null,\"choices\":[]}\n\n":                            false,
+		"data: {\"error\": \"overloaded\"}\n\n":                                true,
 		"event: message_stop\ndata: {}\n\n":                                    false,
 		"data: [DONE]\n\n":                                                     false,
 	} {
