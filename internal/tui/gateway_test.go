@@ -141,6 +141,11 @@ func TestAgainstGateway(t *testing.T) {
 		}
 	}
 
+	// The Totals view's GET /stats reads the same gateway's totals.
+	if sm := fetchStats(ready.Admin)().(StatsMsg); sm.Err != nil || sm.Stats.Total.Requests != 2 || sm.Stats.Total.CostUSD <= 0 {
+		t.Errorf("GET /stats: %+v", sm)
+	}
+
 	stop()
 	f.until(t, "disconnected", func(m *Model) bool { return m.conn == Disconnected })
 	if !strings.Contains(f.m.Render(), "✖ disconnected") {

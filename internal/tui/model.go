@@ -14,6 +14,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/aigw/aigw/internal/observe"
 )
 
 // Options configure the TUI model.
@@ -82,6 +84,9 @@ type Model struct {
 	sortBy    sortKey
 	asc       bool
 
+	// gwStats is the gateway's own totals (GET /stats), fetched while Totals is shown.
+	gwStats       *observe.StatsSnapshot
+	statsAt       time.Time
 	conn          ConnState
 	connErr       error
 	retry         time.Duration
@@ -157,7 +162,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.sortBy == sortLatency && !m.paused {
 			m.refresh()
 		}
-		return m, m.tick()
+		return m, tea.Batch(m.tick(), m.maybeStats())
+	case StatsMsg:
+		if msg.Stats != nil {
+			m.gwStats = msg.Stats
+		}
 	case EventsMsg:
 		m.now = m.opts.Clock()
 		before := m.store.next
@@ -213,12 +222,15 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	case key.Matches(msg, k.NextView):
 		m.tab = (m.tab + 1) % numTabs
+		return m.maybeStats()
 	case key.Matches(msg, k.PrevView):
 		m.tab = (m.tab + numTabs - 1) % numTabs
+		return m.maybeStats()
 	case key.Matches(msg, k.Live):
 		m.tab = tabLive
 	case key.Matches(msg, k.Totals):
 		m.tab = tabTotals
+		return m.maybeStats()
 	case key.Matches(msg, k.Trace):
 		m.tab = tabTrace
 		if m.traceReq == nil && m.sel < len(m.rows) {
@@ -267,6 +279,15 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.refresh()
 	}
 	return nil
+}
+
+// maybeStats asks for GET /stats when the Totals view is shown and the last answer is old.
+func (m *Model) maybeStats() tea.Cmd {
+	if m.tab != tabTotals || m.conn != Connected || m.now.Sub(m.statsAt) < statsEvery {
+		return nil
+	}
+	m.statsAt = m.now
+	return fetchStats(m.opts.Admin)
 }
 
 func (m *Model) openTrace() {
@@ -389,7 +410,7 @@ func (m *Model) Render() string {
 		}
 		content = m.live.view(s, m.rows, m.sel, m.now, m.opts.Location, m.width, body, empty)
 	case m.tab == tabTotals:
-		content = m.totals.view(s, m.store.Total, m.now, m.width, body)
+		content = m.totals.view(s, m.store.Total, m.gwStats, m.now, m.opts.Location, m.width, body)
 	case m.tab == tabTrace:
 		content = m.trace.view(s, m.traceReq, m.now, m.opts.Location, m.width, body)
 	}

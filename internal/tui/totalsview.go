@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aigw/aigw/internal/observe"
 )
 
 // totalsCols are the columns of the Totals view.
@@ -93,8 +95,9 @@ func (v *totalsView) lines(s *Styles, t *Totals, width int) []string {
 	return out
 }
 
-// view draws the tables, scrolled, above two sparklines.
-func (v *totalsView) view(s *Styles, t *Totals, now time.Time, width, height int) string {
+// view draws the gateway's own totals when known, then the tables, scrolled, above two
+// sparklines.
+func (v *totalsView) view(s *Styles, t *Totals, gw *observe.StatsSnapshot, now time.Time, loc *time.Location, width, height int) string {
 	if height <= 0 {
 		return ""
 	}
@@ -103,6 +106,10 @@ func (v *totalsView) view(s *Styles, t *Totals, now time.Time, width, height int
 		spark = nil
 	}
 	lines := v.lines(s, t, width)
+	if gw != nil {
+		head := statsLines(gw, loc)
+		lines = append([]string{"  " + s.Dim.Render(head[0]), "  " + s.Dim.Render(head[1])}, lines...)
+	}
 	room := height - len(spark)
 	off := max(0, min(v.offset, len(lines)-room))
 	lines = lines[off:]

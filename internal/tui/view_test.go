@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/aigw/aigw/internal/observe"
+	"github.com/aigw/aigw/internal/translate"
 )
 
 // TestGoldenViews draws scripted event sequences at 80×24 and 120×40 and compares the screens
@@ -22,6 +25,12 @@ func TestGoldenViews(t *testing.T) {
 		{"live", func(m *Model) {}},
 		{"live_selected", func(m *Model) { m.Update(press("down")); m.Update(press("down")) }},
 		{"totals", func(m *Model) { m.Update(press("2")) }},
+		{"totals_stats", func(m *Model) {
+			m.Update(press("2"))
+			m.Update(StatsMsg{Stats: &observe.StatsSnapshot{V: 1, Since: scriptStart.Add(-time.Hour), Total: observe.StatsRow{
+				Requests: 1234, Errors: 5, Tokens: translate.Usage{InputTokens: 123456, OutputTokens: 65432}, CostUSD: 1.2345,
+				CostUnknown: 2, Latency: &observe.Quantiles{P50: 812, P95: 2400, Count: 1024}}}})
+		}},
 		// The fallback request is the seventh newest (two in flight, then 404, 502, o4-mini, llama).
 		{"trace_fallback", func(m *Model) { selectID(t, m, "req-0003-fallback"); m.Update(press("enter")) }},
 		{"trace_error", func(m *Model) { selectID(t, m, "req-0004-error"); m.Update(press("enter")) }},
