@@ -50,6 +50,7 @@ MCP servers on your machine, with token and cost accounting, metrics and traces.
 		newCompletionCmd(f),
 		newMCPCmd(f),
 		newTUICmd(f, nil),
+		newRenderCmd(f, g, nil),
 	)
 	return root
 }

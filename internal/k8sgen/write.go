@@ -1,0 +1,149 @@
+package k8sgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// Plain turns a rendered object into the JSON-like map that is written. The CRD types are the
+// loader's, whose fields have no omitempty, and metav1 writes creationTimestamp: null, so unset
+// fields are dropped here: nulls, empty strings, maps and lists. The one empty value that means
+// something is group "" (the core API group, required in a LocalObjectReference), which is kept.
+func Plain(v any) (map[string]any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	prune(m)
+	return m, nil
+}
+
+func prune(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case map[string]any:
+		for k, e := range x {
+			if k == "group" && e == "" {
+				continue
+			}
+			if prune(e) {
+				delete(x, k)
+			}
+		}
+		return len(x) == 0
+	case []any:
+		for _, e := range x {
+			prune(e)
+		}
+		return len(x) == 0
+	}
+	return false
+}
+
+// header starts every YAML output.
+func header(source string) string {
+	return "# Rendered by `aigw render manifests` from " + source + ".\n"
+}
+
+// WriteYAML writes the objects as one multi-document YAML stream.
+func WriteYAML(w *bytes.Buffer, source string, objs []Object) error {
+	w.WriteString(header(source))
+	for i, o := range objs {
+		if i > 0 {
+			w.WriteString("---\n")
+		}
+		if err := writeOne(w, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeOne(w *bytes.Buffer, o Object) error {
+	m, err := Plain(o.Value)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", o.Kind, o.Name, err)
+	}
+	y, err := sigsyaml.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", o.Kind, o.Name, err)
+	}
+	w.Write(y)
+	return nil
+}
+
+// WriteJSON writes the objects as one v1 List, which kubectl and aigw both read.
+func WriteJSON(w *bytes.Buffer, objs []Object) error {
+	items := make([]map[string]any, 0, len(objs))
+	for _, o := range objs {
+		m, err := Plain(o.Value)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", o.Kind, o.Name, err)
+		}
+		items = append(items, m)
+	}
+	data, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
+	if err != nil {
+		return err
+	}
+	w.Write(data)
+	w.WriteByte('\n')
+	return nil
+}
+
+// WriteDir writes one file per kind (gateway.yaml, aigatewayroute.yaml, ...) and a
+// kustomization.yaml listing them, and returns the files written.
+func WriteDir(dir, source string, objs []Object) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	files := map[string]*bytes.Buffer{}
+	var order []string
+	for _, o := range objs {
+		f := strings.ToLower(o.Kind) + ".yaml"
+		b, ok := files[f]
+		if !ok {
+			b = &bytes.Buffer{}
+			b.WriteString(header(source))
+			files[f] = b
+			order = append(order, f)
+		} else {
+			b.WriteString("---\n")
+		}
+		if err := writeOne(b, o); err != nil {
+			return nil, err
+		}
+	}
+	var k bytes.Buffer
+	k.WriteString(header(source) + "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
+	for _, f := range order {
+		k.WriteString("  - " + f + "\n")
+	}
+	files["kustomization.yaml"] = &k
+	order = append(order, "kustomization.yaml")
+	var written []string
+	for _, f := range order {
+		p := filepath.Join(dir, f)
+		// Secrets may hold real values (--include-secrets): no file is readable by others.
+		if err := os.WriteFile(p, files[f].Bytes(), 0o600); err != nil {
+			return written, err
+		}
+		written = append(written, p)
+	}
+	return written, nil
+}
