@@ -448,7 +448,11 @@ func (m *Model) header() string {
 		if !m.filter.empty() {
 			count += "/" + strconv.Itoa(m.store.Len())
 		}
-		right = append(right, count+" req, sort "+m.sortBy.String()+map[bool]string{true: "↑", false: "↓"}[m.asc])
+		arrow := "↓"
+		if m.asc {
+			arrow = "↑"
+		}
+		right = append(right, count+" req, sort "+m.sortBy.String()+arrow)
 	}
 	if m.store.Gaps > 0 {
 		right = append(right, s.StatusErr.Render(fmt.Sprintf("%d events missed", m.store.Gaps)))

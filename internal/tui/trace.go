@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,11 +60,10 @@ func (v *traceView) lines(s *Styles, r *Request, now time.Time, loc *time.Locati
 	switch {
 	case r.Lost:
 		st = "lost: the gateway restarted or events were dropped before this request ended"
+	case r.End == nil && !r.FirstTokenAt.IsZero():
+		st = "in flight, streaming"
 	case r.End == nil:
-		st = "in flight"
-		if st2 := status(r); st2 == "strm" {
-			st = "in flight, streaming"
-		}
+		st = "in flight, waiting for the first token"
 	}
 	kv("Status", st)
 	timing := "latency " + fmtDur(r.Latency(now))
@@ -130,7 +128,7 @@ func (v *traceView) timeline(s *Styles, r *Request, now time.Time, width int) []
 	end := r.Start.Add(total)
 	const labelW = 30
 	barW := width - 2 - labelW - 1 - 1 - 13 - 1 - 16 // label, bar, span, outcome
-	atts := slices.Clone(r.Attempts)
+	atts := r.Attempts
 	var out []string
 	for i, a := range atts {
 		until := end
