@@ -1,0 +1,370 @@
+package k8sgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/config/crdtest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden testdata/*.out.yaml files")
+
+// testEnv holds a distinct value per variable, so a leaked key is found by grep.
+var testEnv = map[string]string{
+	"OPENAI_API_KEY":        "sk-test-openai-7f3a9c",
+	"ANTHROPIC_API_KEY":     "sk-ant-test-anthropic-2b8e41",
+	"AZURE_OPENAI_API_KEY":  "az-test-azure-5d1c77",
+	"AZURE_OPENAI_RESOURCE": "example",
+	"GEMINI_API_KEY":        "test-gemini-91ab02",
+	"COHERE_API_KEY":        "test-cohere-44cd13",
+	"MISTRAL_API_KEY":       "test-mistral-a0f5e6",
+	"GROQ_API_KEY":          "test-groq-c3d9f0",
+	"TOGETHER_API_KEY":      "test-together-88e7b1",
+	"DEEPINFRA_API_KEY":     "test-deepinfra-6a2c4d",
+	"DEEPSEEK_API_KEY":      "test-deepseek-1f9e3b",
+	"SAMBANOVA_API_KEY":     "test-sambanova-7c5a20",
+	"XAI_API_KEY":           "test-xai-d4b8e9",
+	"HUNYUAN_API_KEY":       "test-hunyuan-0e6f72",
+	"OPENROUTER_API_KEY":    "test-openrouter-b57c31",
+}
+
+func getenvOf(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+// envCases are the environment autoconfigurations, as `aigw run` with no file reads them.
+var envCases = map[string]map[string]string{
+	"env-openai":    {"OPENAI_API_KEY": testEnv["OPENAI_API_KEY"]},
+	"env-anthropic": {"ANTHROPIC_API_KEY": testEnv["ANTHROPIC_API_KEY"]},
+	"env-both-org": {"OPENAI_API_KEY": testEnv["OPENAI_API_KEY"], "ANTHROPIC_API_KEY": testEnv["ANTHROPIC_API_KEY"],
+		"OPENAI_ORG_ID": "org-1", "OPENAI_PROJECT_ID": "proj-1"},
+	"env-ollama": {"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1", "AIGW_CHAT_COMPLETIONS_ONLY": "true"},
+	"env-azure": {"AZURE_OPENAI_API_KEY": testEnv["AZURE_OPENAI_API_KEY"],
+		"AZURE_OPENAI_ENDPOINT": "https://example.openai.azure.com", "OPENAI_API_VERSION": "2024-10-21"},
+	"env-local-root": {"OPENAI_BASE_URL": "http://10.0.0.7:8000", "OPENAI_API_KEY": testEnv["OPENAI_API_KEY"]},
+}
+
+// renderCase is one input Model and the environment it was loaded with.
+type renderCase struct {
+	name string
+	env  map[string]string
+	load func(t *testing.T) *config.Model
+}
+
+func cases(t *testing.T) []renderCase {
+	t.Helper()
+	var out []renderCase
+	files, _ := filepath.Glob("../../configs/*.yaml")
+	ins, _ := filepath.Glob("testdata/*.in.yaml")
+	for _, f := range append(files, ins...) {
+		if filepath.Base(f) == "prices.yaml" { // the price catalog, not a gateway configuration
+			continue
+		}
+		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".yaml"), ".in")
+		if strings.HasPrefix(f, "../../configs/") {
+			name = "configs-" + name
+		}
+		out = append(out, renderCase{name: name, env: testEnv, load: func(t *testing.T) *config.Model {
+			m, err := config.LoadFile(f, getenvOf(testEnv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}})
+	}
+	if len(out) < 10 {
+		t.Fatalf("only %d cases found", len(out))
+	}
+	for _, name := range slices.Sorted(mapKeys(envCases)) {
+		env := envCases[name]
+		out = append(out, renderCase{name: name, env: env, load: func(t *testing.T) *config.Model {
+			m, err := config.FromEnv(getenvOf(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}})
+	}
+	return out
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func render(t *testing.T, m *config.Model, include bool) (*Result, []byte) {
+	t.Helper()
+	res, err := Render(m, Options{Namespace: "ai", IncludeSecrets: include,
+		SecretEnv: func(b *config.Backend) string { return config.EnvKeyVariable(m, b) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	// The golden files name the case, not a machine's path.
+	if err := WriteYAML(&buf, "test", res.Objects); err != nil {
+		t.Fatal(err)
+	}
+	return res, buf.Bytes()
+}
+
+// TestGolden compares the rendering of every case with testdata/<case>.out.yaml.
+func TestGolden(t *testing.T) {
+	for _, c := range cases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			res, got := render(t, c.load(t), false)
+			if len(res.Warnings) > 0 {
+				got = append(got, []byte("# warnings:\n#   "+strings.Join(res.Warnings, "\n#   ")+"\n")...)
+			}
+			golden := filepath.Join("testdata", c.name+".out.yaml")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/k8sgen -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("rendering differs from %s (run with -update to accept):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+// TestNoSecretsByDefault greps the default output for every configured key value.
+func TestNoSecretsByDefault(t *testing.T) {
+	for _, c := range cases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.load(t)
+			_, out := render(t, m, false)
+			var keys int
+			for _, b := range m.Backends {
+				if b.Auth != nil && b.Auth.Key != "" {
+					keys++
+					if bytes.Contains(out, []byte(b.Auth.Key.Reveal())) {
+						t.Errorf("backend %s: its key is in the output", b.Name)
+					}
+				}
+			}
+			for k, v := range c.env {
+				if strings.HasSuffix(k, "_API_KEY") && bytes.Contains(out, []byte(v)) {
+					t.Errorf("%s's value is in the output", k)
+				}
+			}
+			_, withKeys := render(t, m, true)
+			for _, b := range m.Backends {
+				if b.Auth != nil && b.Auth.Key != "" && !bytes.Contains(withKeys, []byte(b.Auth.Key.Reveal())) {
+					t.Errorf("backend %s: --include-secrets did not write its key", b.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestCRDSchemas validates every rendered object against its CRD, CEL rules included.
+func TestCRDSchemas(t *testing.T) {
+	schemas := crdtest.Load(t, "../../../shared/fixtures/crds", "../../../shared/fixtures/crds-gateway")
+	for _, c := range cases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			res, _ := render(t, c.load(t), false)
+			checked := 0
+			for _, o := range res.Objects {
+				obj, err := Plain(o.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msgs, ok := schemas.Validate(obj)
+				if !ok {
+					if o.Kind != "Secret" && o.Kind != "ConfigMap" {
+						t.Errorf("%s %q: no CRD to validate it against", o.Kind, o.Name)
+					}
+					continue
+				}
+				checked++
+				for _, msg := range msgs {
+					t.Errorf("%s %q: %s", o.Kind, o.Name, msg)
+				}
+			}
+			if checked == 0 {
+				t.Error("nothing was validated")
+			}
+		})
+	}
+}
+
+// TestSchemaCheckRejects makes sure the validation above is not vacuous.
+func TestSchemaCheckRejects(t *testing.T) {
+	schemas := crdtest.Load(t, "../../../shared/fixtures/crds", "../../../shared/fixtures/crds-gateway")
+	bad := crd(aigatewayV1beta1, "AIGatewayRoute", config.ObjectMeta{Name: "r"}, config.AIGatewayRouteSpec{
+		Rules: []config.RouteRule{{Name: "route-not-found", BackendRefs: []config.RouteBackendRef{{Name: "b"}}}},
+	})
+	obj, err := Plain(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, ok := schemas.Validate(obj)
+	if !ok || len(msgs) == 0 {
+		t.Fatalf("a rule named route-not-found passed: %v %q", ok, msgs)
+	}
+}
+
+// TestRoundTrip renders every case, loads the output as `aigw run` would, and compares the
+// Models.
+func TestRoundTrip(t *testing.T) {
+	for _, c := range cases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.load(t)
+			for _, include := range []bool{true, false} {
+				_, out := render(t, m, include)
+				path := filepath.Join(t.TempDir(), "rendered.yaml")
+				if err := os.WriteFile(path, out, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				back, err := config.LoadFile(path, getenvOf(c.env))
+				if err != nil {
+					t.Fatalf("include secrets %v: loading the rendering: %v\n%s", include, err, out)
+				}
+				if len(back.Warnings) > 0 {
+					t.Errorf("include secrets %v: loading the rendering warns: %q", include, back.Warnings)
+				}
+				// Without real values only keys that came from a variable (the substitution
+				// annotation) survive; the others are placeholders.
+				masked := map[string]bool{}
+				for _, b := range m.Backends {
+					masked[b.Name] = !include && config.EnvKeyVariable(m, b) == ""
+				}
+				want, got := normal(m, masked), normal(back, masked)
+				if want != got {
+					t.Errorf("include secrets %v: the Model changed\nwant %s\ngot  %s", include, want, got)
+				}
+			}
+		})
+	}
+}
+
+// normal is a Model as comparable text: what is served, not how the input spelled it.
+func normal(m *config.Model, masked map[string]bool) string {
+	type auth struct {
+		Type     config.AuthType
+		Key      string
+		Override *config.CredentialOverride
+	}
+	type backend struct {
+		Name, Schema, Prefix, Version, Endpoint string
+		Auth                                    *auth
+		HeaderMutation                          *config.HeaderMutation
+		BodyMutation                            *config.BodyMutation
+		TLS                                     *config.TLS
+		MaxOutputTokens                         int64
+		ChatCompletionsOnly                     bool
+	}
+	type ref struct {
+		Backend           string
+		Weight, Priority  int
+		ModelNameOverride string
+		HeaderMutation    *config.HeaderMutation
+		BodyMutation      *config.BodyMutation
+	}
+	type match struct{ Name, Exact, Regex string }
+	type rule struct {
+		Name             string
+		Matches          [][]match
+		Backends         []ref
+		Timeout, Idle    string
+		Retry            *config.RetryPolicy
+		OwnedBy, Created string
+	}
+	type route struct {
+		Name      string
+		Hostnames []string
+		Rules     []rule
+		Costs     []string
+	}
+	costs := func(cs []config.Cost) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.MetadataKey+"|"+string(c.Type)+"|"+c.CEL)
+		}
+		return out
+	}
+	port := m.Port
+	if port == 0 {
+		port = defaultPort
+	}
+	var n struct {
+		Port        int
+		GlobalCosts []string
+		Backends    []backend
+		Routes      []route
+	}
+	n.Port, n.GlobalCosts = port, costs(m.GlobalCosts)
+	for _, b := range m.Backends {
+		nb := backend{Name: b.Name, Schema: string(b.Schema.Name), Prefix: b.Schema.Prefix, Version: b.Schema.Version,
+			Endpoint: b.Endpoint.String(), BodyMutation: b.BodyMutation, TLS: b.TLS,
+			MaxOutputTokens: b.MaxOutputTokens, ChatCompletionsOnly: b.ChatCompletionsOnly}
+		// Headers set on every request are a header mutation in the CRDs.
+		if len(b.Headers) > 0 || b.HeaderMutation != nil {
+			hm := &config.HeaderMutation{Set: slices.Clone(b.Headers)}
+			if b.HeaderMutation != nil {
+				hm.Set = append(hm.Set, b.HeaderMutation.Set...)
+				hm.Remove = b.HeaderMutation.Remove
+			}
+			for i := range hm.Set {
+				// Header names are case-insensitive; the loader writes them in lower case.
+				hm.Set[i].Name = strings.ToLower(hm.Set[i].Name)
+			}
+			nb.HeaderMutation = hm
+		}
+		if a := b.Auth; a != nil {
+			nb.Auth = &auth{Type: a.Type, Key: a.Key.Reveal(), Override: a.Override}
+			if masked[b.Name] {
+				nb.Auth.Key = "masked"
+			}
+		}
+		n.Backends = append(n.Backends, nb)
+	}
+	for _, r := range m.Routes {
+		nr := route{Name: r.Name, Hostnames: r.Hostnames, Costs: costs(r.Costs)}
+		for _, ru := range r.Rules {
+			rr := rule{Name: ru.Name, Timeout: ru.Timeout.String(), Idle: ru.StreamIdleTimeout.String(), Retry: ru.Retry,
+				OwnedBy: ru.ModelsOwnedBy, Created: ru.ModelsCreatedAt.String()}
+			if rr.OwnedBy == "" {
+				rr.OwnedBy = config.DefaultModelsOwnedBy
+			}
+			for _, mt := range ru.Matches {
+				var hs []match
+				for _, h := range mt.Headers {
+					hm := match{Name: h.Name, Exact: h.Exact}
+					if h.Regex != nil {
+						hm.Regex = unanchor(h.Regex.String())
+					}
+					hs = append(hs, hm)
+				}
+				rr.Matches = append(rr.Matches, hs)
+			}
+			for _, br := range ru.Backends {
+				rr.Backends = append(rr.Backends, ref{Backend: br.Backend.Name, Weight: br.Weight, Priority: br.Priority,
+					ModelNameOverride: br.ModelNameOverride, HeaderMutation: br.HeaderMutation, BodyMutation: br.BodyMutation})
+			}
+			nr.Rules = append(nr.Rules, rr)
+		}
+		n.Routes = append(n.Routes, nr)
+	}
+	data, _ := json.Marshal(n)
+	return string(data)
+}
