@@ -29,7 +29,7 @@ func (v *traceView) lines(s *Styles, r *Request, now time.Time, loc *time.Locati
 	}
 	var out []string
 	kv := func(label, value string) {
-		out = append(out, "  "+s.Label.Render(fit(label, 10, false))+value)
+		out = append(out, "  "+s.Label.Render(fit(label, 11, false))+value)
 	}
 	out = append(out, "  "+s.Title.Render("Request "+r.ID))
 	kind := r.Endpoint
@@ -88,20 +88,18 @@ func (v *traceView) lines(s *Styles, r *Request, now time.Time, loc *time.Locati
 		}
 		kv("Cost", cost)
 		if len(r.End.Costs) > 0 {
-			keys := make([]string, 0, len(r.End.Costs))
-			for k := range r.End.Costs {
-				keys = append(keys, k)
+			costs := make(map[string]string, len(r.End.Costs))
+			for k, v := range r.End.Costs {
+				costs[k] = strconv.FormatUint(v, 10)
 			}
-			sort.Strings(keys)
-			parts := make([]string, len(keys))
-			for i, k := range keys {
-				parts[i] = k + "=" + strconv.FormatUint(r.End.Costs[k], 10)
-			}
-			kv("Metadata", strings.Join(parts, ", "))
+			kv("Metadata", sortedPairs(costs))
 		}
 	}
 	if r.TraceID != "" {
 		kv("Trace ID", r.TraceID)
+	}
+	if r.End != nil && len(r.End.Attributes) > 0 {
+		kv("Attributes", sortedPairs(r.End.Attributes))
 	}
 	out = append(out, "")
 	out = append(out, "  "+s.Title.Render(fmt.Sprintf("Attempts (%d)", len(r.Attempts))))
@@ -196,4 +194,18 @@ func (v *traceView) view(s *Styles, r *Request, now time.Time, loc *time.Locatio
 	lines := v.lines(s, r, now, loc, width)
 	off := max(0, min(v.offset, len(lines)-height))
 	return fitLines(lines[off:], width, height)
+}
+
+// sortedPairs writes a map as k=v, k=v in key order.
+func sortedPairs(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ", ")
 }
