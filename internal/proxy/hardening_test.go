@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
+
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/extproc"
 )
@@ -172,6 +174,10 @@ func TestUpstreamBodyBounds(t *testing.T) {
 	}
 	big := []byte(`{"id":"x","choices":[{"message":{"content":"` + strings.Repeat("a", 2<<20) + `"}}]}`)
 	bomb := gz(append([]byte(`{"id":"x","pad":"`), bytes.Repeat([]byte("0"), 8<<20)...))
+	var brBomb bytes.Buffer
+	bw := brotli.NewWriter(&brBomb)
+	_, _ = bw.Write(append([]byte(`{"id":"x","pad":"`), bytes.Repeat([]byte("0"), 8<<20)...))
+	_ = bw.Close()
 	deep := []byte(`{"choices":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`)
 	for _, c := range []struct {
 		name string
@@ -181,6 +187,7 @@ func TestUpstreamBodyBounds(t *testing.T) {
 	}{
 		{"plain body over the limit", "", big, "larger than"},
 		{"gzip bomb", "gzip", bomb, "larger than"},
+		{"brotli bomb", "br", brBomb.Bytes(), "larger than"},
 		{"deeply nested body", "", deep, "nested"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
