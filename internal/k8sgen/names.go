@@ -5,29 +5,35 @@ import (
 	"strings"
 )
 
-// maxNameLen keeps names valid as DNS-1123 labels (63), the strictest rule any rendered kind or
-// the objects Envoy Gateway derives from them (Services, HTTPRoutes) applies.
+// maxNameLen keeps names within 63 characters, the strictest length any rendered kind or an
+// object Envoy Gateway derives from them applies.
 const maxNameLen = 63
 
-// dnsLabel turns s into a DNS-1123 label: lower case letters, digits and '-', starting and ending
-// with an alphanumeric, at most max characters. Other characters become '-'.
-func dnsLabel(s string, max int) string {
+// dnsName turns s into a DNS-1123 subdomain of at most max characters: dot-separated labels of
+// lower case letters, digits and '-', each starting and ending with an alphanumeric. Other
+// characters ("/" of a namespaced name, "_", spaces) become '-'.
+func dnsName(s string, max int) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
 		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.':
 			b.WriteRune(r)
 		default:
 			b.WriteByte('-')
 		}
 	}
-	out := b.String()
-	for strings.Contains(out, "--") {
-		out = strings.ReplaceAll(out, "--", "-")
+	var labels []string
+	for _, l := range strings.Split(b.String(), ".") {
+		for strings.Contains(l, "--") {
+			l = strings.ReplaceAll(l, "--", "-")
+		}
+		if l = strings.Trim(l, "-"); l != "" {
+			labels = append(labels, l)
+		}
 	}
-	out = strings.Trim(out, "-")
+	out := strings.Join(labels, ".")
 	if len(out) > max {
-		out = strings.TrimRight(out[:max], "-")
+		out = strings.TrimRight(out[:max], "-.")
 	}
 	if out == "" {
 		out = "x"
@@ -47,14 +53,14 @@ func newNamer() *namer { return &namer{used: map[string]bool{}} }
 // name returns a unique label for s, leaving room for a suffix of up to reserve characters that
 // the caller appends (e.g. "-api-key").
 func (n *namer) name(s string, reserve int) string {
-	base := dnsLabel(s, maxNameLen-reserve)
+	base := dnsName(s, maxNameLen-reserve)
 	if !n.used[base] {
 		n.used[base] = true
 		return base
 	}
 	for i := 2; ; i++ {
 		suffix := "-" + strconv.Itoa(i)
-		c := dnsLabel(base, maxNameLen-reserve-len(suffix)) + suffix
+		c := dnsName(base, maxNameLen-reserve-len(suffix)) + suffix
 		if !n.used[c] {
 			n.used[c] = true
 			return c

@@ -97,7 +97,7 @@ func Render(m *config.Model, opts Options) (*Result, error) {
 	if opts.GatewayClass == "" {
 		opts.GatewayClass = DefaultGatewayClass
 	}
-	if opts.Namespace != "" && dnsLabel(opts.Namespace, maxNameLen) != opts.Namespace {
+	if opts.Namespace != "" && (dnsName(opts.Namespace, maxNameLen) != opts.Namespace || strings.Contains(opts.Namespace, ".")) {
 		return nil, fmt.Errorf("namespace %q is not a DNS-1123 label (lower case letters, digits and '-')", opts.Namespace)
 	}
 	r := &renderer{m: m, opts: opts, byKind: map[string][]Object{}, names: map[*config.Backend]string{}, gateway: "aigw"}

@@ -239,8 +239,8 @@ func TestRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("include secrets %v: loading the rendering: %v\n%s", include, err, out)
 				}
-				if len(back.Warnings) > 0 {
-					t.Errorf("include secrets %v: loading the rendering warns: %q", include, back.Warnings)
+				if len(back.Warnings) > len(m.Warnings) {
+					t.Errorf("include secrets %v: loading the rendering warns more than the input: %q", include, back.Warnings)
 				}
 				// Without real values only keys that came from a variable (the substitution
 				// annotation) survive; the others are placeholders.
