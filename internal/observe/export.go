@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
@@ -49,6 +51,10 @@ type Telemetry struct {
 	signals []string
 }
 
+// quietOTel stops the OpenTelemetry SDK from printing export errors to stderr (its default
+// handler, process-wide): each failure is counted in aigw_telemetry_export_failures_total instead.
+var quietOTel = sync.OnceFunc(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+
 // exportRetry bounds how long a failing export is retried in the background.
 const exportRetry = 5 * time.Second
 
@@ -58,6 +64,7 @@ const exportRetry = 5 * time.Second
 // OTEL_METRIC_EXPORT_INTERVAL, and aigw's header mappings and privacy switches. console writes to
 // stdout.
 func NewTelemetry(getenv func(string) string, version string, stdout io.Writer) (*Telemetry, error) {
+	quietOTel()
 	t := &Telemetry{}
 	res, err := newResource(getenv, version)
 	if err != nil {

@@ -101,6 +101,12 @@ func (r *RequestSpan) Attempt(try int, backend, provider, model, host string, up
 		return
 	}
 	if r.attempt != nil {
+		// Another attempt follows: this one failed, whether or not its status was seen (a
+		// retried status is drained by the data plane without being translated).
+		if r.attempt.IsRecording() {
+			r.attempt.SetAttributes(attribute.String("aigw.attempt.outcome", "retried"))
+			r.attempt.SetStatus(codes.Error, "superseded by another attempt")
+		}
 		r.attempt.End()
 	}
 	ctx, span := r.t.tracer.Start(r.ctx, "attempt "+backend, trace.WithSpanKind(trace.SpanKindClient))
