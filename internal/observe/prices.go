@@ -217,3 +217,10 @@ func (c *costCounter) OnRequest(ev *RequestEvent) {
 	}
 	c.usd.Add(context.Background(), ev.CostUSD.Amount, attrs)
 }
+
+// split is u's cost in USD for input (prompt) and output (completion) tokens.
+func (p *Price) split(u translate.Usage) (prompt, completion float64) {
+	total := p.Cost(u)
+	completion = p.Cost(translate.Usage{OutputTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens})
+	return total - completion, completion
+}
