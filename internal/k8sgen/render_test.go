@@ -107,7 +107,7 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 
 func render(t *testing.T, m *config.Model, include bool) (*Result, []byte) {
 	t.Helper()
-	res, err := Render(m, Options{Namespace: "ai", IncludeSecrets: include,
+	res, err := Render(m, Options{Namespace: "ai", IncludeSecrets: include, GatewayClass: "aigw", RenderGatewayClass: true,
 		SecretEnv: func(b *config.Backend) string { return config.EnvKeyVariable(m, b) }})
 	if err != nil {
 		t.Fatal(err)
