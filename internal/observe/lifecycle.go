@@ -22,8 +22,20 @@ const (
 	KindEnd        Kind = "end"
 )
 
+// Steps added within schema version 1. KindProgress follows the first token of a stream, at most
+// once per ProgressInterval; KindAttemptEnd follows an attempt whose answer did not reach the
+// client (the backend was unreachable or timed out, or its status was retried elsewhere). The
+// last attempt's outcome is the end event's.
+const (
+	KindProgress   Kind = "progress"
+	KindAttemptEnd Kind = "attempt_end"
+)
+
+// ProgressInterval is the least time between two progress events of one request.
+const ProgressInterval = 250 * time.Millisecond
+
 // Event is one step of one request's life, as the event stream carries it. Exactly one of Start,
-// Attempt, FirstToken and End is set, the one Kind names.
+// Attempt, FirstToken, Progress, AttemptEnd and End is set, the one Kind names.
 type Event struct {
 	// V is SchemaVersion.
 	V int `json:"v"`
@@ -38,6 +50,8 @@ type Event struct {
 	Attempt    *AttemptInfo    `json:"attempt,omitempty"`
 	FirstToken *FirstTokenInfo `json:"first_token,omitempty"`
 	End        *RequestEvent   `json:"end,omitempty"`
+	Progress   *ProgressInfo   `json:"progress,omitempty"`
+	AttemptEnd *AttemptEndInfo `json:"attempt_end,omitempty"`
 }
 
 // StartInfo is what is known when a request's body has been read.
@@ -62,6 +76,27 @@ type AttemptInfo struct {
 type FirstTokenInfo struct {
 	TimeToFirstToken time.Duration `json:"ttft_ns"`
 	Backend          string        `json:"backend,omitempty"`
+}
+
+// ProgressInfo is how far a streamed answer has come. OutputTokens is the larger of the output
+// tokens the provider has reported so far (some send running usage) and an estimate: the data
+// events sent to the client, about one token each, counted on the chunks sampled at each progress
+// event and extrapolated over the bytes sent. Estimated says the estimate was the larger. The end
+// event's usage is the real count.
+type ProgressInfo struct {
+	OutputTokens int64 `json:"output_tokens"`
+	Estimated    bool  `json:"estimated,omitempty"`
+}
+
+// AttemptEndInfo is the outcome of an attempt whose answer did not reach the client. Status is
+// the backend's HTTP status, 0 when there was no response; Error is short and carries no secrets
+// (URLs lose their query). Duration runs from the attempt's start to its failure.
+type AttemptEndInfo struct {
+	Try      int           `json:"try"`
+	Backend  string        `json:"backend"`
+	Status   int           `json:"status,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // USD is an amount in US dollars, or the statement that the price is unknown. In JSON it is a
