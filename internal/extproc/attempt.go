@@ -1,9 +1,13 @@
 package extproc
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/aigw/aigw/internal/backendauth"
 	"github.com/aigw/aigw/internal/config"
@@ -29,11 +33,13 @@ type Attempt struct {
 	// Upstream is the request to send, headers complete (client's, translated, authenticated).
 	Upstream *translate.Upstream
 	sawBody  bool
+	obs      attemptObs
 }
 
 // Attempt is the upstream request phase for one backend: it translates the client's request to
 // the backend's schema and authenticates it. Each attempt starts from the original request.
 func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
+	s.superseded()
 	model := s.req.Model
 	if ref.ModelNameOverride != "" {
 		model = ref.ModelNameOverride
@@ -72,6 +78,7 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 	}
 	up.Header = h
 	a := &Attempt{s: s, tr: tr, Ref: ref, Upstream: up}
+	a.obs.try, a.obs.start = s.ev.Attempts+1, s.p.now()
 	s.last = a
 	s.ev.Attempts++
 	s.ev.Backend = ref.Backend.Name
@@ -87,6 +94,7 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 
 // ResponseHeaders is the response-headers phase of a successful (2xx) answer.
 func (a *Attempt) ResponseHeaders(status int, h http.Header) error {
+	a.obs.status = status
 	a.s.obs.span.AttemptStatus(status)
 	return a.tr.ResponseHeaders(status, h)
 }
@@ -102,12 +110,17 @@ func (a *Attempt) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 		a.s.publish(&observe.Event{Kind: observe.KindFirstToken, FirstToken: &observe.FirstTokenInfo{
 			TimeToFirstToken: a.s.ev.TimeToFirstToken, Backend: a.Ref.Backend.Name,
 		}})
+		a.obs.progressAt = a.s.ev.Start.Add(a.s.ev.TimeToFirstToken)
+	}
+	if len(out) > 0 && a.sawBody && a.s.p.hub != nil {
+		a.progress(out)
 	}
 	return out, err
 }
 
 // ResponseError translates a non-2xx upstream body into the client's error shape.
 func (a *Attempt) ResponseError(status int, h http.Header, body []byte) []byte {
+	a.obs.status = status
 	a.s.obs.span.AttemptStatus(status)
 	return a.tr.ResponseError(status, h, body)
 }
@@ -124,4 +137,115 @@ func endpointHost(b *config.Backend) string {
 		return ""
 	}
 	return b.Endpoint.Host
+}
+
+// attemptObs is what an Attempt keeps for the event stream: its outcome and its progress.
+type attemptObs struct {
+	try    int
+	start  time.Time
+	status int // the backend's status, once seen
+	ended  bool
+	// sent counts the bytes sent to the client; sampled and events count the bytes and data
+	// events of the chunks looked at when a progress event was due, for the estimate.
+	sent, sampled, events int64
+	progressAt            time.Time
+	tokens                int64
+}
+
+// progress counts a chunk sent to the client and, at most once per observe.ProgressInterval,
+// publishes how many output tokens the stream has produced. Between events it costs an addition
+// and a clock reading; the chunk is only looked at when an event is due.
+func (a *Attempt) progress(out []byte) {
+	a.obs.sent += int64(len(out))
+	now := a.s.p.now()
+	if now.Sub(a.obs.progressAt) < observe.ProgressInterval {
+		return
+	}
+	a.obs.progressAt = now
+	a.obs.sampled += int64(len(out))
+	a.obs.events += int64(bytes.Count(out, dataField))
+	var estimate int64
+	if a.obs.sampled > 0 {
+		estimate = a.obs.sent * a.obs.events / a.obs.sampled
+	}
+	tokens, estimated := a.tr.Usage().OutputTokens, false
+	if estimate > tokens {
+		tokens, estimated = estimate, true
+	}
+	if tokens <= a.obs.tokens {
+		return
+	}
+	a.obs.tokens = tokens
+	a.s.publish(&observe.Event{Kind: observe.KindProgress, Time: now, Progress: &observe.ProgressInfo{
+		OutputTokens: tokens, Estimated: estimated,
+	}})
+}
+
+// dataField starts the data line of a server-sent event; each event the client gets has one.
+var dataField = []byte("data:")
+
+// Done reports the outcome of an attempt whose answer does not reach the client: status is the
+// backend's HTTP status (0 when it did not answer) and err why the attempt failed. It publishes
+// the attempt_end event; only the first report of an attempt counts.
+func (a *Attempt) Done(status int, err error) {
+	if a.obs.ended {
+		return
+	}
+	a.obs.ended = true
+	if status > 0 && status != a.obs.status {
+		a.obs.status = status
+		a.s.obs.span.AttemptStatus(status)
+	}
+	if a.s.p.hub == nil {
+		return
+	}
+	info := &observe.AttemptEndInfo{Try: a.obs.try, Backend: a.Ref.Backend.Name, Status: status,
+		Duration: a.s.p.now().Sub(a.obs.start)}
+	if err != nil {
+		info.Error = shortError(err.Error())
+	}
+	a.s.publish(&observe.Event{Kind: observe.KindAttemptEnd, AttemptEnd: info})
+}
+
+// superseded ends the previous attempt, when another begins and the data plane did not report
+// its outcome, with the status it saw, if any.
+func (s *Stream) superseded() {
+	if a := s.last; a != nil && !a.obs.ended {
+		a.Done(a.obs.status, nil)
+	}
+}
+
+// maxEventError bounds an attempt's error in the event stream.
+const maxEventError = 240
+
+// shortError makes an error fit for the event stream: URLs lose their query (which can carry
+// a key) and the text is cut to maxEventError bytes, at a rune boundary.
+func shortError(msg string) string {
+	var b strings.Builder
+	for rest := msg; ; {
+		i := strings.Index(rest, "://")
+		if i < 0 {
+			b.WriteString(rest)
+			break
+		}
+		end := i + strings.IndexFunc(rest[i:], func(r rune) bool { return r == '"' || r == ' ' || r == '\'' })
+		if end < i {
+			end = len(rest)
+		}
+		url := rest[:end]
+		if q := strings.IndexAny(url[i:], "?#"); q >= 0 {
+			url = url[:i+q]
+		}
+		b.WriteString(url)
+		rest = rest[end:]
+	}
+	msg = b.String()
+	if len(msg) <= maxEventError {
+		return msg
+	}
+	cut := maxEventError
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/aigw/aigw/internal/translate"
 )
 
-// TestLifecycleEvents: a streamed request that falls back once publishes start, two attempts,
-// the first token and the end, in that order, all with the request's id.
+// TestLifecycleEvents: a streamed request that falls back once publishes start, two attempts
+// (the first ended when the second began), the first token and the end, in that order, all with
+// the request's id.
 func TestLifecycleEvents(t *testing.T) {
 	hub := observe.NewHub(16, 16)
 	sub, _ := hub.Subscribe(0)
@@ -45,7 +46,7 @@ func TestLifecycleEvents(t *testing.T) {
 
 	var kinds []observe.Kind
 	var evs []*observe.Event
-	for len(kinds) < 5 {
+	for len(kinds) < 6 {
 		ev := <-sub.C()
 		kinds = append(kinds, ev.Kind)
 		evs = append(evs, ev)
@@ -53,7 +54,7 @@ func TestLifecycleEvents(t *testing.T) {
 			t.Errorf("%s event has id %q", ev.Kind, ev.ID)
 		}
 	}
-	want := []observe.Kind{observe.KindStart, observe.KindAttempt, observe.KindAttempt, observe.KindFirstToken, observe.KindEnd}
+	want := []observe.Kind{observe.KindStart, observe.KindAttempt, observe.KindAttemptEnd, observe.KindAttempt, observe.KindFirstToken, observe.KindEnd}
 	for i := range want {
 		if kinds[i] != want[i] {
 			t.Fatalf("events %v, want %v", kinds, want)
@@ -62,13 +63,17 @@ func TestLifecycleEvents(t *testing.T) {
 	if st := evs[0].Start; st.RequestModel != "m" || st.Route != "r/0" || !st.Stream {
 		t.Errorf("start %+v", st)
 	}
-	if at2 := evs[2].Attempt; at2.Try != 2 || at2.Backend != "b" || at2.BackendModel != "real" {
+	// Nothing reported the first attempt's outcome: it ends without a status when the next begins.
+	if ae := evs[2].AttemptEnd; ae.Try != 1 || ae.Backend != "a" || ae.Status != 0 || ae.Error != "" {
+		t.Errorf("first attempt's end %+v", ae)
+	}
+	if at2 := evs[3].Attempt; at2.Try != 2 || at2.Backend != "b" || at2.BackendModel != "real" {
 		t.Errorf("second attempt %+v", at2)
 	}
-	if ft := evs[3].FirstToken; ft.TimeToFirstToken <= 0 || ft.Backend != "b" {
+	if ft := evs[4].FirstToken; ft.TimeToFirstToken <= 0 || ft.Backend != "b" {
 		t.Errorf("first token %+v", ft)
 	}
-	if end := evs[4].End; end.Status != 200 || end.Attempts != 2 || end.ResponseModel != "real-1" {
+	if end := evs[5].End; end.Status != 200 || end.Attempts != 2 || end.ResponseModel != "real-1" {
 		t.Errorf("end %+v", end)
 	}
 }

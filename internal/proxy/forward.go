@@ -94,6 +94,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *extproc.Strea
 				return 499, r.Context().Err() // the client went away
 			}
 			lastErr = err
+			a.Done(0, err)
 			if last || !plan.retryError(i) {
 				return s.fail(w, st, upstreamError(err))
 			}
@@ -104,6 +105,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *extproc.Strea
 			s.log.Info("backend answered with a retryable status; trying again", "backend", ref.Backend.Name, "status", call.resp.StatusCode, "next", plan.ref(i+1).Backend.Name)
 			drain(call.resp.Body)
 			call.close()
+			a.Done(call.resp.StatusCode, nil)
 			lastErr = fmt.Errorf("backend %s: %s", ref.Backend.Name, call.resp.Status)
 			continue
 		}
