@@ -256,6 +256,19 @@ func TestTranslateOpenAIToAnthropic(t *testing.T) {
 		})
 	}
 
+	t.Run("no max_tokens gets the model's maximum output", func(t *testing.T) {
+		p := openai.ChatCompletionNewParams{Model: "claude-sonnet-4-5", Messages: question}
+		res, err := oc.Chat.Completions.New(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := fake.take(t)
+		checkJSON(t, r.Body, map[string]any{"max_tokens": 64000})
+		if len(res.Choices) != 1 || res.Choices[0].Message.Content == "" {
+			t.Errorf("no answer: %+v", res.Choices)
+		}
+	})
+
 	errCases := []struct {
 		name, model string
 		max         int64
@@ -263,7 +276,6 @@ func TestTranslateOpenAIToAnthropic(t *testing.T) {
 		status      int
 		typ, msg    string
 	}{
-		{"no max_tokens", "claude-sonnet-4-5", 0, false, http.StatusBadRequest, "invalid_request_error", "max_tokens"},
 		{"unknown model", "unknown-model", 64, false, http.StatusNotFound, "not_found_error", "unknown-model"},
 		{"unknown model streamed", "unknown-model", 64, true, http.StatusNotFound, "not_found_error", "unknown-model"},
 	}
