@@ -81,8 +81,11 @@ func (v *liveView) cell(r *Request, i int, now time.Time, loc *time.Location) st
 		return fmtDur(r.TTFT)
 	}
 	if r.End == nil {
-		if r.Lost {
+		switch {
+		case r.Lost:
 			return "-"
+		case i == 7 && r.OutputSoFar > 0:
+			return outSoFar(r)
 		}
 		return "…"
 	}
@@ -147,4 +150,19 @@ func (v *liveView) view(s *Styles, rows []*Request, sel int, now time.Time, loc 
 		}
 	}
 	return fitLines(lines, width, height)
+}
+
+// outSoFar is the output token count of a stream in flight, "~" marking the gateway's estimate
+// (with one digit less past 9999, so it still fits six cells: ~12k, ~4.6M).
+func outSoFar(r *Request) string {
+	n := r.OutputSoFar
+	switch {
+	case !r.OutputEstimated:
+		return fmtTokens(n)
+	case n < 10000:
+		return "~" + strconv.FormatInt(n, 10)
+	case n < 1000000:
+		return "~" + strconv.FormatInt(n/1000, 10) + "k"
+	}
+	return "~" + strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
 }

@@ -98,9 +98,9 @@ func TestPause(t *testing.T) {
 		t.Fatal("space did not pause")
 	}
 	m.Update(EventsMsg{
-		{V: 1, Seq: 30, Kind: observe.KindStart, Time: scriptNow, ID: "late-1", Start: &observe.StartInfo{Endpoint: "chat_completions", RequestModel: "gpt-4o"}},
-		{V: 1, Seq: 31, Kind: observe.KindStart, Time: scriptNow, ID: "late-2", Start: &observe.StartInfo{Endpoint: "chat_completions", RequestModel: "gpt-4o"}},
-		{V: 1, Seq: 32, Kind: observe.KindEnd, Time: scriptNow, ID: "req-0008-wait", End: &observe.RequestEvent{ID: "req-0008-wait", Status: 200, Duration: time.Second}},
+		{V: 1, Seq: 40, Kind: observe.KindStart, Time: scriptNow, ID: "late-1", Start: &observe.StartInfo{Endpoint: "chat_completions", RequestModel: "gpt-4o"}},
+		{V: 1, Seq: 41, Kind: observe.KindStart, Time: scriptNow, ID: "late-2", Start: &observe.StartInfo{Endpoint: "chat_completions", RequestModel: "gpt-4o"}},
+		{V: 1, Seq: 42, Kind: observe.KindEnd, Time: scriptNow, ID: "req-0008-wait", End: &observe.RequestEvent{ID: "req-0008-wait", Status: 200, Duration: time.Second}},
 	})
 	if len(m.rows) != 9 || m.unseen != 2 || m.rows[m.sel].ID != sel {
 		t.Fatalf("paused: %d rows, %d unseen, selection %s (want 9, 2, %s)", len(m.rows), m.unseen, m.rows[m.sel].ID, sel)
@@ -122,12 +122,12 @@ func TestPause(t *testing.T) {
 // row selected, the selection stays on its request.
 func TestFollowNewest(t *testing.T) {
 	m := loaded(t)
-	m.Update(EventsMsg{{V: 1, Seq: 30, Kind: observe.KindStart, Time: scriptNow, ID: "new", Start: &observe.StartInfo{}}})
+	m.Update(EventsMsg{{V: 1, Seq: 40, Kind: observe.KindStart, Time: scriptNow, ID: "new", Start: &observe.StartInfo{}}})
 	if m.rows[m.sel].ID != "new" {
 		t.Errorf("selection %s, want the newest", m.rows[m.sel].ID)
 	}
 	m.Update(press("down"))
-	m.Update(EventsMsg{{V: 1, Seq: 31, Kind: observe.KindStart, Time: scriptNow, ID: "newer", Start: &observe.StartInfo{}}})
+	m.Update(EventsMsg{{V: 1, Seq: 41, Kind: observe.KindStart, Time: scriptNow, ID: "newer", Start: &observe.StartInfo{}}})
 	if m.rows[m.sel].ID != "req-0008-wait" {
 		t.Errorf("selection %s, want it to stay on req-0008-wait", m.rows[m.sel].ID)
 	}
@@ -270,5 +270,83 @@ func TestColorProfile(t *testing.T) {
 	m.Update(tea.ColorProfileMsg{Profile: colorprofile.ASCII})
 	if s := m.Render(); strings.Contains(s, "38;2;") || strings.Contains(s, "48;2;") {
 		t.Error("colour on a terminal without colour")
+	}
+}
+
+// TestProgressEvents: progress raises an in-flight request's output count (never lowers it), the
+// Live OUT cell shows it ("~" for the gateway's estimate, within six cells), and the end event's
+// usage replaces it.
+func TestProgressEvents(t *testing.T) {
+	s := NewStore(10)
+	ev := func(seq uint64, k observe.Kind) *observe.Event {
+		return &observe.Event{Seq: seq, Kind: k, Time: scriptNow, ID: "p"}
+	}
+	s.Apply(&observe.Event{Seq: 1, Kind: observe.KindStart, Time: scriptStart, ID: "p", Start: &observe.StartInfo{Endpoint: "chat_completions", Stream: true}})
+	s.Apply(&observe.Event{Seq: 2, Kind: observe.KindFirstToken, Time: scriptStart, ID: "p", FirstToken: &observe.FirstTokenInfo{TimeToFirstToken: time.Millisecond}})
+	p := ev(3, observe.KindProgress)
+	p.Progress = &observe.ProgressInfo{OutputTokens: 40, Estimated: true}
+	s.Apply(p)
+	r := s.Get("p")
+	var v liveView
+	if got := v.cell(r, 7, scriptNow, time.UTC); got != "~40" {
+		t.Errorf("OUT cell %q, want ~40", got)
+	}
+	if got := v.cell(r, 6, scriptNow, time.UTC); got != "…" {
+		t.Errorf("IN cell %q while in flight, want …", got)
+	}
+	lower := ev(4, observe.KindProgress)
+	lower.Progress = &observe.ProgressInfo{OutputTokens: 12}
+	s.Apply(lower)
+	if r.OutputSoFar != 40 || !r.OutputEstimated {
+		t.Errorf("a lower count replaced a higher one: %d %v", r.OutputSoFar, r.OutputEstimated)
+	}
+	reported := ev(5, observe.KindProgress)
+	reported.Progress = &observe.ProgressInfo{OutputTokens: 41}
+	s.Apply(reported)
+	if got := v.cell(r, 7, scriptNow, time.UTC); got != "41" {
+		t.Errorf("OUT cell %q for a reported count, want 41", got)
+	}
+	for n, want := range map[int64]string{9999: "~9999", 12345: "~12k", 999999: "~999k", 4560000: "~4.6M"} {
+		if got := outSoFar(&Request{OutputSoFar: n, OutputEstimated: true}); got != want || len(got) > 6 {
+			t.Errorf("outSoFar(%d) = %q, want %q", n, got, want)
+		}
+	}
+	end := ev(6, observe.KindEnd)
+	end.End = &observe.RequestEvent{ID: "p", Status: 200, Usage: translate.Usage{OutputTokens: 57}}
+	s.Apply(end)
+	late := ev(7, observe.KindProgress)
+	late.Progress = &observe.ProgressInfo{OutputTokens: 99}
+	s.Apply(late)
+	if got := v.cell(r, 7, scriptNow, time.UTC); got != "57" || r.OutputSoFar == 99 {
+		t.Errorf("after the end: OUT %q, so far %d", got, r.OutputSoFar)
+	}
+}
+
+// TestAttemptEndEvents: an attempt_end lands on its attempt (by try number) and the Trace says
+// what the backend answered and why the attempt failed; one for an unknown try is ignored.
+func TestAttemptEndEvents(t *testing.T) {
+	m := loaded(t)
+	r := m.Store().Get("req-0003-fallback")
+	if a := r.Attempts[0]; !a.Ended || a.Status != 0 || !strings.Contains(a.Error, "connection reset") || a.Duration != 398*time.Millisecond {
+		t.Errorf("first attempt %+v", a)
+	}
+	if r.Attempts[1].Ended {
+		t.Error("the attempt that answered was marked ended")
+	}
+	m.Update(EventsMsg{{V: 1, Seq: 40, Kind: observe.KindAttemptEnd, Time: scriptNow, ID: "req-0003-fallback",
+		AttemptEnd: &observe.AttemptEndInfo{Try: 7, Backend: "x", Status: 500}}})
+	for _, a := range r.Attempts {
+		if a.Status == 500 {
+			t.Errorf("an attempt_end for try 7 changed %+v", a)
+		}
+	}
+	selectID(t, m, "req-0006-reason")
+	m.Update(press("enter"))
+	screen := m.Render()
+	if !strings.Contains(screen, "180ms    429, retried") {
+		t.Errorf("the retried attempt's status and duration are not shown:\n%s", screen)
+	}
+	if strings.Contains(screen, "failed, retried") {
+		t.Errorf("an attempt with a status says only failed:\n%s", screen)
 	}
 }

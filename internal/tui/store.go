@@ -22,6 +22,10 @@ type Request struct {
 	// FirstTokenAt is when the first response bytes came (zero when none yet or not streamed).
 	FirstTokenAt time.Time
 	TTFT         time.Duration
+	// OutputSoFar is the output token count of the last progress event of a stream in flight;
+	// OutputEstimated says the gateway estimated it (the provider had reported fewer).
+	OutputSoFar     int64
+	OutputEstimated bool
 	// End is the final record, nil while the request is in flight.
 	End *observe.RequestEvent
 	// Lost marks a request whose end the TUI will never see: the gateway restarted, or the
@@ -36,6 +40,12 @@ type Attempt struct {
 	Backend      string
 	Provider     string
 	BackendModel string
+	// Ended is set when the attempt's outcome arrived (an attempt_end event: it failed without
+	// its answer reaching the client). Status is the backend's (0: no answer), Error why.
+	Ended    bool
+	Status   int
+	Error    string
+	Duration time.Duration
 }
 
 // InFlight reports whether the request has not ended.
@@ -206,6 +216,19 @@ func (s *Store) Apply(ev *observe.Event) {
 	case observe.KindFirstToken:
 		if ft := ev.FirstToken; ft != nil {
 			r.FirstTokenAt, r.TTFT = ev.Time, ft.TimeToFirstToken
+		}
+	case observe.KindProgress:
+		if p := ev.Progress; p != nil && r.End == nil && p.OutputTokens > r.OutputSoFar {
+			r.OutputSoFar, r.OutputEstimated = p.OutputTokens, p.Estimated
+		}
+	case observe.KindAttemptEnd:
+		if ae := ev.AttemptEnd; ae != nil {
+			for i := len(r.Attempts) - 1; i >= 0; i-- {
+				if a := &r.Attempts[i]; a.Try == ae.Try && !a.Ended {
+					a.Ended, a.Status, a.Error, a.Duration = true, ae.Status, ae.Error, ae.Duration
+					break
+				}
+			}
 		}
 	case observe.KindEnd:
 		if e := ev.End; e != nil && r.End == nil {

@@ -62,6 +62,9 @@ func (v *traceView) lines(s *Styles, r *Request, now time.Time, loc *time.Locati
 		st = "lost: the gateway restarted or events were dropped before this request ended"
 	case r.End == nil && !r.FirstTokenAt.IsZero():
 		st = "in flight, streaming"
+		if r.OutputSoFar > 0 {
+			st += ", " + outSoFar(r) + " output tokens so far"
+		}
 	case r.End == nil:
 		st = "in flight, waiting for the first token"
 	}
@@ -79,6 +82,14 @@ func (v *traceView) lines(s *Styles, r *Request, now time.Time, loc *time.Locati
 			tok += " (the provider reported negative counts, clamped to 0)"
 		}
 		kv("Tokens", tok)
+	} else if r.OutputSoFar > 0 && !r.Lost {
+		tok := fmt.Sprintf("out %d so far", r.OutputSoFar)
+		if r.OutputEstimated {
+			tok = fmt.Sprintf("out ~%d so far (estimated until the end)", r.OutputSoFar)
+		}
+		kv("Tokens", tok)
+	}
+	if r.End != nil {
 		cost := fmtUSD(r.End.CostUSD)
 		switch {
 		case r.End.CostUSD == nil:
@@ -117,7 +128,8 @@ func (v *traceView) lines(s *Styles, r *Request, now time.Time, loc *time.Locati
 }
 
 // timeline draws each attempt as a bar over the request's duration: an attempt runs from its
-// start to the next attempt's start (or to the end); a ▌ marks the first token.
+// start to its reported outcome, else to the next attempt's start (or to the end); a ▌ marks
+// the first token. A failed attempt says what the backend answered, and why on a line below.
 func (v *traceView) timeline(s *Styles, r *Request, now time.Time, width int) []string {
 	if len(r.Attempts) == 0 {
 		return []string{"  " + s.Dim.Render("none: the request did not reach a backend")}
@@ -133,6 +145,9 @@ func (v *traceView) timeline(s *Styles, r *Request, now time.Time, width int) []
 		if i+1 < len(atts) {
 			until = atts[i+1].At
 		}
+		if a.Ended && a.Duration > 0 {
+			until = a.At.Add(a.Duration)
+		}
 		label := fmt.Sprintf("#%d %s", a.Try, a.Backend)
 		if a.BackendModel != "" {
 			label += " " + a.BackendModel
@@ -142,20 +157,47 @@ func (v *traceView) timeline(s *Styles, r *Request, now time.Time, width int) []
 		if from <= 0 {
 			span = "+0 " + fmtDur(until.Sub(a.At))
 		}
-		outcome := ""
-		if i+1 < len(atts) {
-			outcome = "failed, retried"
-		} else if r.End != nil {
-			outcome = status(r)
-		}
+		outcome := attemptOutcome(r, a, i+1 < len(atts))
 		line := "  " + fit(label, labelW, false) + " "
 		if barW >= 10 {
 			line += v.bar(s, r, a.At, until, total, barW) + " "
 		}
 		line += fit(span, 13, false) + " " + outcome
 		out = append(out, line)
+		if a.Error != "" {
+			// The error wraps under the attempt, on at most three lines.
+			wrapped := strings.Split(ansi.Wrap(a.Error, max(20, width-7), " "), "\n")
+			for j, l := range wrapped[:min(len(wrapped), 3)] {
+				prefix := "     ↳ "
+				if j > 0 {
+					prefix = "       "
+				}
+				if j == 2 && len(wrapped) > 3 {
+					l = ansi.Truncate(l, max(20, width-7)-1, "") + "…"
+				}
+				out = append(out, prefix+s.Error.Render(l))
+			}
+		}
 	}
 	return out
+}
+
+// attemptOutcome is an attempt's last column: the backend's status, when it answered, and
+// whether another attempt followed; the last attempt's is the request's status once it ended.
+func attemptOutcome(r *Request, a Attempt, retried bool) string {
+	switch {
+	case a.Ended && a.Status > 0 && retried:
+		return strconv.Itoa(a.Status) + ", retried"
+	case a.Ended && a.Status > 0:
+		return strconv.Itoa(a.Status)
+	case retried:
+		return "failed, retried"
+	case a.Ended && r.End == nil:
+		return "failed"
+	case r.End != nil:
+		return status(r)
+	}
+	return ""
 }
 
 // bar draws [from, until) of a request lasting total in w cells.

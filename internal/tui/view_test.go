@@ -35,11 +35,12 @@ func TestGoldenViews(t *testing.T) {
 		{"trace_fallback", func(m *Model) { selectID(t, m, "req-0003-fallback"); m.Update(press("enter")) }},
 		{"trace_error", func(m *Model) { selectID(t, m, "req-0004-error"); m.Update(press("enter")) }},
 		{"trace_streaming", func(m *Model) { selectID(t, m, "req-0007-stream"); m.Update(press("enter")) }},
+		{"trace_retry", func(m *Model) { selectID(t, m, "req-0006-reason"); m.Update(press("enter")) }},
 		{"filter_errors", func(m *Model) { m.Update(press("/")); typeText(m, "status:error"); m.Update(press("enter")) }},
 		{"sort_cost", func(m *Model) { m.Update(press("s")); m.Update(press("s")); m.Update(press("s")) }},
 		{"paused", func(m *Model) {
 			m.Update(press("space"))
-			m.Update(EventsMsg{{V: 1, Seq: 30, Kind: "start", Time: scriptNow, ID: "req-late"}})
+			m.Update(EventsMsg{{V: 1, Seq: 40, Kind: "start", Time: scriptNow, ID: "req-late"}})
 		}},
 		{"disconnected", func(m *Model) {
 			m.Update(ConnMsg{State: Disconnected, Err: errors.New("dial tcp 127.0.0.1:1064: connect: connection refused"), Retry: 2 * time.Second})
