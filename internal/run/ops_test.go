@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // echoModelProvider answers every chat completion at once, naming as its model whatever model
@@ -203,4 +204,69 @@ func TestRunLogRotates(t *testing.T) {
 	if _, err := os.Stat(g.LogFile + ".4"); err == nil {
 		t.Error("a fourth old log was kept")
 	}
+}
+
+// TestHealthDrainingWhileRequestsFinish: once shutdown begins, /health answers 503 "draining"
+// (the admin server stays up) until the request in flight has finished; then Run returns cleanly.
+func TestHealthDrainingWhileRequestsFinish(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"c1","object":"chat.completion","created":1,"model":"m",`+
+			`"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`)
+	}))
+	t.Cleanup(up.Close)
+	g := startGateway(t, Options{Getenv: env("OPENAI_BASE_URL", up.URL+"/v1", "OPENAI_API_KEY", "sk-test")})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before the gateway stops
+	health := func() (int, string) {
+		resp, err := http.Get(g.Admin + "/health")
+		if err != nil {
+			t.Fatalf("/health: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := health(); code != 200 {
+		t.Fatalf("/health: %d %s", code, body)
+	}
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(g.Gateway+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	time.Sleep(100 * time.Millisecond) // the request reaches the provider
+	g.cancel()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		code, body := health()
+		if code == http.StatusServiceUnavailable && body == "draining\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/health while draining: %d %q", code, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	releaseOnce.Do(func() { close(release) })
+	if code := <-answered; code != 200 {
+		t.Errorf("the request in flight got %d", code)
+	}
+	select {
+	case err := <-g.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the drain")
+	}
+	g.cancel = nil
 }
