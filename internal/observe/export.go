@@ -163,6 +163,9 @@ func (t *Telemetry) ObserveExport(m *Metrics) error {
 // Shutdown flushes what is queued, waiting at most until ctx is done.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	var errs []error
+	if t.Tracing != nil {
+		t.Tracing.wait(ctx)
+	}
 	if t.tp != nil {
 		errs = append(errs, t.tp.Shutdown(ctx))
 	}

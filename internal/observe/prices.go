@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -32,7 +34,13 @@ type Price struct {
 // Prices is a price catalog: entries from an override file first, then the built-in ones.
 type Prices struct {
 	tiers [][]Price
+	// memo remembers lookups by model name (at most maxPriceMemo names; model names come from
+	// clients and providers).
+	memo  sync.Map // string → *Price (nil: no price)
+	memoN atomic.Int64
 }
+
+const maxPriceMemo = 4096
 
 type priceFile struct {
 	Version int     `yaml:"version"`
@@ -104,6 +112,18 @@ func (c *Prices) Lookup(model string) (*Price, bool) {
 	if c == nil || model == "" {
 		return nil, false
 	}
+	if v, ok := c.memo.Load(model); ok {
+		p := v.(*Price)
+		return p, p != nil
+	}
+	p, ok := c.lookup(model)
+	if c.memoN.Add(1) <= maxPriceMemo {
+		c.memo.Store(model, p)
+	}
+	return p, ok
+}
+
+func (c *Prices) lookup(model string) (*Price, bool) {
 	for _, tier := range c.tiers {
 		var best *Price
 		for i := range tier {

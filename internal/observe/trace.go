@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -22,6 +23,8 @@ type Tracing struct {
 	prop    propagation.TextMapPropagator
 	privacy Privacy
 	headers []HeaderAttribute
+	// ending counts spans being described off the request's goroutine (End).
+	ending sync.WaitGroup
 }
 
 // NewTracing traces with tp, describing requests under privacy and copying the mapped request
@@ -45,7 +48,10 @@ type RequestSpan struct {
 	stream   bool
 	asm      *assembler
 	body     []byte // a whole (non-streamed) response, up to maxAssembledBytes
-	describe bool   // whether the request has been described
+	describe bool   // whether the request has been seen
+	// The client's request, described when the span ends.
+	contentType string
+	reqBody     []byte
 }
 
 // Start begins the span of a request to e that arrived at start with headers h.
@@ -80,15 +86,14 @@ func (r *RequestSpan) TraceID() string {
 	return ""
 }
 
-// Request describes the client's request (once).
+// Request keeps the client's request (once), to describe it when the span ends; the body must
+// not change afterwards.
 func (r *RequestSpan) Request(contentType string, body []byte, stream bool) {
 	if !r.Recording() || r.describe {
 		return
 	}
 	r.describe, r.stream = true, stream
-	a := &attrs{p: &r.t.privacy}
-	requestAttrs(a, r.e, contentType, body)
-	r.span.SetAttributes(a.kv...)
+	r.contentType, r.reqBody = contentType, body
 	if stream {
 		r.asm = newAssembler(r.e)
 	}
@@ -170,7 +175,21 @@ func (r *RequestSpan) End(ev *RequestEvent, price *Price) {
 		r.span.End(trace.WithTimestamp(end))
 		return
 	}
+	// Describing the request takes JSON parsing; it is done off the request's goroutine, which
+	// the client's next request on the same connection may be waiting for. ev is final.
+	r.t.ending.Add(1)
+	go func() {
+		defer r.t.ending.Done()
+		r.finish(ev, price, end)
+	}()
+}
+
+// finish describes the request, the answer and the outcome, and ends the span.
+func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 	a := &attrs{p: &r.t.privacy}
+	if r.describe {
+		requestAttrs(a, r.e, r.contentType, r.reqBody)
+	}
 	if ev.Status < 400 {
 		if r.asm != nil {
 			r.asm.attrs(a)
@@ -193,6 +212,16 @@ func (r *RequestSpan) End(ev *RequestEvent, price *Price) {
 		r.span.SetStatus(codes.Ok, "")
 	}
 	r.span.End(trace.WithTimestamp(end))
+}
+
+// wait waits, until ctx is done, for the spans being described.
+func (t *Tracing) wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { t.ending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // outcomeAttrs are the OpenTelemetry GenAI and aigw attributes of a finished request, and the

@@ -65,7 +65,7 @@ func (r *otlpReceiver) Raw() string {
 }
 
 // newHTTPReceiver serves OTLP/HTTP (protobuf) at the returned base URL.
-func newHTTPReceiver(t *testing.T) (*otlpReceiver, string) {
+func newHTTPReceiver(t testing.TB) (*otlpReceiver, string) {
 	r := &otlpReceiver{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
@@ -98,7 +98,7 @@ func newHTTPReceiver(t *testing.T) (*otlpReceiver, string) {
 }
 
 // newGRPCReceiver serves OTLP/gRPC at the returned host:port.
-func newGRPCReceiver(t *testing.T) (*otlpReceiver, string) {
+func newGRPCReceiver(t testing.TB) (*otlpReceiver, string) {
 	r := &otlpReceiver{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
