@@ -1,6 +1,7 @@
 package run
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -341,5 +342,66 @@ func TestNoCredentialInTelemetry(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTranslatedStreamSpan: an OpenAI chat stream served by an Anthropic backend is described in
+// the client's API (its output assembled from the translated chunks), with the backend's
+// provider, the first-token event, token counts and a cost.
+func TestTranslatedStreamSpan(t *testing.T) {
+	anthropic := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, ev := range []string{
+			`{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"usage":{"input_tokens":20,"output_tokens":1}}}`,
+			`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+			`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Bon"}}`,
+			`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"jour"}}`,
+			`{"type":"content_block_stop","index":0}`,
+			`{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}`,
+			`{"type":"message_stop"}`,
+		} {
+			var typ struct{ Type string }
+			_ = json.Unmarshal([]byte(ev), &typ)
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ.Type, ev)
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer anthropic.Close()
+	recv, endpoint := newHTTPReceiver(t)
+	g := startGateway(t, Options{Getenv: env("ANTHROPIC_BASE_URL", anthropic.URL, "ANTHROPIC_API_KEY", "sk-ant-test",
+		"OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, "OTEL_METRICS_EXPORTER", "none", "OTEL_LOGS_EXPORTER", "none")})
+	resp, body := post(t, g.Gateway+"/v1/chat/completions", `{"model":"claude-sonnet-4-5","stream":true,"max_tokens":100,"messages":[{"role":"user","content":"Say hello in French"}]}`)
+	if resp.StatusCode != 200 || !strings.Contains(body, "jour") {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	g.stop(t)
+	var server *tracepb.Span
+	for _, s := range recv.Spans() {
+		if s.Kind == tracepb.Span_SPAN_KIND_SERVER {
+			server = s
+		}
+	}
+	if server == nil {
+		t.Fatal("no server span")
+	}
+	a := spanAttrs(server)
+	for k, want := range map[string]string{
+		"llm.system": "openai", "gen_ai.provider.name": "anthropic", "llm.provider": "anthropic",
+		"gen_ai.original.model": "claude-sonnet-4-5", "llm.model_name": "claude-sonnet-4-5-20250929",
+		"llm.output_messages.0.message.role": "assistant", "llm.output_messages.0.message.content": "Bonjour",
+		"llm.input_messages.0.message.content": "Say hello in French", "gen_ai.usage.input_tokens": "20", "gen_ai.usage.output_tokens": "5",
+		"llm.cost.price_model": "claude-sonnet-4*",
+	} {
+		if a[k] != want {
+			t.Errorf("%s = %q, want %q", k, a[k], want)
+		}
+	}
+	// 20 × $3 + 5 × $15 per million.
+	if a["llm.cost.total"] != "0.000135" {
+		t.Errorf("llm.cost.total = %s, want 0.000135", a["llm.cost.total"])
+	}
+	if len(server.Events) == 0 || server.Events[0].Name != "First Token Stream Event" {
+		t.Errorf("events %v", server.Events)
 	}
 }
