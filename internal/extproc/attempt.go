@@ -154,13 +154,13 @@ type attemptObs struct {
 
 // progress counts a chunk sent to the client and, at most once per observe.ProgressInterval,
 // publishes how many output tokens the stream has produced. Between events it costs an addition
-// and a clock reading; the chunk is only looked at when an event is due.
+// and a monotonic clock reading; the chunk is only looked at when an event is due.
 func (a *Attempt) progress(out []byte) {
 	a.obs.sent += int64(len(out))
-	now := a.s.p.now()
-	if now.Sub(a.obs.progressAt) < observe.ProgressInterval {
+	if a.s.p.since(a.obs.progressAt) < observe.ProgressInterval {
 		return
 	}
+	now := a.s.p.now()
 	a.obs.progressAt = now
 	a.obs.sampled += int64(len(out))
 	a.obs.events += int64(bytes.Count(out, dataField))

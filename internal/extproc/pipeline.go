@@ -30,6 +30,9 @@ type Pipeline struct {
 	// logHeaders are the request headers copied to the event's attributes (access log, OTLP logs).
 	logHeaders []observe.HeaderAttribute
 	now        func() time.Time
+	// since is time.Since: it reads only the monotonic clock, half the cost of now, for the
+	// check streams make on every chunk.
+	since func(time.Time) time.Duration
 }
 
 // Option adds an observer to a pipeline.
@@ -51,7 +54,7 @@ func WithLogHeaders(m []observe.HeaderAttribute) Option {
 
 // New returns a pipeline serving m and publishing finished requests to pub.
 func New(m *config.Model, pub Publisher, opts ...Option) *Pipeline {
-	p := &Pipeline{pub: pub, now: time.Now}
+	p := &Pipeline{pub: pub, now: time.Now, since: time.Since}
 	for _, o := range opts {
 		o(p)
 	}

@@ -16,9 +16,11 @@ import (
 // fakeClock is a pipeline clock the test moves by hand.
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) now() time.Time      { return c.t }
-func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
-func newFakeClock() *fakeClock           { return &fakeClock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)} }
+func (c *fakeClock) now() time.Time                  { return c.t }
+func (c *fakeClock) add(d time.Duration)             { c.t = c.t.Add(d) }
+func (c *fakeClock) since(t time.Time) time.Duration { return c.t.Sub(t) }
+func newFakeClock() *fakeClock                       { return &fakeClock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)} }
+
 func drain(sub *observe.Subscription) []*observe.Event {
 	var evs []*observe.Event
 	for {
@@ -46,7 +48,7 @@ func ofKind(evs []*observe.Event, k observe.Kind) []*observe.Event {
 func streamingAttempt(t *testing.T, hub *observe.Hub, clock *fakeClock) (*Stream, *Attempt) {
 	t.Helper()
 	p := New(ruleModel(&config.BackendRef{Backend: openAI("a"), Weight: 1}), nil, WithHub(hub))
-	p.now = clock.now
+	p.now, p.since = clock.now, clock.since
 	s := p.NewStream(translate.EndpointChatCompletions)
 	s.RequestHeaders("req-p", "h", http.Header{})
 	if err := s.RequestBody("application/json", []byte(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`)); err != nil {
@@ -183,7 +185,7 @@ func TestAttemptEndOnFallback(t *testing.T) {
 	p := New(ruleModel(&config.BackendRef{Backend: a, Weight: 1}, &config.BackendRef{Backend: b, Weight: 1, Priority: 1},
 		&config.BackendRef{Backend: c, Weight: 1, Priority: 2}), nil, WithHub(hub))
 	clock := newFakeClock()
-	p.now = clock.now
+	p.now, p.since = clock.now, clock.since
 	s := p.NewStream(translate.EndpointChatCompletions)
 	s.RequestHeaders("req-f", "h", http.Header{})
 	if err := s.RequestBody("application/json", []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`)); err != nil {
