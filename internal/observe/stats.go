@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aigw/aigw/internal/translate"
 )
@@ -107,7 +108,8 @@ func pick(m map[string]*statGroup, key string) *statGroup {
 	}
 	g, ok := m[key]
 	if !ok {
-		if len(m) >= maxStatKeys {
+		// The same bounds as metric labels: a client-supplied name cannot grow /stats without limit.
+		if len(m) >= maxStatKeys || len(key) > MaxModelLabelBytes || !utf8.ValidString(key) {
 			key = OtherStatKey
 			if g, ok = m[key]; ok {
 				return g
