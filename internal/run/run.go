@@ -129,7 +129,12 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	defer metrics.Shutdown(context.Background())
+	defer func() {
+		// Bounded: with an OTLP metric reader attached, a dead collector must not hold up the exit.
+		ctx, cancel := context.WithTimeout(context.Background(), telemetryShutdown)
+		defer cancel()
+		_ = metrics.Shutdown(ctx)
+	}()
 	bus := &observe.Bus{}
 	bus.Subscribe(metrics)
 	bus.Subscribe(observe.NewAccessLog(logFile))

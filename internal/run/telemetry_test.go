@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -403,5 +404,47 @@ func TestTranslatedStreamSpan(t *testing.T) {
 	}
 	if len(server.Events) == 0 || server.Events[0].Name != "First Token Stream Event" {
 		t.Errorf("events %v", server.Events)
+	}
+}
+
+// TestHungCollectorDoesNotHoldUpExit: a collector that accepts connections and never answers
+// costs the exit at most the bounded telemetry shutdown, for metrics as for the other signals.
+func TestHungCollectorDoesNotHoldUpExit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	up := fakeChat(t)
+	g := startGateway(t, Options{Getenv: env("OPENAI_API_KEY", "sk-test", "OPENAI_BASE_URL", up.URL+"/v1",
+		"OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String(), "OTEL_METRIC_EXPORT_INTERVAL", "100")})
+	if resp, _ := post(t, g.Gateway+"/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	time.Sleep(300 * time.Millisecond) // a periodic metric export is now stuck on the collector
+	t0 := time.Now()
+	g.stop(t)
+	if d := time.Since(t0); d > 2*telemetryShutdown+2*time.Second {
+		t.Errorf("exit took %s with a hung collector", d)
 	}
 }
