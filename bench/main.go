@@ -53,7 +53,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	tokens := fs.Int("tokens", 16, "output tokens per simulated answer")
 	quick := fs.Bool("quick", false, "smoke run of about 20s: 2 rounds, short segments (explicit flags still win)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	only := fs.String("section", "", "run only this section (llm, soak)")
+	only := fs.String("section", "", "run only this section (llm, soak, tracing)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -105,6 +105,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	sections := []Section{
 		{Name: "llm", Run: llmSection},
 		{Name: "soak", Run: soakSection},
+		{Name: "tracing", Run: tracingSection},
 	}
 	if *only != "" {
 		sections = slices.DeleteFunc(sections, func(s Section) bool { return s.Name != *only })
