@@ -86,15 +86,7 @@ func (t *anthropicToOpenAI) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 // thinking block with an empty signature (the backend issues none), content a text block, a
 // refusal a text block, tool calls tool_use blocks.
 func (t *anthropicToOpenAI) message(body []byte) ([]byte, error) {
-	var c struct {
-		ID      string `json:"id"`
-		Model   string `json:"model"`
-		Choices []struct {
-			Message      oaMessage `json:"message"`
-			FinishReason *string   `json:"finish_reason"`
-		} `json:"choices"`
-		Usage *oaUsage `json:"usage"`
-	}
+	var c oaCompletionIn
 	if err := json.Unmarshal(body, &c); err != nil {
 		return nil, upstreamInvalid("the OpenAI backend sent a completion aigw cannot read: %v", err)
 	}

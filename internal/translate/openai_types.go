@@ -289,6 +289,19 @@ type oaChunkIn struct {
 	Error *oaErrorDetail `json:"error"`
 }
 
+// oaCompletionIn is how a whole chat.completion is read from an upstream, by every translator
+// that turns one into another API's answer.
+type oaCompletionIn struct {
+	ID      string `json:"id"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Message      oaMessage `json:"message"`
+		FinishReason *string   `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *oaUsage `json:"usage"`
+}
+
 // oaErrorDetail is an OpenAI error object as upstreams send it; code is a string at OpenAI and
 // a number at some compatible servers.
 type oaErrorDetail struct {

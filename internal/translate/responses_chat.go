@@ -105,16 +105,7 @@ func (t *responsesToChat) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 
 // response converts a whole chat.completion into a response object.
 func (t *responsesToChat) response(body []byte) ([]byte, error) {
-	var c struct {
-		ID      string `json:"id"`
-		Created int64  `json:"created"`
-		Model   string `json:"model"`
-		Choices []struct {
-			Message      oaMessage `json:"message"`
-			FinishReason *string   `json:"finish_reason"`
-		} `json:"choices"`
-		Usage *oaUsage `json:"usage"`
-	}
+	var c oaCompletionIn
 	if err := json.Unmarshal(body, &c); err != nil {
 		return nil, upstreamInvalid("the backend sent a completion aigw cannot read: %v", err)
 	}
