@@ -1,25 +1,16 @@
 package config
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/aigw/aigw/internal/config/crdtest"
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
-	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
-	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	kjson "k8s.io/apimachinery/pkg/util/json"
-	"k8s.io/apimachinery/pkg/util/validation/field"
-	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -27,92 +18,11 @@ import (
 // here); these tests skip when that folder is absent.
 const crdDir = "../../../shared/fixtures/crds"
 
-// crdVersion is one served version of a CRD, ready to validate objects the way the API server
-// does: defaulting, pruning (unknown fields), OpenAPI schema, then the CEL rules.
-type crdVersion struct {
-	props      *apiextensions.JSONSchemaProps
-	structural *structuralschema.Structural
-	validator  apiservervalidation.SchemaValidator
-	cel        *cel.Validator
-}
-
-var (
-	crdOnce  sync.Once
-	crdCache map[string]*crdVersion
-)
-
-// loadCRDs returns the CRD versions by "group/version/Kind".
-func loadCRDs(t *testing.T) map[string]*crdVersion {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(crdDir, "*.yaml"))
-	if len(files) == 0 {
-		t.Skipf("CRD schemas not found in %s (the reference fixtures are not checked out)", crdDir)
-	}
-	crdOnce.Do(func() { crdCache = readCRDs(t, files) })
-	if crdCache == nil {
-		t.Fatal("the CRD schemas did not load")
-	}
-	return crdCache
-}
-
-func readCRDs(t *testing.T, files []string) map[string]*crdVersion {
-	out := map[string]*crdVersion{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := sigsyaml.Unmarshal(data, &crd); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, v := range crd.Spec.Versions {
-			if !v.Served || v.Schema == nil {
-				continue
-			}
-			props := &apiextensions.JSONSchemaProps{}
-			if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v.Schema.OpenAPIV3Schema, props, nil); err != nil {
-				t.Fatalf("%s %s: %v", f, v.Name, err)
-			}
-			structural, err := structuralschema.NewStructural(props)
-			if err != nil {
-				t.Fatalf("%s %s: %v", f, v.Name, err)
-			}
-			validator, _, err := apiservervalidation.NewSchemaValidator(props)
-			if err != nil {
-				t.Fatalf("%s %s: %v", f, v.Name, err)
-			}
-			out[crd.Spec.Group+"/"+v.Name+"/"+crd.Spec.Names.Kind] = &crdVersion{
-				props: props, structural: structural, validator: validator,
-				cel: cel.NewValidator(structural, true, celconfig.PerCallLimit),
-			}
-		}
-	}
-	return out
-}
-
-// validate returns the API server's complaints about obj.
-func (c *crdVersion) validate(obj map[string]any) []string {
-	var msgs []string
-	structuraldefaulting.Default(obj, c.structural)
-	for _, p := range pruning.PruneWithOptions(obj, c.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}) {
-		if !strings.HasPrefix(p, "metadata.") {
-			msgs = append(msgs, "unknown field "+p)
-		}
-	}
-	for _, e := range apiservervalidation.ValidateCustomResource(nil, obj, c.validator) {
-		msgs = append(msgs, e.Error())
-	}
-	errs, _ := c.cel.Validate(context.Background(), field.NewPath(""), c.structural, obj, nil, celconfig.RuntimeCELCostBudget)
-	for _, e := range errs {
-		msgs = append(msgs, e.Error())
-	}
-	return msgs
-}
+// loadCRDs returns the served CRD versions by "group/version/Kind".
+func loadCRDs(t *testing.T) crdtest.Schemas { return crdtest.Load(t, crdDir) }
 
 // TestCRDValidatorRejects makes sure the schema check is not vacuous.
 func TestCRDValidatorRejects(t *testing.T) {
-	c := loadCRDs(t)["aigateway.envoyproxy.io/v1beta1/AIServiceBackend"]
 	obj := map[string]any{
 		"apiVersion": "aigateway.envoyproxy.io/v1beta1", "kind": "AIServiceBackend",
 		"metadata": map[string]any{"name": "x"},
@@ -122,7 +32,8 @@ func TestCRDValidatorRejects(t *testing.T) {
 			"timeouts":   map[string]any{},
 		},
 	}
-	got := strings.Join(c.validate(obj), "\n")
+	msgs, _ := loadCRDs(t).Validate(obj)
+	got := strings.Join(msgs, "\n")
 	for _, want := range []string{"unknown field spec.timeouts", `Unsupported value: "OpenAi"`, "BackendRef must be a Backend resource of Envoy Gateway"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("validation lacks %q:\n%s", want, got)
@@ -138,13 +49,12 @@ func TestExampleConfigsMatchCRDs(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			checked := 0
 			for _, obj := range substitutedObjects(t, f, exampleEnv) {
-				gvk := obj["apiVersion"].(string) + "/" + obj["kind"].(string)
-				c, ok := crds[gvk]
+				msgs, ok := crds.Validate(obj)
 				if !ok {
 					continue // no CRD in the fixtures (Gateway API, core): aigw's own checks apply
 				}
 				checked++
-				for _, msg := range c.validate(obj) {
+				for _, msg := range msgs {
 					t.Errorf("%s %q: %s", obj["kind"], obj["metadata"].(map[string]any)["name"], msg)
 				}
 			}
@@ -219,7 +129,7 @@ func TestTypesCoverCRDs(t *testing.T) {
 			t.Errorf("%s: no decoder type", gvk)
 			continue
 		}
-		spec := c.props.Properties["spec"]
+		spec := c.Props.Properties["spec"]
 		if gvk == "aigateway.envoyproxy.io/v1alpha1/BackendSecurityPolicy" {
 			// credentialOverride is v1beta1 only; the builder rejects it in v1alpha1.
 			spec.Properties["credentialOverride"] = apiextensions.JSONSchemaProps{}

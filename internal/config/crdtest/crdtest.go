@@ -29,6 +29,8 @@ import (
 
 // Version is one served version of a CRD, ready to validate objects.
 type Version struct {
+	// Props is the version's OpenAPI schema, for tests that compare it with Go types.
+	Props      *apiextensions.JSONSchemaProps
 	structural *structuralschema.Structural
 	validator  apiservervalidation.SchemaValidator
 	cel        *cel.Validator
@@ -96,7 +98,7 @@ func read(files []string) (Schemas, error) {
 				return nil, fmt.Errorf("%s %s: %w", f, v.Name, err)
 			}
 			out[crd.Spec.Group+"/"+v.Name+"/"+crd.Spec.Names.Kind] = &Version{
-				structural: structural, validator: validator,
+				Props: props, structural: structural, validator: validator,
 				cel: cel.NewValidator(structural, true, celconfig.PerCallLimit),
 			}
 		}
