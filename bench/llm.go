@@ -121,17 +121,34 @@ func llmSection(ctx context.Context, cfg Config) error {
 	cells = append(cells, tcells...)
 	warm(ctx, cfg, cells)
 
+	if err := runRounds(ctx, cfg, cells, mem); err != nil {
+		return err
+	}
+	rssAfter := mem.processPeak()
+
+	errs := report(cfg, cells, translated)
+	errs = append(errs, memoryTable(mem, rssBefore, rssAfter).Fprint(cfg.Out))
+	return errors.Join(errs...)
+}
+
+// runRounds measures every target of every warmed cell once per round, rotating which target
+// goes first so no target always follows the same neighbour; mem, when not nil, watches each
+// segment's memory.
+func runRounds(ctx context.Context, cfg Config, cells []*cell, mem *memWatch) error {
 	for r := range cfg.Rounds {
 		for _, c := range cells {
 			if c.err != nil {
 				continue
 			}
-			// Rotate which target goes first so no target always follows the same neighbour.
 			for k := range c.targets {
 				i := (k + r) % len(c.targets)
-				mem.begin(c.targets[i].kind)
+				if mem != nil {
+					mem.begin(c.targets[i].kind)
+				}
 				res := runLoad(ctx, c.conc, cfg.MaxRequests, cfg.Duration, c.targets[i].call)
-				mem.end()
+				if mem != nil {
+					mem.end()
+				}
 				c.results[i] = append(c.results[i], res)
 			}
 		}
@@ -139,11 +156,7 @@ func llmSection(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("stopped in round %d: %w", r+1, err)
 		}
 	}
-	rssAfter := mem.processPeak()
-
-	errs := report(cfg, cells, translated)
-	errs = append(errs, memoryTable(mem, rssBefore, rssAfter).Fprint(cfg.Out))
-	return errors.Join(errs...)
+	return nil
 }
 
 // scenarioName is "chat" or "chat-stream", "translated" or "translated-stream".

@@ -78,19 +78,8 @@ func tracingSection(ctx context.Context, cfg Config) error {
 		}
 	}
 	warm(ctx, cfg, cells)
-	for r := range cfg.Rounds {
-		for _, c := range cells {
-			if c.err != nil {
-				continue
-			}
-			for k := range c.targets {
-				i := (k + r) % len(c.targets)
-				c.results[i] = append(c.results[i], runLoad(ctx, c.conc, cfg.MaxRequests, cfg.Duration, c.targets[i].call))
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("stopped in round %d: %w", r+1, err)
-		}
+	if err := runRounds(ctx, cfg, cells, nil); err != nil {
+		return err
 	}
 	return tracingReport(cfg, cells, recv)
 }
