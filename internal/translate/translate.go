@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // API is the family of client-facing APIs an endpoint belongs to; it decides error shapes.
@@ -144,16 +145,8 @@ type Translator interface {
 	ResponseModel() string
 }
 
-// Usage counts tokens. InputTokens includes cached and cache-creation tokens, as OpenTelemetry's
-// gen_ai.usage.input_tokens does, whatever the provider's own convention.
-type Usage struct {
-	InputTokens              int64 `json:"input_tokens"`
-	CachedInputTokens        int64 `json:"cached_input_tokens,omitempty"`
-	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens,omitempty"`
-	OutputTokens             int64 `json:"output_tokens"`
-	ReasoningTokens          int64 `json:"reasoning_tokens,omitempty"`
-	TotalTokens              int64 `json:"total_tokens"`
-}
+// Usage is the token counts of one answer (package usage, a leaf that observers import too).
+type Usage = usage.Usage
 
 // vendorHeaders are each client API's own request headers; a translator to another API removes
 // them so, say, an Anthropic beta flag never reaches OpenAI.
