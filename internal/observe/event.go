@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // RequestEvent is everything observed about one LLM request, published when it ends.
@@ -24,14 +24,14 @@ type RequestEvent struct {
 	Backend          string        `json:"backend,omitempty"`
 	Provider         string        `json:"provider,omitempty"`
 	// RequestModel is the model the client asked for; BackendModel what was sent after overrides.
-	RequestModel  string          `json:"request_model,omitempty"`
-	BackendModel  string          `json:"backend_model,omitempty"`
-	ResponseModel string          `json:"response_model,omitempty"`
-	Stream        bool            `json:"stream"`
-	Status        int             `json:"status"`
-	Error         string          `json:"error,omitempty"`
-	Attempts      int             `json:"attempts"`
-	Usage         translate.Usage `json:"usage"`
+	RequestModel  string      `json:"request_model,omitempty"`
+	BackendModel  string      `json:"backend_model,omitempty"`
+	ResponseModel string      `json:"response_model,omitempty"`
+	Stream        bool        `json:"stream"`
+	Status        int         `json:"status"`
+	Error         string      `json:"error,omitempty"`
+	Attempts      int         `json:"attempts"`
+	Usage         usage.Usage `json:"usage"`
 	// InvalidUsage is set when the provider reported negative token counts (clamped to 0 in Usage).
 	InvalidUsage bool `json:"invalid_usage,omitempty"`
 	// Costs are the llmRequestCosts computed for the request, by metadata key.

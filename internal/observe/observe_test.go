@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 type lockedBuffer struct {
@@ -54,7 +54,7 @@ func TestMetricsExposition(t *testing.T) {
 	defer m.Shutdown(context.Background())
 	m.OnRequest(&RequestEvent{Operation: "chat", Provider: "openai", RequestModel: "alias", BackendModel: "gpt-real", ResponseModel: "gpt-real-2025",
 		Status: 200, Stream: true, TimeToFirstToken: 1e8, Duration: 1e9,
-		Usage: translate.Usage{InputTokens: 100, CachedInputTokens: 60, OutputTokens: 11, TotalTokens: 111}})
+		Usage: usage.Usage{InputTokens: 100, CachedInputTokens: 60, OutputTokens: 11, TotalTokens: 111}})
 	m.OnRequest(&RequestEvent{Operation: "chat", Provider: "openai", RequestModel: "alias", Status: 502, Error: "boom", Duration: 1e8})
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -93,7 +93,7 @@ func TestMetricsBoundModelLabels(t *testing.T) {
 	for i := 0; i < 10000; i++ {
 		name := "client-model-" + strconv.Itoa(i)
 		m.OnRequest(&RequestEvent{Operation: "chat", Provider: "openai", RequestModel: name, BackendModel: name, Status: 200, Duration: 1e6,
-			Usage: translate.Usage{InputTokens: 1, OutputTokens: 1}})
+			Usage: usage.Usage{InputTokens: 1, OutputTokens: 1}})
 	}
 	m.OnRequest(&RequestEvent{Operation: "chat", Provider: "openai", RequestModel: "configured-model", BackendModel: "configured-model", Status: 200, Duration: 1e6})
 	m.OnRequest(&RequestEvent{Operation: "chat", Provider: "openai", RequestModel: "bad\xffutf8", Status: 200, Duration: 1e6})

@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // Price is one entry of the price catalog: USD per million tokens for the models its pattern
@@ -142,8 +142,8 @@ func (c *Prices) lookup(model string) (*Price, bool) {
 // Cost prices a request by the first of models that the catalog knows (response model, model
 // after override, the client's model). Nil when nothing was used; Unknown when no model has a
 // price.
-func (c *Prices) Cost(u translate.Usage, models ...string) (*USD, *Price) {
-	if u == (translate.Usage{}) {
+func (c *Prices) Cost(u usage.Usage, models ...string) (*USD, *Price) {
+	if u == (usage.Usage{}) {
 		return nil, nil
 	}
 	for _, m := range models {
@@ -155,8 +155,8 @@ func (c *Prices) Cost(u translate.Usage, models ...string) (*USD, *Price) {
 }
 
 // Cost is u's price in USD. Input tokens include cached and cache-creation ones, and output tokens
-// include reasoning ones (translate.Usage's convention), so each is billed once at its own rate.
-func (p *Price) Cost(u translate.Usage) float64 {
+// include reasoning ones (usage.Usage's convention), so each is billed once at its own rate.
+func (p *Price) Cost(u usage.Usage) float64 {
 	or := func(v *float64, def float64) float64 {
 		if v != nil {
 			return *v
@@ -239,8 +239,8 @@ func (c *costCounter) OnRequest(ev *RequestEvent) {
 }
 
 // split is u's cost in USD for input (prompt) and output (completion) tokens.
-func (p *Price) split(u translate.Usage) (prompt, completion float64) {
+func (p *Price) split(u usage.Usage) (prompt, completion float64) {
 	total := p.Cost(u)
-	completion = p.Cost(translate.Usage{OutputTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens})
+	completion = p.Cost(usage.Usage{OutputTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens})
 	return total - completion, completion
 }

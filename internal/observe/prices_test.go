@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/aigw/aigw/configs"
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 func builtinPrices(t *testing.T) *Prices {
@@ -51,21 +51,21 @@ func TestCostHandComputed(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		models []string
-		u      translate.Usage
+		u      usage.Usage
 		want   float64
 	}{
 		// chat-basic cassette: gpt-5-nano at $0.05 in, $0.40 out; 320 of the 377 output tokens are
 		// reasoning, billed as output: 8×0.05 + 377×0.40 = 151.2 µ$.
-		{"gpt-5-nano", []string{"gpt-5-nano-2025-08-07", "gpt-5-nano"}, translate.Usage{InputTokens: 8, OutputTokens: 377, ReasoningTokens: 320, TotalTokens: 385}, 151.2e-6},
+		{"gpt-5-nano", []string{"gpt-5-nano-2025-08-07", "gpt-5-nano"}, usage.Usage{InputTokens: 8, OutputTokens: 377, ReasoningTokens: 320, TotalTokens: 385}, 151.2e-6},
 		// gpt-4o-mini: 1000 in with 600 cached, 200 out: 400×0.15 + 600×0.075 + 200×0.60 = 225 µ$.
-		{"gpt-4o-mini cached", []string{"gpt-4o-mini-2024-07-18"}, translate.Usage{InputTokens: 1000, CachedInputTokens: 600, OutputTokens: 200}, 225e-6},
+		{"gpt-4o-mini cached", []string{"gpt-4o-mini-2024-07-18"}, usage.Usage{InputTokens: 1000, CachedInputTokens: 600, OutputTokens: 200}, 225e-6},
 		// Claude Sonnet 4.5 with a cache write and a cache read: 2000 in = 500 fresh + 1000 read +
 		// 500 written; 500×3 + 1000×0.30 + 500×3.75 + 100×15 = 5175 µ$.
-		{"claude cache", []string{"claude-sonnet-4-5-20250929"}, translate.Usage{InputTokens: 2000, CachedInputTokens: 1000, CacheCreationInputTokens: 500, OutputTokens: 100}, 5175e-6},
+		{"claude cache", []string{"claude-sonnet-4-5-20250929"}, usage.Usage{InputTokens: 2000, CachedInputTokens: 1000, CacheCreationInputTokens: 500, OutputTokens: 100}, 5175e-6},
 		// The response model is unknown: the override's model prices it.
-		{"fallback to the backend model", []string{"my-finetune-xyz", "gpt-4.1-mini"}, translate.Usage{InputTokens: 1e6, OutputTokens: 1e6}, 0.40 + 1.60},
+		{"fallback to the backend model", []string{"my-finetune-xyz", "gpt-4.1-mini"}, usage.Usage{InputTokens: 1e6, OutputTokens: 1e6}, 0.40 + 1.60},
 		// Embeddings: input only.
-		{"embeddings", []string{"text-embedding-3-small"}, translate.Usage{InputTokens: 7, TotalTokens: 7}, 7 * 0.02e-6},
+		{"embeddings", []string{"text-embedding-3-small"}, usage.Usage{InputTokens: 7, TotalTokens: 7}, 7 * 0.02e-6},
 	} {
 		got, p := c.Cost(tc.u, tc.models...)
 		if got == nil || got.Unknown || p == nil {
@@ -76,10 +76,10 @@ func TestCostHandComputed(t *testing.T) {
 			t.Errorf("%s: $%.9f by %q, want $%.9f", tc.name, got.Amount, p.Model, tc.want)
 		}
 	}
-	if got, _ := c.Cost(translate.Usage{InputTokens: 5}, "nobody-knows-me", ""); got == nil || !got.Unknown {
+	if got, _ := c.Cost(usage.Usage{InputTokens: 5}, "nobody-knows-me", ""); got == nil || !got.Unknown {
 		t.Errorf("unknown model cost %v, want unknown", got)
 	}
-	if got, _ := c.Cost(translate.Usage{}, "gpt-4o"); got != nil {
+	if got, _ := c.Cost(usage.Usage{}, "gpt-4o"); got != nil {
 		t.Errorf("no usage cost %v, want none", got)
 	}
 }
@@ -116,10 +116,10 @@ func TestOverrideFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := c.Cost(translate.Usage{InputTokens: 1e6, OutputTokens: 1e6}, "gpt-4o-mini"); got.Amount != 3 {
+	if got, _ := c.Cost(usage.Usage{InputTokens: 1e6, OutputTokens: 1e6}, "gpt-4o-mini"); got.Amount != 3 {
 		t.Errorf("override cost %v, want 3", got)
 	}
-	if got, _ := c.Cost(translate.Usage{InputTokens: 1e6}, "claude-haiku-4-5"); got.Amount != 1 {
+	if got, _ := c.Cost(usage.Usage{InputTokens: 1e6}, "claude-haiku-4-5"); got.Amount != 1 {
 		t.Errorf("built-in cost behind the override %v, want 1", got)
 	}
 	if _, err := NewPrices(configs.Prices, path+".missing", true); err == nil {

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // Stats keeps totals since start, overall and per model, backend and route, for GET /stats. It is
@@ -43,7 +43,7 @@ func NewStats() *Stats {
 // statGroup accumulates one row of the stats.
 type statGroup struct {
 	requests, errors int64
-	tokens           translate.Usage
+	tokens           usage.Usage
 	usd              float64
 	unknownCost      int64
 	latency, ttft    samples
@@ -158,9 +158,9 @@ type StatsSnapshot struct {
 
 // StatsRow is the totals of one model, backend or route.
 type StatsRow struct {
-	Requests int64           `json:"requests"`
-	Errors   int64           `json:"errors"`
-	Tokens   translate.Usage `json:"tokens"`
+	Requests int64       `json:"requests"`
+	Errors   int64       `json:"errors"`
+	Tokens   usage.Usage `json:"tokens"`
 	// CostUSD sums the requests whose price is known; CostUnknown counts the others.
 	CostUSD     float64 `json:"cost_usd"`
 	CostUnknown int64   `json:"cost_unknown_requests,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // Tracing makes one server span per LLM request, continuing the client's trace (traceparent),
@@ -256,7 +257,7 @@ func outcomeAttrs(a *attrs, ev *RequestEvent, price *Price) {
 		a.str(attrErrorType, errorType(ev))
 	}
 	u := ev.Usage
-	if u != (translate.Usage{}) {
+	if u != (usage.Usage{}) {
 		a.int("gen_ai.usage.input_tokens", u.InputTokens)
 		a.int("gen_ai.usage.output_tokens", u.OutputTokens)
 		if u.CachedInputTokens > 0 {

@@ -17,7 +17,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/aigw/aigw/internal/observe"
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // load runs TestLoad, which takes about 15s and is kept out of the ordinary test run:
@@ -66,7 +66,7 @@ func loadRequest(n int, at time.Time) []*observe.Event {
 		{Kind: observe.KindEnd, Time: at, ID: id, End: &observe.RequestEvent{ID: id, Start: at, Duration: 300 * time.Millisecond,
 			TimeToFirstToken: 80 * time.Millisecond, Endpoint: "chat_completions", Route: "r", Backend: backend, RequestModel: model,
 			BackendModel: model, Stream: true, Status: 200, Attempts: 1, CostUSD: cost,
-			Usage: translate.Usage{InputTokens: int64(n % 900), OutputTokens: int64(n % 400), TotalTokens: int64(n%900 + n%400)}}},
+			Usage: usage.Usage{InputTokens: int64(n % 900), OutputTokens: int64(n % 400), TotalTokens: int64(n%900 + n%400)}}},
 	}
 }
 

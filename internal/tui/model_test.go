@@ -10,7 +10,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/aigw/aigw/internal/observe"
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // ids lists the Live rows' request ids in order.
@@ -138,7 +138,7 @@ func TestRingBuffer(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		id := fmt.Sprintf("r%d", i)
 		s.Apply(&observe.Event{Seq: uint64(2*i - 1), Kind: observe.KindStart, ID: id, Start: &observe.StartInfo{}})
-		s.Apply(&observe.Event{Seq: uint64(2 * i), Kind: observe.KindEnd, ID: id, End: &observe.RequestEvent{Status: 200, Usage: translate.Usage{InputTokens: 1}}})
+		s.Apply(&observe.Event{Seq: uint64(2 * i), Kind: observe.KindEnd, ID: id, End: &observe.RequestEvent{Status: 200, Usage: usage.Usage{InputTokens: 1}}})
 	}
 	var kept []string
 	s.Each(func(r *Request) { kept = append(kept, r.ID) })
@@ -312,7 +312,7 @@ func TestProgressEvents(t *testing.T) {
 		}
 	}
 	end := ev(6, observe.KindEnd)
-	end.End = &observe.RequestEvent{ID: "p", Status: 200, Usage: translate.Usage{OutputTokens: 57}}
+	end.End = &observe.RequestEvent{ID: "p", Status: 200, Usage: usage.Usage{OutputTokens: 57}}
 	s.Apply(end)
 	late := ev(7, observe.KindProgress)
 	late.Progress = &observe.ProgressInfo{OutputTokens: 99}

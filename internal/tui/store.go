@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/internal/observe"
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // Request is what the TUI knows about one request, assembled from its lifecycle events.
@@ -111,11 +111,11 @@ func (r *Request) Latency(now time.Time) time.Duration {
 }
 
 // Usage is the request's token usage (zero until it ends).
-func (r *Request) Usage() translate.Usage {
+func (r *Request) Usage() usage.Usage {
 	if r.End != nil {
 		return r.End.Usage
 	}
-	return translate.Usage{}
+	return usage.Usage{}
 }
 
 // Failed reports whether the request ended in an error.

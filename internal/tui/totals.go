@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/internal/observe"
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // Bounds of the totals, so memory stays fixed: names kept per dimension (the rest are summed
@@ -35,7 +35,7 @@ type Totals struct {
 type Group struct {
 	Name             string
 	Requests, Errors int64
-	Tokens           translate.Usage
+	Tokens           usage.Usage
 	USD              float64
 	UnknownCost      int64
 	latency, ttft    ring

@@ -12,7 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/aigw/aigw/internal/observe"
-	"github.com/aigw/aigw/internal/translate"
+	"github.com/aigw/aigw/internal/usage"
 )
 
 // TestGoldenViews draws scripted event sequences at 80×24 and 120×40 and compares the screens
@@ -28,7 +28,7 @@ func TestGoldenViews(t *testing.T) {
 		{"totals_stats", func(m *Model) {
 			m.Update(press("2"))
 			m.Update(StatsMsg{Stats: &observe.StatsSnapshot{V: 1, Since: scriptStart.Add(-time.Hour), Total: observe.StatsRow{
-				Requests: 1234, Errors: 5, Tokens: translate.Usage{InputTokens: 123456, OutputTokens: 65432}, CostUSD: 1.2345,
+				Requests: 1234, Errors: 5, Tokens: usage.Usage{InputTokens: 123456, OutputTokens: 65432}, CostUSD: 1.2345,
 				CostUnknown: 2, Latency: &observe.Quantiles{P50: 812, P95: 2400, Count: 1024}}}})
 		}},
 		// The fallback request is the seventh newest (two in flight, then 404, 502, o4-mini, llama).
