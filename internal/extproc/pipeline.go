@@ -29,7 +29,9 @@ type Pipeline struct {
 	tracing *observe.Tracing
 	// logHeaders are the request headers copied to the event's attributes (access log, OTLP logs).
 	logHeaders []observe.HeaderAttribute
-	now        func() time.Time
+	// metricHeaders are the request headers copied to the event's metric attributes.
+	metricHeaders []observe.HeaderAttribute
+	now           func() time.Time
 	// since is time.Since: it reads only the monotonic clock, half the cost of now, for the
 	// check streams make on every chunk.
 	since func(time.Time) time.Duration
@@ -50,6 +52,11 @@ func WithTracing(t *observe.Tracing) Option { return func(p *Pipeline) { p.traci
 // WithLogHeaders copies the mapped request headers to each request event's attributes.
 func WithLogHeaders(m []observe.HeaderAttribute) Option {
 	return func(p *Pipeline) { p.logHeaders = m }
+}
+
+// WithMetricHeaders copies the mapped request headers to each request event's metric attributes.
+func WithMetricHeaders(m []observe.HeaderAttribute) Option {
+	return func(p *Pipeline) { p.metricHeaders = m }
 }
 
 // New returns a pipeline serving m and publishing finished requests to pub.
@@ -89,6 +96,7 @@ func (s *Stream) observeHeaders(h http.Header) {
 	s.obs.span = s.p.tracing.Start(s.endpoint, s.ev.Start, h)
 	s.ev.TraceID = s.obs.span.TraceID()
 	s.ev.Attributes = observe.Values(s.p.logHeaders, h)
+	s.ev.MetricAttributes = observe.Values(s.p.metricHeaders, h)
 }
 
 // publish sends one lifecycle event of s to the hub, when there is one.

@@ -44,6 +44,10 @@ type RequestEvent struct {
 	// Attributes are request headers mapped to attributes for logs (OTEL_AIGW_REQUEST_HEADER_ATTRIBUTES
 	// and OTEL_AIGW_LOG_HEADER_ATTRIBUTES), e.g. session.id from agent-session-id.
 	Attributes map[string]string `json:"attributes,omitempty"`
+	// MetricAttributes are request headers mapped to metric attributes
+	// (OTEL_AIGW_REQUEST_HEADER_ATTRIBUTES and OTEL_AIGW_METRICS_HEADER_ATTRIBUTES); their values
+	// are bounded as model names are.
+	MetricAttributes map[string]string `json:"-"`
 }
 
 // Subscriber receives request events.

@@ -7,12 +7,14 @@ import (
 )
 
 // HeaderMaps are the request headers copied to attributes, per signal. Request applies to all of
-// them; Span and Log add their own.
+// them; Span, Metrics and Log add their own.
 type HeaderMaps struct {
 	Request, Span, Metrics, Log []HeaderAttribute
 }
 
-// DefaultRequestHeaderAttributes maps the agent session header, as the reference gateway does.
+// DefaultRequestHeaderAttributes maps the agent session header for spans and logs, as the
+// reference gateway does. Metrics get no default: a session id per request would be a label value
+// per session.
 const DefaultRequestHeaderAttributes = "agent-session-id:session.id"
 
 // sensitiveHeaders never become attributes: they carry credentials.
@@ -23,8 +25,9 @@ var sensitiveHeaders = map[string]bool{
 }
 
 // HeaderMappings reads OTEL_AIGW_{REQUEST,SPAN,METRICS,LOG}_HEADER_ATTRIBUTES, each a list of
-// header:attribute pairs separated by commas. The request mapping defaults to
-// agent-session-id:session.id. Credential headers are refused.
+// header:attribute pairs separated by commas. The span and log mappings default (when unset) to
+// agent-session-id:session.id; the request and metrics mappings have no default. Credential
+// headers are refused.
 func HeaderMappings(getenv func(string) string) (HeaderMaps, error) {
 	var m HeaderMaps
 	parse := func(name, def string) ([]HeaderAttribute, error) {
@@ -52,12 +55,16 @@ func HeaderMappings(getenv func(string) string) (HeaderMaps, error) {
 		return out, nil
 	}
 	var err error
-	if m.Request, err = parse("OTEL_AIGW_REQUEST_HEADER_ATTRIBUTES", DefaultRequestHeaderAttributes); err != nil {
+	if m.Request, err = parse("OTEL_AIGW_REQUEST_HEADER_ATTRIBUTES", ""); err != nil {
 		return m, err
 	}
 	extra := [3][]HeaderAttribute{}
 	for i, name := range []string{"OTEL_AIGW_SPAN_HEADER_ATTRIBUTES", "OTEL_AIGW_METRICS_HEADER_ATTRIBUTES", "OTEL_AIGW_LOG_HEADER_ATTRIBUTES"} {
-		if extra[i], err = parse(name, ""); err != nil {
+		def := DefaultRequestHeaderAttributes
+		if i == 1 {
+			def = ""
+		}
+		if extra[i], err = parse(name, def); err != nil {
 			return m, err
 		}
 	}

@@ -39,6 +39,9 @@ type Metrics struct {
 	invalidUsage metric.Int64Counter
 
 	models *modelLabels
+	// headerValues bound the values of each header-mapped attribute, by attribute name.
+	headerMu     sync.Mutex
+	headerValues map[string]*modelLabels
 	// providerOptions add readers (OTLP export) and a resource to the meter provider.
 	providerOptions []sdkmetric.Option
 }
@@ -109,6 +112,22 @@ func NewMetrics(opts ...MetricsOption) (*Metrics, error) {
 	return m, nil
 }
 
+// headerValue bounds the values of a header-mapped attribute as model names are bounded: a
+// client's header cannot grow /metrics without limit.
+func (m *Metrics) headerValue(name, v string) string {
+	m.headerMu.Lock()
+	l, ok := m.headerValues[name]
+	if !ok {
+		if m.headerValues == nil {
+			m.headerValues = map[string]*modelLabels{}
+		}
+		l = &modelLabels{max: m.models.max, seen: map[string]struct{}{}}
+		m.headerValues[name] = l
+	}
+	m.headerMu.Unlock()
+	return l.bound(v)
+}
+
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler { return m.handler }
 
@@ -124,6 +143,9 @@ func (m *Metrics) OnRequest(ev *RequestEvent) {
 		attribute.String(attrOriginalModel, m.models.bound(ev.RequestModel)),
 		attribute.String(attrRequestModel, m.models.bound(ev.BackendModel)),
 		attribute.String(attrResponseModel, m.models.bound(ev.ResponseModel)),
+	}
+	for name, v := range ev.MetricAttributes {
+		base = append(base, attribute.String(name, m.headerValue(name, v)))
 	}
 	durAttrs := base
 	if ev.Status >= 400 || ev.Error != "" {

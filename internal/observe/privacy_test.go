@@ -125,8 +125,19 @@ func TestHeaderMappings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Span) != 3 || m.Span[0] != (HeaderAttribute{"Agent-Session-Id", "session.id"}) || m.Span[2] != (HeaderAttribute{"X-User", "user.id"}) || len(m.Log) != 1 {
+	// A span mapping that is set replaces the default; logs keep the default session mapping;
+	// metrics have none (a session id would be one label value per session).
+	session := HeaderAttribute{"Agent-Session-Id", "session.id"}
+	if len(m.Span) != 2 || m.Span[1] != (HeaderAttribute{"X-User", "user.id"}) || len(m.Log) != 1 || m.Log[0] != session || len(m.Metrics) != 0 {
 		t.Errorf("mappings %+v", m)
+	}
+	// The request mapping applies to every signal, metrics included.
+	m, err = HeaderMappings(func(k string) string {
+		return map[string]string{"OTEL_AIGW_REQUEST_HEADER_ATTRIBUTES": "x-team:team.name"}[k]
+	})
+	team := HeaderAttribute{"X-Team", "team.name"}
+	if err != nil || len(m.Metrics) != 1 || m.Metrics[0] != team || len(m.Span) != 2 || m.Span[0] != team || m.Span[1] != session {
+		t.Errorf("mappings %+v, %v", m, err)
 	}
 	for _, bad := range []string{"authorization:a", "x-api-key:k", "cookie:c", "noattr", ":x"} {
 		if _, err := HeaderMappings(func(k string) string {

@@ -162,7 +162,8 @@ func Run(ctx context.Context, opts Options) error {
 	defer events.Close() // runs before the log file closes: every event is written
 
 	pipeline = extproc.New(model, events, extproc.WithHub(hub), extproc.WithPrices(prices),
-		extproc.WithTracing(tel.Tracing), extproc.WithLogHeaders(tel.Headers.Log))
+		extproc.WithTracing(tel.Tracing), extproc.WithLogHeaders(tel.Headers.Log),
+		extproc.WithMetricHeaders(tel.Headers.Metrics))
 	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))

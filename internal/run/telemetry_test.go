@@ -271,7 +271,8 @@ func TestHeaderAttributesAndHiding(t *testing.T) {
 		t.Fatal("no server span")
 	}
 	a := spanAttrs(server)
-	if a["session.id"] != "s-1" || a["tenant.id"] != "acme" || a["team.name"] != "" {
+	// A span (or log) mapping that is set replaces the default session mapping, as in the reference.
+	if a["session.id"] != "" || a["tenant.id"] != "acme" || a["team.name"] != "" {
 		t.Errorf("span header attributes: session %q tenant %q team %q", a["session.id"], a["tenant.id"], a["team.name"])
 	}
 	if a["llm.input_messages.0.message.content"] != observe.RedactedValue || a["output.value"] != observe.RedactedValue || a["llm.output_messages.0.message.role"] != "" {
@@ -282,7 +283,7 @@ func TestHeaderAttributesAndHiding(t *testing.T) {
 		t.Error("input.value was hidden by OPENINFERENCE_HIDE_INPUT_TEXT")
 	}
 	logs, _ := os.ReadFile(g.LogFile)
-	if !strings.Contains(string(logs), `"attributes":{"session.id":"s-1","team.name":"blue"}`) {
+	if !strings.Contains(string(logs), `"attributes":{"team.name":"blue"}`) {
 		t.Errorf("access log lacks the header attributes:\n%s", logs)
 	}
 	if raw := recv.Raw(); !strings.Contains(raw, "team.name") || !strings.Contains(raw, "blue") {
@@ -446,5 +447,42 @@ func TestHungCollectorDoesNotHoldUpExit(t *testing.T) {
 	g.stop(t)
 	if d := time.Since(t0); d > 2*telemetryShutdown+2*time.Second {
 		t.Errorf("exit took %s with a hung collector", d)
+	}
+}
+
+// TestMetricsHeaderAttributes: OTEL_AIGW_METRICS_HEADER_ATTRIBUTES puts a request header on the
+// metrics, with its values bounded as model names are; the session header stays off metrics.
+func TestMetricsHeaderAttributes(t *testing.T) {
+	up := fakeChat(t)
+	g := startGateway(t, Options{Getenv: env("OPENAI_API_KEY", "sk-test", "OPENAI_BASE_URL", up.URL+"/v1",
+		"OTEL_AIGW_METRICS_HEADER_ATTRIBUTES", "x-tenant:tenant.id")})
+	const body = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	for i := range 130 {
+		if resp, _ := post(t, g.Gateway+"/v1/chat/completions", body, "X-Tenant", "tenant-"+strconv.Itoa(i), "Agent-Session-Id", "s-"+strconv.Itoa(i)); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	var m string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m = grepLines(g.metrics(t), "gen_ai_server_request_duration_seconds_count")
+		if strings.Contains(m, `tenant_id="_OTHER"`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(m, `tenant_id="tenant-0"`) || !strings.Contains(m, `tenant_id="_OTHER"`) {
+		t.Fatalf("tenant attribute missing or unbounded:\n%s", m)
+	}
+	if n := strings.Count(m, "\n") + 1; n > observe.DefaultMaxModelLabels+1 {
+		t.Errorf("%d duration series for 130 tenants, want at most %d", n, observe.DefaultMaxModelLabels+1)
+	}
+	if strings.Contains(m, "session_id") {
+		t.Errorf("the session header reached the metrics:\n%s", m)
+	}
+	g.stop(t)
+	// With no log mapping set, the default one puts the session on the access log.
+	if logs, _ := os.ReadFile(g.LogFile); !strings.Contains(string(logs), `"attributes":{"session.id":"s-7"}`) {
+		t.Errorf("access log lacks the default session attribute:\n%.2000s", logs)
 	}
 }
