@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,9 +39,15 @@ type Server struct {
 	grace      time.Duration
 	forced     <-chan struct{}
 	serving    atomic.Bool
-	models     *modelCache
-	handler    http.Handler
-	limits     Limits
+	// active counts connections with a request in progress (http.StateActive), so a drain knows
+	// when the last request is done: http.Server.Shutdown also waits, up to 5 s, for connections
+	// that never sent a request (a client pool's spare dial), which must neither delay the exit
+	// nor count as requests cut off.
+	active      atomic.Int64
+	activeConns sync.Map // net.Conn → struct{}, those counted in active
+	models      *modelCache
+	handler     http.Handler
+	limits      Limits
 }
 
 // New builds the data plane over a pipeline.
@@ -117,6 +124,7 @@ func findMethodMismatch(r *http.Request) bool {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
+		ConnState:         s.trackActive,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -141,18 +149,58 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		case <-shutdownCtx.Done():
 		}
 	}()
-	err := srv.Shutdown(shutdownCtx)
-	if err != nil && shutdownCtx.Err() != nil {
+	shutdownDone := make(chan struct{})
+	go func() {
+		defer close(shutdownDone)
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	cut := s.waitDrained(shutdownCtx, shutdownDone)
+	// What remains is either connections that never sent a request, or requests cut off.
+	_ = srv.Close()
+	var err error
+	if cut != nil && s.active.Load() > 0 {
 		why := "grace period (" + s.grace.String() + ") over"
-		if errors.Is(shutdownCtx.Err(), context.Canceled) {
+		if errors.Is(cut, context.Canceled) {
 			why = "shutdown forced"
 		}
-		s.log.Warn(why + "; closing remaining connections")
-		_ = srv.Close()
+		s.log.Warn(why+"; closing remaining connections", "requests", s.active.Load())
 		err = &DrainCutError{Why: why}
 	}
+	<-shutdownDone
 	<-errc
 	return err
+}
+
+// trackActive keeps active: the connections with a request in progress.
+func (s *Server) trackActive(c net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateActive:
+		s.activeConns.Store(c, struct{}{})
+		s.active.Add(1)
+	case http.StateIdle, http.StateHijacked, http.StateClosed:
+		if _, was := s.activeConns.LoadAndDelete(c); was {
+			s.active.Add(-1)
+		}
+	}
+}
+
+// waitDrained returns nil once Shutdown has returned or no request is in progress any more, and
+// ctx's error when the drain is cut short first.
+func (s *Server) waitDrained(ctx context.Context, shutdownDone <-chan struct{}) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-shutdownDone:
+			return ctx.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if s.active.Load() == 0 {
+				return nil
+			}
+		}
+	}
 }
 
 // DrainCutError is Serve's error when a shutdown closed connections with requests in flight.

@@ -547,3 +547,36 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 		t.Errorf("the cut-short stream was not recorded as an error: %+v", ev)
 	}
 }
+
+// TestShutdownIgnoresUnusedConnections: a connection that never sent a request (a client pool's
+// spare dial) neither holds up the drain nor counts as a request cut off.
+func TestShutdownIgnoresUnusedConnections(t *testing.T) {
+	m := &config.Model{MaxRequestBodyBytes: 1 << 20}
+	s := New(extproc.New(m, nil), Options{ShutdownGrace: 5 * time.Second})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	idle, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	time.Sleep(50 * time.Millisecond) // accepted: the server holds it in StateNew
+	t0 := time.Now()
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("shutdown with an unused connection: %v", err)
+		}
+		if d := time.Since(t0); d > time.Second {
+			t.Errorf("shutdown took %s", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("shutdown did not finish")
+	}
+}
