@@ -25,17 +25,8 @@ const maxEmbeddingDimensions = 3072
 // stable hash of each input, so equal inputs embed equally across runs and processes.
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, start time.Time) {
 	var req embeddingRequest
-	if e := s.readJSON(w, r, &req); e != nil {
-		s.openAIRequestError(w, e)
-		return
-	}
-	if e := validateEmbedding(&req); e != nil {
-		s.openAIRequestError(w, e)
-		return
-	}
-	model := *req.Model
-	if modelUnknown(model) {
-		s.openAIModelNotFound(w, model)
+	model, ok := readOpenAI(s, w, r, &req, validateEmbedding, func(q *embeddingRequest) string { return *q.Model })
+	if !ok {
 		return
 	}
 	dims := embeddingDimensions(model)

@@ -62,6 +62,25 @@ func badRequest(message, param, code string) *requestError {
 	return &requestError{status: http.StatusBadRequest, message: message, param: param, code: code}
 }
 
+// readOpenAI reads an OpenAI API request into req, validates it and checks its model, answering
+// the client with OpenAI's error when any of that fails; it returns the model, or ok false.
+func readOpenAI[T any](s *Server, w http.ResponseWriter, r *http.Request, req *T, validate func(*T) *requestError, model func(*T) string) (string, bool) {
+	e := s.readJSON(w, r, req)
+	if e == nil {
+		e = validate(req)
+	}
+	if e != nil {
+		s.openAIRequestError(w, e)
+		return "", false
+	}
+	m := model(req)
+	if modelUnknown(m) {
+		s.openAIModelNotFound(w, m)
+		return "", false
+	}
+	return m, true
+}
+
 // readJSON reads and decodes the request body into v. A body over maxBodyBytes is a 413 and
 // anything that is not JSON of the right shape is a 400, in the words OpenAI uses.
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) *requestError {

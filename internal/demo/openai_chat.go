@@ -10,17 +10,8 @@ import (
 // chatCompletions serves POST /v1/chat/completions.
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request, start time.Time) {
 	var req chatRequest
-	if e := s.readJSON(w, r, &req); e != nil {
-		s.openAIRequestError(w, e)
-		return
-	}
-	if e := validateChat(&req); e != nil {
-		s.openAIRequestError(w, e)
-		return
-	}
-	model := *req.Model
-	if modelUnknown(model) {
-		s.openAIModelNotFound(w, model)
+	model, ok := readOpenAI(s, w, r, &req, validateChat, func(q *chatRequest) string { return *q.Model })
+	if !ok {
 		return
 	}
 	usage, e := s.chatPromptUsage(r, &req)

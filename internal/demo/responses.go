@@ -23,17 +23,8 @@ type responsesPlan struct {
 // an id it does not know.
 func (s *Server) responses(w http.ResponseWriter, r *http.Request, start time.Time) {
 	var req responsesRequest
-	if e := s.readJSON(w, r, &req); e != nil {
-		s.openAIRequestError(w, e)
-		return
-	}
-	if e := validateResponses(&req); e != nil {
-		s.openAIRequestError(w, e)
-		return
-	}
-	model := *req.Model
-	if modelUnknown(model) {
-		s.openAIModelNotFound(w, model)
+	model, ok := readOpenAI(s, w, r, &req, validateResponses, func(q *responsesRequest) string { return *q.Model })
+	if !ok {
 		return
 	}
 	usage, e := s.responsesPromptUsage(r, &req)
