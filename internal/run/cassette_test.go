@@ -102,67 +102,23 @@ func TestCassetteReplay(t *testing.T) {
 }
 
 func replayOne(t *testing.T, served map[string]bool, rawURL, reqBody string, form, reqHeaders map[string][]string, code int, respHeaders map[string][]string, respBody string) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	azure := strings.Contains(u.Host, "azure")
-	clientPath := u.Path
-	if azure {
-		clientPath = "/v1" + u.Path[strings.LastIndex(u.Path, "/chat/"):]
-	}
-	if !served[clientPath] {
-		t.Skipf("%s is not served by aigw yet", clientPath)
-	}
 	if strings.HasPrefix(reqBody, "[") && strings.HasSuffix(reqBody, "omitted]") {
 		t.Skipf("the recorder left out the request body (%s), so it cannot be replayed", reqBody)
 	}
-	ct := ""
-	if v := reqHeaders["Content-Type"]; len(v) > 0 {
-		ct = v[0]
-	}
-	var upstreamGot []byte
-	var upstreamPath string
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		upstreamGot, _ = io.ReadAll(r.Body)
-		upstreamPath = r.URL.Path
-		for k, v := range respHeaders {
-			if k != "Content-Length" && k != "Content-Encoding" {
-				w.Header()[k] = v
-			}
-		}
-		w.WriteHeader(code)
-		_, _ = io.WriteString(w, respBody)
-	}))
-	defer up.Close()
-
-	var getenv func(string) string
-	if azure {
-		getenv = env("AZURE_OPENAI_API_KEY", "az-key", "AZURE_OPENAI_ENDPOINT", up.URL, "OPENAI_API_VERSION", form["api-version"][0])
-	} else {
-		getenv = env("OPENAI_API_KEY", "sk-test", "OPENAI_BASE_URL", up.URL+"/v1")
-	}
-	g := startGateway(t, Options{Getenv: getenv})
-	req, _ := http.NewRequest(http.MethodPost, g.Gateway+clientPath, strings.NewReader(reqBody))
-	req.Header.Set("Content-Type", ct)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-
+	up := newRecordedUpstream(t, served, rawURL, form, code, respHeaders, respBody)
+	g := startGateway(t, Options{Getenv: env(up.env...)})
+	resp, got := up.send(t, g, reqBody, reqHeaders)
 	if resp.StatusCode != code {
 		t.Errorf("status %d, recorded %d", resp.StatusCode, code)
 	}
 	if !bytes.Equal(got, []byte(respBody)) {
 		t.Errorf("client body differs from the recording\n got %q\nwant %q", truncate(got), truncate([]byte(respBody)))
 	}
-	if upstreamPath != u.Path {
-		t.Errorf("upstream path %q, recorded %q", upstreamPath, u.Path)
+	if up.gotPath != up.recorded.Path {
+		t.Errorf("upstream path %q, recorded %q", up.gotPath, up.recorded.Path)
 	}
 	// The upstream gets the client's body, with only stream usage added when the client streams.
-	sent := upstreamGot
+	sent := up.gotBody
 	if gjson.GetBytes(sent, "stream").Bool() && !gjson.Get(reqBody, "stream_options").Exists() {
 		sent, _ = sjson.DeleteBytes(sent, "stream_options")
 	}
@@ -220,4 +176,67 @@ func truncate(b []byte) string {
 		return string(b[:600]) + "..."
 	}
 	return string(b)
+}
+
+// recordedUpstream is a fake provider that answers one recorded exchange as it was recorded and
+// keeps what aigw sent it.
+type recordedUpstream struct {
+	*httptest.Server
+	recorded   *url.URL // the recorded request's URL
+	clientPath string   // where a client of aigw sends the request
+	env        []string // the variables that point aigw at the fake
+	gotBody    []byte
+	gotPath    string
+}
+
+// newRecordedUpstream starts the fake for an exchange recorded at rawURL (OpenAI or Azure), or
+// skips when aigw does not serve its endpoint.
+func newRecordedUpstream(t *testing.T, served map[string]bool, rawURL string, form map[string][]string, code int, respHeaders map[string][]string, respBody string) *recordedUpstream {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	azure := strings.Contains(u.Host, "azure")
+	up := &recordedUpstream{recorded: u, clientPath: u.Path}
+	if azure {
+		up.clientPath = "/v1" + u.Path[strings.LastIndex(u.Path, "/chat/"):]
+	}
+	if !served[up.clientPath] {
+		t.Skipf("%s is not served by aigw yet", up.clientPath)
+	}
+	up.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up.gotBody, _ = io.ReadAll(r.Body)
+		up.gotPath = r.URL.Path
+		for k, v := range respHeaders {
+			if k != "Content-Length" && k != "Content-Encoding" {
+				w.Header()[k] = v
+			}
+		}
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, respBody)
+	}))
+	t.Cleanup(up.Close)
+	if azure {
+		up.env = []string{"AZURE_OPENAI_API_KEY", "az-key", "AZURE_OPENAI_ENDPOINT", up.URL, "OPENAI_API_VERSION", form["api-version"][0]}
+	} else {
+		up.env = []string{"OPENAI_API_KEY", "sk-test", "OPENAI_BASE_URL", up.URL + "/v1"}
+	}
+	return up
+}
+
+// send posts the recorded request body to g as a client would, and returns the response and its body.
+func (up *recordedUpstream) send(t *testing.T, g *gateway, body string, headers map[string][]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, g.Gateway+up.clientPath, strings.NewReader(body))
+	if v := headers["Content-Type"]; len(v) > 0 {
+		req.Header.Set("Content-Type", v[0])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, got
 }

@@ -3,10 +3,6 @@ package run
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -89,51 +85,15 @@ func TestOpenInferenceGoldenSpans(t *testing.T) {
 // returns the request's (server) span.
 func traceOne(t *testing.T, served map[string]bool, rawURL, reqBody string, form, reqHeaders map[string][]string, code int, respHeaders map[string][]string, respBody string) *tracepb.Span {
 	t.Helper()
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	azure := strings.Contains(u.Host, "azure")
-	clientPath := u.Path
-	if azure {
-		clientPath = "/v1" + u.Path[strings.LastIndex(u.Path, "/chat/"):]
-	}
-	if !served[clientPath] {
-		t.Skipf("%s is not served by aigw yet", clientPath)
-	}
 	if strings.HasPrefix(reqBody, "[") && strings.HasSuffix(reqBody, "omitted]") {
 		// The recorder left the body out (a multipart upload): rebuild it from the form.
 		reqBody, reqHeaders = rebuildMultipart(t, form)
 	}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		for k, v := range respHeaders {
-			if k != "Content-Length" && k != "Content-Encoding" {
-				w.Header()[k] = v
-			}
-		}
-		w.WriteHeader(code)
-		_, _ = io.WriteString(w, respBody)
-	}))
-	defer up.Close()
+	up := newRecordedUpstream(t, served, rawURL, form, code, respHeaders, respBody)
 	recv, endpoint := newHTTPReceiver(t)
-	kv := []string{"OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, "OTEL_METRICS_EXPORTER", "none", "OTEL_LOGS_EXPORTER", "none"}
-	if azure {
-		kv = append(kv, "AZURE_OPENAI_API_KEY", "az-key", "AZURE_OPENAI_ENDPOINT", up.URL, "OPENAI_API_VERSION", form["api-version"][0])
-	} else {
-		kv = append(kv, "OPENAI_API_KEY", "sk-test", "OPENAI_BASE_URL", up.URL+"/v1")
-	}
+	kv := append([]string{"OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, "OTEL_METRICS_EXPORTER", "none", "OTEL_LOGS_EXPORTER", "none"}, up.env...)
 	g := startGateway(t, Options{Getenv: env(kv...)})
-	req, _ := http.NewRequest(http.MethodPost, g.Gateway+clientPath, strings.NewReader(reqBody))
-	if v := reqHeaders["Content-Type"]; len(v) > 0 {
-		req.Header.Set("Content-Type", v[0])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	up.send(t, g, reqBody, reqHeaders)
 	g.stop(t) // flushes the spans
 	var server *tracepb.Span
 	for _, s := range recv.Spans() {
