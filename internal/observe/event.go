@@ -50,6 +50,10 @@ type RequestEvent struct {
 	MetricAttributes map[string]string `json:"-"`
 }
 
+// Failed reports whether the request ended in an error: an error status, or an error after the
+// status was sent (a stream cut short).
+func (ev *RequestEvent) Failed() bool { return ev.Status >= 400 || ev.Error != "" }
+
 // Subscriber receives request events.
 type Subscriber interface {
 	OnRequest(ev *RequestEvent)

@@ -148,7 +148,7 @@ func (m *Metrics) OnRequest(ev *RequestEvent) {
 		base = append(base, attribute.String(name, m.headerValue(name, v)))
 	}
 	durAttrs := base
-	if ev.Status >= 400 || ev.Error != "" {
+	if ev.Failed() {
 		durAttrs = append(durAttrs[:len(base):len(base)], attribute.String(attrErrorType, errorType(ev)))
 	}
 	m.duration.Record(ctx, ev.Duration.Seconds(), metric.WithAttributes(durAttrs...))

@@ -123,16 +123,10 @@ func pick(m map[string]*statGroup, key string) *statGroup {
 
 func (g *statGroup) add(ev *RequestEvent) {
 	g.requests++
-	if ev.Status >= 400 || ev.Error != "" {
+	if ev.Failed() {
 		g.errors++
 	}
-	u := ev.Usage
-	g.tokens.InputTokens += u.InputTokens
-	g.tokens.CachedInputTokens += u.CachedInputTokens
-	g.tokens.CacheCreationInputTokens += u.CacheCreationInputTokens
-	g.tokens.OutputTokens += u.OutputTokens
-	g.tokens.ReasoningTokens += u.ReasoningTokens
-	g.tokens.TotalTokens += u.TotalTokens
+	g.tokens = g.tokens.Plus(ev.Usage)
 	if c := ev.CostUSD; c != nil {
 		if c.Unknown {
 			g.unknownCost++

@@ -200,7 +200,7 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 	}
 	outcomeAttrs(a, ev, price)
 	r.span.SetAttributes(a.kv...)
-	if ev.Status >= 400 || ev.Error != "" {
+	if ev.Failed() {
 		msg := ev.Error
 		if msg == "" {
 			msg = http.StatusText(ev.Status)
@@ -253,7 +253,7 @@ func outcomeAttrs(a *attrs, ev *RequestEvent, price *Price) {
 	}
 	a.int("aigw.attempts", int64(ev.Attempts))
 	a.int("http.response.status_code", int64(ev.Status))
-	if ev.Status >= 400 || ev.Error != "" {
+	if ev.Failed() {
 		a.str(attrErrorType, errorType(ev))
 	}
 	u := ev.Usage

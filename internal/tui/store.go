@@ -120,7 +120,7 @@ func (r *Request) Usage() usage.Usage {
 
 // Failed reports whether the request ended in an error.
 func (r *Request) Failed() bool {
-	return r.End != nil && (r.End.Status >= 400 || r.End.Error != "")
+	return r.End != nil && r.End.Failed()
 }
 
 // Store keeps the most recent requests in a ring of fixed capacity, so memory stays bounded

@@ -100,16 +100,10 @@ func group(m map[string]*Group, key string) *Group {
 
 func (g *Group) add(e *observe.RequestEvent) {
 	g.Requests++
-	if e.Status >= 400 || e.Error != "" {
+	if e.Failed() {
 		g.Errors++
 	}
-	u := e.Usage
-	g.Tokens.InputTokens += u.InputTokens
-	g.Tokens.CachedInputTokens += u.CachedInputTokens
-	g.Tokens.CacheCreationInputTokens += u.CacheCreationInputTokens
-	g.Tokens.OutputTokens += u.OutputTokens
-	g.Tokens.ReasoningTokens += u.ReasoningTokens
-	g.Tokens.TotalTokens += u.TotalTokens
+	g.Tokens = g.Tokens.Plus(e.Usage)
 	if c := e.CostUSD; c != nil {
 		if c.Unknown {
 			g.UnknownCost++

@@ -14,6 +14,18 @@ type Usage struct {
 	TotalTokens              int64 `json:"total_tokens"`
 }
 
+// Plus is the sum of u and v, count by count.
+func (u Usage) Plus(v Usage) Usage {
+	return Usage{
+		InputTokens:              u.InputTokens + v.InputTokens,
+		CachedInputTokens:        u.CachedInputTokens + v.CachedInputTokens,
+		CacheCreationInputTokens: u.CacheCreationInputTokens + v.CacheCreationInputTokens,
+		OutputTokens:             u.OutputTokens + v.OutputTokens,
+		ReasoningTokens:          u.ReasoningTokens + v.ReasoningTokens,
+		TotalTokens:              u.TotalTokens + v.TotalTokens,
+	}
+}
+
 // NonNegative returns u with every negative count set to 0, and whether any was negative. A
 // provider that reports negative tokens is wrong; recording it would subtract from token metrics
 // and become an enormous unsigned cost, so the gateway clamps it, and counts that it did.

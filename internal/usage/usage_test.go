@@ -13,3 +13,10 @@ func TestUsageNonNegative(t *testing.T) {
 		t.Errorf("valid usage changed: %+v, %v", u, bad)
 	}
 }
+
+func TestUsagePlus(t *testing.T) {
+	a := Usage{InputTokens: 10, CachedInputTokens: 2, CacheCreationInputTokens: 3, OutputTokens: 5, ReasoningTokens: 1, TotalTokens: 15}
+	if got, want := a.Plus(a), (Usage{20, 4, 6, 10, 2, 30}); got != want {
+		t.Errorf("%+v, want %+v", got, want)
+	}
+}
