@@ -34,6 +34,9 @@ func (s *Stream) MaxRequestBodyBytes() int64 { return s.model.MaxRequestBodyByte
 // API is the client API family, which decides the shape of errors.
 func (s *Stream) API() translate.API { return s.endpoint.API() }
 
+// Endpoint is the client endpoint the request came to.
+func (s *Stream) Endpoint() translate.Endpoint { return s.endpoint }
+
 // RequestHeaders is the request-headers phase: it records who is asking and where.
 func (s *Stream) RequestHeaders(requestID, host string, h http.Header) {
 	s.ev.ID = requestID

@@ -227,6 +227,9 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 	defer streamBufs.Put(bp)
 	buf := *bp
 	guard := translate.SSEGuard{Max: s.limits.MaxStreamEventBytes}
+	// delivered is set once the client has the stream's last event; a client may hang up then,
+	// before the backend's end of stream is read, and that is a complete answer.
+	ends, delivered := a.Stream().Endpoint().StreamEnd(), false
 	for {
 		n, rerr := body.Read(buf)
 		if idleTimer != nil {
@@ -248,6 +251,9 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 				if ferr := rc.Flush(); ferr != nil {
 					return call.resp.StatusCode, fmt.Errorf("flushing to client: %w", ferr)
 				}
+				if !delivered {
+					delivered = containsAny(out, ends)
+				}
 				if translate.HasErrorEvent(out) {
 					// The backend reported an error in the stream, or the translator ended it
 					// with one (a truncated or unreadable stream): nothing valid follows.
@@ -262,12 +268,35 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 			return call.resp.StatusCode, nil
 		}
 		if rerr != nil {
-			if cause := context.Cause(call.resp.Request.Context()); errors.Is(cause, errStreamIdle) {
+			ctx := call.resp.Request.Context()
+			if cause := context.Cause(ctx); errors.Is(cause, errStreamIdle) {
 				return s.abortStream(w, rc, a, translate.Errorf(http.StatusGatewayTimeout, "upstream_stream_idle", "the backend's stream was idle for %s", idle))
+			}
+			if clientGone(ctx) {
+				if delivered {
+					return call.resp.StatusCode, nil
+				}
+				return 499, fmt.Errorf("the client went away mid-stream: %w", context.Cause(ctx))
 			}
 			return s.abortStream(w, rc, a, translate.Errorf(http.StatusBadGateway, "upstream_stream_broken", "the backend's stream broke off: %v", rerr))
 		}
 	}
+}
+
+// clientGone reports whether an upstream call's context ended because the client's request did
+// (it hung up), rather than by the gateway's own timers, which cancel with a cause of their own.
+func clientGone(ctx context.Context) bool {
+	return ctx.Err() != nil && context.Cause(ctx) == context.Canceled
+}
+
+// containsAny reports whether b contains one of subs.
+func containsAny(b []byte, subs [][]byte) bool {
+	for _, sub := range subs {
+		if bytes.Contains(b, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // streamAborted is a stream that failed after its status line went out: the client has an

@@ -65,6 +65,27 @@ var endpoints = map[Endpoint]endpointInfo{
 // API is the client API family of the endpoint.
 func (e Endpoint) API() API { return endpoints[e].api }
 
+// StreamEnd is what the last event of a complete stream on the endpoint contains, as the client
+// sees it (nil for an endpoint that does not stream): a client may hang up as soon as it has
+// read it, and a stream that got that far was delivered whole.
+func (e Endpoint) StreamEnd() [][]byte {
+	switch e {
+	case EndpointChatCompletions, EndpointCompletions:
+		return streamEndDone
+	case EndpointMessages:
+		return streamEndMessages
+	case EndpointResponses:
+		return streamEndResponses
+	}
+	return nil
+}
+
+var (
+	streamEndDone      = [][]byte{[]byte("[DONE]")}
+	streamEndMessages  = [][]byte{[]byte("message_stop")}
+	streamEndResponses = [][]byte{[]byte(`"response.completed"`), []byte(`"response.incomplete"`)}
+)
+
 // Operation is the OpenTelemetry gen_ai.operation.name of the endpoint.
 func (e Endpoint) Operation() string { return endpoints[e].operation }
 
