@@ -202,10 +202,15 @@ func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, call *upstre
 	return s.stream(w, a, call, body, idle)
 }
 
-// upstreamReadError reports a body that could not be read: 504 when the deadline ended it.
+// upstreamReadError reports a body that could not be read: 504 when the deadline ended it, 499
+// when the client hung up first.
 func upstreamReadError(call *upstreamCall, err error) error {
-	if errors.Is(context.Cause(call.resp.Request.Context()), errTimeout) {
+	ctx := call.resp.Request.Context()
+	if errors.Is(context.Cause(ctx), errTimeout) {
 		return translate.Errorf(http.StatusGatewayTimeout, "upstream_timeout", "the backend did not finish its response in time")
+	}
+	if clientGone(ctx) {
+		return translate.Errorf(499, "client_closed_request", "the client went away before the backend's answer was read")
 	}
 	return translate.Errorf(http.StatusBadGateway, "upstream_read", "reading the backend's response: %v", err)
 }
