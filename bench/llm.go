@@ -119,6 +119,12 @@ func llmSection(ctx context.Context, cfg Config) error {
 		}
 	}
 	cells = append(cells, tcells...)
+	if cfg.Scenario != "" {
+		cells = slices.DeleteFunc(cells, func(c *cell) bool { return c.scenario != cfg.Scenario })
+		if len(cells) == 0 {
+			return fmt.Errorf("no scenario %q", cfg.Scenario)
+		}
+	}
 	warm(ctx, cfg, cells)
 
 	if err := runRounds(ctx, cfg, cells, mem); err != nil {

@@ -17,6 +17,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,7 +30,21 @@ type Config struct {
 	MaxRequests  int           // cap on calls per target, per cell, per round
 	Concurrency  []int         // closed-loop workers per cell
 	OutputTokens int           // tokens the simulator streams per answer
+	Scenario     string        // when set, the llm section measures only this scenario
 	Out          io.Writer     // where tables go
+}
+
+// parseConcurrency reads "1,32" as [1 32]; every value must be positive.
+func parseConcurrency(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // Section is one part of the report: it starts what it measures, runs its rounds and prints
@@ -54,6 +70,8 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	quick := fs.Bool("quick", false, "smoke run of about 20s: 2 rounds, short segments (explicit flags still win)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	only := fs.String("section", "", "run only this section (llm, soak, tracing)")
+	scenario := fs.String("scenario", "", "llm section: measure only this scenario (chat, chat-stream, translated, translated-stream)")
+	conc := fs.String("conc", "1,32", "closed-loop concurrencies, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -61,8 +79,13 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	concs, err := parseConcurrency(*conc)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: -conc: %v\n", err)
+		return 2
+	}
 	cfg := Config{Rounds: *rounds, Duration: *duration, Warmup: *warmup, MaxRequests: *maxReq,
-		Concurrency: []int{1, 32}, OutputTokens: *tokens, Out: stdout}
+		Concurrency: concs, OutputTokens: *tokens, Scenario: *scenario, Out: stdout}
 	if *quick {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
