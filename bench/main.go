@@ -69,6 +69,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	tokens := fs.Int("tokens", 16, "output tokens per simulated answer")
 	quick := fs.Bool("quick", false, "smoke run of about 20s: 2 rounds, short segments (explicit flags still win)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memprofile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	only := fs.String("section", "", "run only this section (llm, soak, tracing)")
 	scenario := fs.String("scenario", "", "llm section: measure only this scenario (chat, chat-stream, translated, translated-stream)")
 	conc := fs.String("conc", "1,32", "closed-loop concurrencies, comma-separated")
@@ -116,6 +117,20 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer pprof.StopCPUProfile()
+	}
+
+	if *memprofile != "" {
+		defer func() {
+			f, err := os.Create(*memprofile)
+			if err != nil {
+				fmt.Fprintf(stderr, "bench: %v\n", err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				fmt.Fprintf(stderr, "bench: %v\n", err)
+			}
+		}()
 	}
 
 	// A hard stop well past the expected length, so a wedged target cannot keep the run alive.

@@ -186,11 +186,17 @@ func feedStream(t *testing.T, tr Translator, stream []byte, sizes []int) []byte 
 		if len(sizes) > 0 {
 			n = min(sizes[i%len(sizes)], len(stream))
 		}
-		b, err := tr.ResponseBody(stream[:n], n == len(stream))
+		// Each chunk comes in a buffer that is clobbered once it has been translated, as the
+		// gateway's read loop reuses its buffer: nothing may still point into it.
+		chunk := append([]byte(nil), stream[:n]...)
+		b, err := tr.ResponseBody(chunk, n == len(stream))
 		if err != nil {
 			t.Fatalf("ResponseBody: %v", err)
 		}
 		out = append(out, b...)
+		for k := range chunk {
+			chunk[k] = 'X'
+		}
 		stream = stream[n:]
 	}
 	return out

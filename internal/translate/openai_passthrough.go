@@ -91,6 +91,11 @@ func (p *openAIPassthrough) ResponseBody(chunk []byte, eos bool) ([]byte, error)
 	if !p.sseResponse {
 		return p.jsonBody(chunk, eos), nil
 	}
+	if cap(p.out) < len(chunk) {
+		// What goes out is at most what came in (usage:null stripped) plus a partial event held
+		// back before: sized once, not grown event by event.
+		p.out = make([]byte, 0, len(chunk)+len(chunk)/4+512)
+	}
 	p.out = p.sse.Each(p.out[:0], chunk, p.streamEvent)
 	if eos {
 		p.out = append(p.out, p.sse.Rest()...)
