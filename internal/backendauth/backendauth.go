@@ -54,9 +54,3 @@ func Apply(a *config.Auth, h http.Header) error {
 	h.Set(k.header, k.prefix+key)
 	return nil
 }
-
-// Supported reports whether Apply knows the credential type.
-func Supported(t config.AuthType) bool {
-	_, ok := apiKeyHeaders[t]
-	return ok
-}

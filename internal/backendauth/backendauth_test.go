@@ -1,11 +1,15 @@
 package backendauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/translate"
 )
 
 func TestApply(t *testing.T) {
@@ -46,5 +50,40 @@ func TestApply(t *testing.T) {
 				t.Errorf("%s: %s = %q, want %q", c.name, k, h.Get(k), v)
 			}
 		}
+	}
+}
+
+func TestSetKeepsHandlersAcrossReloads(t *testing.T) {
+	u, _ := url.Parse("https://api.example.com")
+	mk := func(key string) *config.Backend {
+		return &config.Backend{Name: "b", Endpoint: u, Auth: &config.Auth{Type: config.AuthAPIKey, Key: config.Secret(key)}}
+	}
+	var s Set
+	first, second, changed := mk("k1"), mk("k1"), mk("k2")
+	h1, err := s.For(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.For(first); h != h1 {
+		t.Error("the same backend got a second handler")
+	}
+	if h, _ := s.For(second); h != h1 {
+		t.Error("a reloaded backend with the same credential did not keep its handler")
+	}
+	h3, _ := s.For(changed)
+	if h3 == h1 {
+		t.Error("a changed credential kept the old handler")
+	}
+	up := &translate.Upstream{Header: http.Header{}}
+	if err := h3.Do(context.Background(), up); err != nil || up.Header.Get("Authorization") != "Bearer k2" {
+		t.Errorf("the new handler set %q (%v)", up.Header.Get("Authorization"), err)
+	}
+
+	_, err = s.For(&config.Backend{Name: "x", Endpoint: u, Auth: &config.Auth{Type: "Nope"}})
+	if err == nil || !strings.Contains(err.Error(), "Nope") || !strings.Contains(err.Error(), "APIKey") {
+		t.Errorf("an unknown credential type: %v", err)
+	}
+	if h, err := s.For(&config.Backend{Name: "local", Endpoint: u}); err != nil || h.Do(context.Background(), up) != nil {
+		t.Errorf("a backend without credential: %v", err)
 	}
 }

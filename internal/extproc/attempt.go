@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -38,7 +39,7 @@ type Attempt struct {
 
 // Attempt is the upstream request phase for one backend: it translates the client's request to
 // the backend's schema and authenticates it. Each attempt starts from the original request.
-func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
+func (s *Stream) Attempt(ctx context.Context, ref *config.BackendRef) (*Attempt, error) {
 	s.superseded()
 	model := s.req.Model
 	if ref.ModelNameOverride != "" {
@@ -70,13 +71,10 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 		h.Set(hd.Name, hd.Value)
 	}
 	mutateHeaders(h, b.HeaderMutation, ref.HeaderMutation)
-	if err := backendauth.Apply(b.Auth, h); err != nil {
-		if errors.Is(err, backendauth.ErrMissingCredential) {
-			return nil, translate.Errorf(http.StatusUnauthorized, "missing_credential", "%v", err)
-		}
-		return nil, translate.Errorf(http.StatusInternalServerError, "backend_auth", "backend %s: %v", b.Name, err)
-	}
 	up.Header = h
+	if err := s.authenticate(ctx, b, up); err != nil {
+		return nil, err
+	}
 	a := &Attempt{s: s, tr: tr, Ref: ref, Upstream: up}
 	a.obs.try, a.obs.start = s.ev.Attempts+1, s.p.now()
 	s.last = a
@@ -90,6 +88,25 @@ func (s *Stream) Attempt(ref *config.BackendRef) (*Attempt, error) {
 		Try: s.ev.Attempts, Backend: s.ev.Backend, Provider: s.ev.Provider, BackendModel: model,
 	}})
 	return a, nil
+}
+
+// authenticate runs the backend's credential handler over the final upstream request.
+func (s *Stream) authenticate(ctx context.Context, b *config.Backend, up *translate.Upstream) error {
+	h, err := s.p.auth.For(b)
+	if err == nil {
+		err = h.Do(ctx, up)
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, backendauth.ErrMissingCredential) {
+		return translate.Errorf(http.StatusUnauthorized, "missing_credential", "%v", err)
+	}
+	var te *translate.Error
+	if errors.As(err, &te) {
+		return te
+	}
+	return translate.Errorf(http.StatusInternalServerError, "backend_auth", "backend %s: %v", b.Name, err)
 }
 
 // ResponseHeaders is the response-headers phase of a successful (2xx) answer.

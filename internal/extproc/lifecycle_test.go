@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -24,10 +25,10 @@ func TestLifecycleEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := s.Candidates()
-	if _, err := s.Attempt(c[0]); err != nil {
+	if _, err := s.Attempt(context.Background(), c[0]); err != nil {
 		t.Fatal(err)
 	}
-	at, err := s.Attempt(c[1])
+	at, err := s.Attempt(context.Background(), c[1])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aigw/aigw/internal/backendauth"
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/observe"
 	"github.com/aigw/aigw/internal/translate"
@@ -23,6 +24,7 @@ type Publisher interface {
 // Pipeline holds the current configuration snapshot and where request events go.
 type Pipeline struct {
 	model   atomic.Pointer[config.Model]
+	auth    backendauth.Set // each backend's credential handler, kept across reloads
 	pub     Publisher
 	hub     *observe.Hub
 	prices  *observe.Prices
@@ -68,6 +70,10 @@ func New(m *config.Model, pub Publisher, opts ...Option) *Pipeline {
 	p.model.Store(m)
 	return p
 }
+
+// Auth returns the credential handler of a backend of a Model this pipeline serves: every
+// upstream call, /v1/models included, is authenticated through it.
+func (p *Pipeline) Auth(b *config.Backend) (backendauth.Handler, error) { return p.auth.For(b) }
 
 // Model returns the configuration snapshot now in force.
 func (p *Pipeline) Model() *config.Model { return p.model.Load() }

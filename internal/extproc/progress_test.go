@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -54,7 +55,7 @@ func streamingAttempt(t *testing.T, hub *observe.Hub, clock *fakeClock) (*Stream
 	if err := s.RequestBody("application/json", []byte(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`)); err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.Attempt(s.Candidates()[0])
+	a, err := s.Attempt(context.Background(), s.Candidates()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,20 +193,20 @@ func TestAttemptEndOnFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	cands := s.Candidates()
-	first, err := s.Attempt(cands[0])
+	first, err := s.Attempt(context.Background(), cands[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.add(120 * time.Millisecond)
 	first.Done(http.StatusServiceUnavailable, nil)
 	first.Done(http.StatusBadGateway, errors.New("reported twice")) // only the first report counts
-	second, err := s.Attempt(cands[1])
+	second, err := s.Attempt(context.Background(), cands[1])
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.add(30 * time.Millisecond)
 	second.Done(0, errors.New(`upstream unreachable: backend b: Post "https://b.example/v1/chat/completions?key=sk-secret": dial tcp: connection refused`))
-	third, err := s.Attempt(cands[2])
+	third, err := s.Attempt(context.Background(), cands[2])
 	if err != nil {
 		t.Fatal(err)
 	}

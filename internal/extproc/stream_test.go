@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"testing"
@@ -64,7 +65,7 @@ func TestAttemptOverridesModelAndAuth(t *testing.T) {
 	if err := s.RequestBody("application/json", []byte(`{"model":"alias","messages":[]}`)); err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.Attempt(s.Candidates()[0])
+	a, err := s.Attempt(context.Background(), s.Candidates()[0])
 	if err != nil {
 		t.Fatal(err)
 	}

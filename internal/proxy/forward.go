@@ -77,7 +77,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *extproc.Strea
 				return 499, err
 			}
 		}
-		a, err := st.Attempt(ref)
+		a, err := st.Attempt(r.Context(), ref)
 		if err != nil {
 			// A request this backend cannot take (422) may suit the next one; other client
 			// errors (400, 401) would be the same anywhere.

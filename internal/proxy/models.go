@@ -147,6 +147,7 @@ func (s *Server) backendModels(ctx context.Context, b *config.Backend, now int64
 // modelCache keeps providers' model lists briefly, so /v1/models does not hit them every time.
 type modelCache struct {
 	transports *transports
+	auth       func(*config.Backend) (backendauth.Handler, error) // the pipeline's credential handlers
 	ttl        time.Duration
 	mu         sync.Mutex
 	entries    map[*config.Backend]cachedModels
@@ -157,8 +158,8 @@ type cachedModels struct {
 	list []modelEntry
 }
 
-func newModelCache(t *transports, ttl time.Duration) *modelCache {
-	return &modelCache{transports: t, ttl: ttl, entries: map[*config.Backend]cachedModels{}}
+func newModelCache(t *transports, auth func(*config.Backend) (backendauth.Handler, error), ttl time.Duration) *modelCache {
+	return &modelCache{transports: t, auth: auth, ttl: ttl, entries: map[*config.Backend]cachedModels{}}
 }
 
 func (c *modelCache) get(ctx context.Context, b *config.Backend) ([]modelEntry, error) {
@@ -183,7 +184,11 @@ func (c *modelCache) get(ctx context.Context, b *config.Backend) ([]modelEntry, 
 	for _, h := range b.Headers {
 		req.Header.Set(h.Name, h.Value)
 	}
-	if err := backendauth.Apply(b.Auth, req.Header); err != nil {
+	auth, err := c.auth(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := auth.Do(ctx, &translate.Upstream{Method: req.Method, Path: req.URL.Path, Header: req.Header}); err != nil {
 		return nil, err
 	}
 	resp, err := c.transports.get(b).RoundTrip(req)

@@ -65,7 +65,7 @@ func New(p *extproc.Pipeline, opts Options) *Server {
 	if s.grace <= 0 {
 		s.grace = 30 * time.Second
 	}
-	s.models = newModelCache(s.transports, time.Minute)
+	s.models = newModelCache(s.transports, p.Auth, time.Minute)
 	s.handler = s.routes()
 	return s
 }
