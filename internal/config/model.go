@@ -41,6 +41,8 @@ type Model struct {
 	Files []string
 	// Warnings are non-fatal findings of loading (kinds accepted but not honoured, ...).
 	Warnings []string
+	// MCPRoutes are the MCP endpoints served on the gateway listener (see mcp.go).
+	MCPRoutes []*MCPRoute
 
 	orderOnce sync.Once
 	order     []matchEntry // see matchOrder

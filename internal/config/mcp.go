@@ -1,0 +1,121 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// DefaultMCPPath is where an MCP route is served when its input names no path.
+const DefaultMCPPath = "/mcp"
+
+// MCPToolSeparator joins a backend's name and a tool's (or prompt's) name in the names the
+// gateway exposes: "github__create_issue", as the reference does.
+const MCPToolSeparator = "__"
+
+// MCP transports of a url backend.
+const (
+	MCPTransportStreamableHTTP = "streamable-http"
+	MCPTransportSSE            = "sse"
+)
+
+// MCPRoute is one MCP endpoint that aggregates several MCP servers (an MCPRoute, or the servers
+// of --mcp-config / --mcp-json).
+type MCPRoute struct {
+	// Name identifies the route in logs, events and metrics.
+	Name string
+	// Path is where the route is served on the gateway listener (DefaultMCPPath when empty).
+	Path string
+	// Backends are the MCP servers behind the route, in a stable order; names are unique and
+	// contain no MCPToolSeparator, so exposed names cannot collide.
+	Backends []*MCPBackend
+	// Auth authorises clients of the route; nil lets every client in with an empty subject.
+	Auth *MCPAuth
+	// SessionSeedPath overrides the file holding the random seed session ids are encrypted with;
+	// empty uses the one under the data home.
+	SessionSeedPath string
+}
+
+// MCPAuth is how clients of an MCP route are authenticated and authorised (JWT, protected
+// resource metadata, CEL rules). Helper B fills its fields with the MCPRoute securityPolicy.
+type MCPAuth struct{}
+
+// MCPBackend is one MCP server behind a route: a stdio command aigw runs itself, or a remote
+// server reached by URL.
+type MCPBackend struct {
+	// Name is the prefix of the backend's tools, prompts and resources.
+	Name string
+	// Command, Args, Env and Cwd describe a stdio server (Command set).
+	Command string
+	Args    []string
+	Env     []EnvVar
+	Cwd     string
+	// URL, Transport and Headers describe a remote server (URL set).
+	URL       string
+	Transport string // MCPTransportStreamableHTTP or MCPTransportSSE
+	// Headers are sent on every request to a remote server (all of them, not only Authorization).
+	Headers []Header
+	// Tools filters which of the server's tools the route exposes.
+	Tools ToolFilter
+}
+
+// EnvVar is one variable set in a stdio server's environment.
+type EnvVar struct {
+	Name, Value string
+}
+
+// Stdio reports whether the backend is a command aigw runs.
+func (b *MCPBackend) Stdio() bool { return b.Command != "" }
+
+// ToolFilter selects tools by their backend-local names. A tool is kept when it passes the
+// include side (no Include and no IncludeRegex, or listed in Include, or matching an
+// IncludeRegex) and is neither in Exclude nor matching an ExcludeRegex.
+type ToolFilter struct {
+	Include      []string
+	Exclude      []string
+	IncludeRegex []*regexp.Regexp
+	ExcludeRegex []*regexp.Regexp
+}
+
+// Empty reports whether the filter keeps every tool.
+func (f ToolFilter) Empty() bool {
+	return len(f.Include) == 0 && len(f.Exclude) == 0 && len(f.IncludeRegex) == 0 && len(f.ExcludeRegex) == 0
+}
+
+// Allows reports whether the filter keeps the tool.
+func (f ToolFilter) Allows(tool string) bool {
+	if slices.Contains(f.Exclude, tool) {
+		return false
+	}
+	for _, re := range f.ExcludeRegex {
+		if re.MatchString(tool) {
+			return false
+		}
+	}
+	if len(f.Include) == 0 && len(f.IncludeRegex) == 0 {
+		return true
+	}
+	if slices.Contains(f.Include, tool) {
+		return true
+	}
+	for _, re := range f.IncludeRegex {
+		if re.MatchString(tool) {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateMCPBackendName says why name cannot name an MCP backend, or nil.
+func ValidateMCPBackendName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("an MCP server needs a name")
+	case strings.Contains(name, MCPToolSeparator):
+		return fmt.Errorf("MCP server name %q contains %q, which separates server and tool names", name, MCPToolSeparator)
+	case strings.ContainsAny(name, "/ \t\r\n"):
+		return fmt.Errorf("MCP server name %q contains a slash or white space", name)
+	}
+	return nil
+}
