@@ -5,6 +5,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/google/cel-go/cel"
 )
 
 // DefaultMCPPath is where an MCP route is served when its input names no path.
@@ -37,9 +40,89 @@ type MCPRoute struct {
 	SessionSeedPath string
 }
 
-// MCPAuth is how clients of an MCP route are authenticated and authorised (JWT, protected
-// resource metadata, CEL rules). Helper B fills its fields with the MCPRoute securityPolicy.
-type MCPAuth struct{}
+// MCPAuth is how clients of an MCP route are authenticated and authorised (an MCPRoute's
+// securityPolicy); internal/mcpgw/authz enforces it.
+type MCPAuth struct {
+	// JWT requires a valid bearer JWT on every request; nil lets requests in without one.
+	JWT *MCPJWT
+	// Authorization decides which tools/call requests are allowed (and so which tools
+	// tools/list shows); nil allows every request.
+	Authorization *MCPAuthorization
+	// BackendSelector decides which backends a client may reach at all (rules see
+	// request.mcp.backend only); nil allows every backend.
+	BackendSelector *MCPAuthorization
+}
+
+// MCPJWT validates bearer JWTs (oauth in an MCPRoute securityPolicy).
+type MCPJWT struct {
+	// Issuer must equal the token's iss; it is also the authorization server advertised in the
+	// protected resource metadata.
+	Issuer string
+	// Audiences: the token's aud must contain one of them; empty skips the check.
+	Audiences []string
+	// JWKSURL is where the signing keys are fetched (https://, http:// or file://); JWKS holds
+	// them inline instead. Neither set: the jwks_uri of the issuer's RFC 8414 metadata is used.
+	JWKSURL string
+	JWKS    []byte
+	// JWKSCacheDuration is how long fetched keys are used before they are fetched again (0: 5m).
+	JWKSCacheDuration time.Duration
+	// Metadata is served as OAuth 2.0 Protected Resource Metadata (RFC 9728).
+	Metadata MCPResourceMetadata
+	// ClaimToHeaders sends claims of the token to the backends as request headers.
+	ClaimToHeaders []MCPClaimToHeader
+}
+
+// MCPResourceMetadata is the protected resource metadata of an MCP route (RFC 9728).
+type MCPResourceMetadata struct {
+	// Resource is the route's URL ("https://api.example.com/mcp"); empty derives it from the
+	// request's host and the route's path.
+	Resource                          string
+	ResourceName                      string
+	ResourceDocumentation             string
+	ResourcePolicyURI                 string
+	ScopesSupported                   []string
+	ResourceSigningAlgValuesSupported []string
+}
+
+// MCPClaimToHeader copies one claim ("sub", or nested "org.team") into an upstream header.
+type MCPClaimToHeader struct {
+	Claim, Header string
+}
+
+// MCPAuthorization is an ordered list of rules; the first that matches decides.
+type MCPAuthorization struct {
+	Rules []MCPAuthRule
+	// DefaultAllow decides when no rule matches (the reference's default is deny).
+	DefaultAllow bool
+}
+
+// MCPAuthRule matches when all of its parts match: the CEL expression (if any), the JWT
+// scopes and claims (if any) and the target tools (if any).
+type MCPAuthRule struct {
+	Allow bool
+	// CEL is a boolean expression over `request` (see CompileMCPRule); Program is it compiled.
+	CEL     string
+	Program cel.Program
+	// Scopes must all be in the token's scope (or scp) claim.
+	Scopes []string
+	// Claims must each have one of their values in the token.
+	Claims []MCPClaimMatch
+	// Tools lists the backend-local tools the rule is about; empty: every tool.
+	Tools []MCPToolRef
+}
+
+// MCPClaimMatch requires a claim (dotted path for a nested one) to hold one of Values; an
+// array claim (Array) matches when any element does.
+type MCPClaimMatch struct {
+	Name   string
+	Values []string
+	Array  bool
+}
+
+// MCPToolRef names one tool of one backend.
+type MCPToolRef struct {
+	Backend, Tool string
+}
 
 // MCPBackend is one MCP server behind a route: a stdio command aigw runs itself, or a remote
 // server reached by URL.
