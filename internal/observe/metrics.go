@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -42,6 +44,8 @@ type Metrics struct {
 	// headerValues bound the values of each header-mapped attribute, by attribute name.
 	headerMu     sync.Mutex
 	headerValues map[string]*modelLabels
+	setsMu       sync.Mutex
+	sets         map[metricLabels]*labelSets
 	// providerOptions add readers (OTLP export) and a resource to the meter provider.
 	providerOptions []sdkmetric.Option
 }
@@ -137,47 +141,107 @@ func (m *Metrics) Shutdown(ctx context.Context) error { return m.provider.Shutdo
 // OnRequest records one request's duration and token usage.
 func (m *Metrics) OnRequest(ev *RequestEvent) {
 	ctx := context.Background()
-	base := []attribute.KeyValue{
-		attribute.String(attrOperation, ev.Operation),
-		attribute.String(attrProvider, ev.Provider),
-		attribute.String(attrOriginalModel, m.models.bound(ev.RequestModel)),
-		attribute.String(attrRequestModel, m.models.bound(ev.BackendModel)),
-		attribute.String(attrResponseModel, m.models.bound(ev.ResponseModel)),
-	}
-	for name, v := range ev.MetricAttributes {
-		base = append(base, attribute.String(name, m.headerValue(name, v)))
-	}
-	durAttrs := base
-	if ev.Failed() {
-		durAttrs = append(durAttrs[:len(base):len(base)], attribute.String(attrErrorType, errorType(ev)))
-	}
-	m.duration.Record(ctx, ev.Duration.Seconds(), metric.WithAttributes(durAttrs...))
+	sets := m.labelSets(ev)
+	m.duration.Record(ctx, ev.Duration.Seconds(), metric.WithAttributeSet(sets.duration))
 	if ev.InvalidUsage {
 		m.invalidUsage.Add(ctx, 1, metric.WithAttributes(attribute.String(attrProvider, ev.Provider)))
 	}
 	if ev.Status >= 400 {
 		return
 	}
+	base := metric.WithAttributeSet(sets.base)
 	if ev.Stream && ev.TimeToFirstToken > 0 {
-		m.ttft.Record(ctx, ev.TimeToFirstToken.Seconds(), metric.WithAttributes(base...))
+		m.ttft.Record(ctx, ev.TimeToFirstToken.Seconds(), base)
 		if n := ev.Usage.OutputTokens; n > 1 {
-			m.tpot.Record(ctx, (ev.Duration-ev.TimeToFirstToken).Seconds()/float64(n-1), metric.WithAttributes(base...))
+			m.tpot.Record(ctx, (ev.Duration-ev.TimeToFirstToken).Seconds()/float64(n-1), base)
 		}
 	}
 	u := ev.Usage
-	m.recordTokens(ctx, base, "input", u.InputTokens, true)
-	m.recordTokens(ctx, base, "output", u.OutputTokens, ev.Operation != "embedding")
-	m.recordTokens(ctx, base, "cached_input", u.CachedInputTokens, u.CachedInputTokens > 0)
-	m.recordTokens(ctx, base, "cache_creation_input", u.CacheCreationInputTokens, u.CacheCreationInputTokens > 0)
-	m.recordTokens(ctx, base, "reasoning", u.ReasoningTokens, u.ReasoningTokens > 0)
+	for i, n := range [numTokenTypes]int64{u.InputTokens, u.OutputTokens, u.CachedInputTokens, u.CacheCreationInputTokens, u.ReasoningTokens} {
+		// Input is always recorded, output except for embeddings, the others when present.
+		if i == 0 || (i == 1 && ev.Operation != "embedding") || (i > 1 && n > 0) {
+			m.tokens.Record(ctx, n, metric.WithAttributeSet(sets.tokens[i]))
+		}
+	}
 }
 
-func (m *Metrics) recordTokens(ctx context.Context, base []attribute.KeyValue, typ string, n int64, record bool) {
-	if !record {
-		return
+// Token types of gen_ai.client.token.usage, in the order labelSets.tokens holds them.
+var tokenTypes = [...]string{"input", "output", "cached_input", "cache_creation_input", "reasoning"}
+
+const numTokenTypes = len(tokenTypes)
+
+// metricLabels are a request's label values, bounded; requests with equal labels share their
+// attribute sets, built once (a set costs allocations and a sort every time it is built).
+type metricLabels struct {
+	operation, provider, original, request, response, errorType string
+	headers                                                     string // header-mapped attributes, sorted, as name=value lines
+}
+
+// labelSets are the attribute sets of one metricLabels: duration carries error.type on failures,
+// base does not, tokens are base plus each token type.
+type labelSets struct {
+	duration, base attribute.Set
+	tokens         [numTokenTypes]attribute.Set
+}
+
+// maxCachedLabelSets bounds the cache of attribute sets; label combinations past it are built
+// per request, as they would be without a cache.
+const maxCachedLabelSets = 4096
+
+func (m *Metrics) labelSets(ev *RequestEvent) *labelSets {
+	k := metricLabels{
+		operation: ev.Operation, provider: ev.Provider,
+		original: m.models.bound(ev.RequestModel), request: m.models.bound(ev.BackendModel),
+		response: m.models.bound(ev.ResponseModel),
 	}
-	attrs := append(base[:len(base):len(base)], attribute.String(attrTokenType, typ))
-	m.tokens.Record(ctx, n, metric.WithAttributes(attrs...))
+	if ev.Failed() {
+		k.errorType = errorType(ev)
+	}
+	var headers []attribute.KeyValue
+	if len(ev.MetricAttributes) > 0 {
+		for name, v := range ev.MetricAttributes {
+			headers = append(headers, attribute.String(name, m.headerValue(name, v)))
+		}
+		sort.Slice(headers, func(i, j int) bool { return headers[i].Key < headers[j].Key })
+		var b strings.Builder
+		for _, kv := range headers {
+			b.WriteString(string(kv.Key))
+			b.WriteByte('=')
+			b.WriteString(kv.Value.AsString())
+			b.WriteByte('\n')
+		}
+		k.headers = b.String()
+	}
+	m.setsMu.Lock()
+	sets, ok := m.sets[k]
+	m.setsMu.Unlock()
+	if ok {
+		return sets
+	}
+	base := append([]attribute.KeyValue{
+		attribute.String(attrOperation, k.operation),
+		attribute.String(attrProvider, k.provider),
+		attribute.String(attrOriginalModel, k.original),
+		attribute.String(attrRequestModel, k.request),
+		attribute.String(attrResponseModel, k.response),
+	}, headers...)
+	sets = &labelSets{base: attribute.NewSet(base...)}
+	sets.duration = sets.base
+	if k.errorType != "" {
+		sets.duration = attribute.NewSet(append(base[:len(base):len(base)], attribute.String(attrErrorType, k.errorType))...)
+	}
+	for i, typ := range tokenTypes {
+		sets.tokens[i] = attribute.NewSet(append(base[:len(base):len(base)], attribute.String(attrTokenType, typ))...)
+	}
+	m.setsMu.Lock()
+	if m.sets == nil {
+		m.sets = map[metricLabels]*labelSets{}
+	}
+	if len(m.sets) < maxCachedLabelSets {
+		m.sets[k] = sets
+	}
+	m.setsMu.Unlock()
+	return sets
 }
 
 // errorType is the error.type attribute: the HTTP status class, or the error's kind.
