@@ -29,6 +29,8 @@ var builders = map[config.AuthType]func(b *config.Backend) (Handler, error){
 	config.AuthAPIKey:          newAPIKeyHandler,
 	config.AuthAnthropicAPIKey: newAPIKeyHandler,
 	config.AuthAzureAPIKey:     newAPIKeyHandler,
+	config.AuthAWSCredentials:  newAWSHandler,
+	config.AuthGCPCredentials:  newGCPHandler,
 }
 
 // Supported reports whether a handler exists for the credential type.

@@ -10,10 +10,14 @@ type SchemaName string
 
 // Schemas aigw knows.
 const (
-	SchemaOpenAI      SchemaName = "OpenAI"
-	SchemaAzureOpenAI SchemaName = "AzureOpenAI"
-	SchemaAnthropic   SchemaName = "Anthropic"
-	SchemaCohere      SchemaName = "Cohere"
+	SchemaOpenAI       SchemaName = "OpenAI"
+	SchemaAzureOpenAI  SchemaName = "AzureOpenAI"
+	SchemaAnthropic    SchemaName = "Anthropic"
+	SchemaCohere       SchemaName = "Cohere"
+	SchemaAWSBedrock   SchemaName = "AWSBedrock"   // Bedrock Converse, InvokeModel for embeddings
+	SchemaAWSAnthropic SchemaName = "AWSAnthropic" // Claude on Bedrock through InvokeModel
+	SchemaGCPVertexAI  SchemaName = "GCPVertexAI"  // Gemini on Vertex AI: generateContent, embeddings
+	SchemaGCPAnthropic SchemaName = "GCPAnthropic" // Claude on Vertex AI: rawPredict
 )
 
 // schemaInfo is what the rest of aigw needs to know about a schema, kept as data.
@@ -25,10 +29,14 @@ type schemaInfo struct {
 }
 
 var schemas = map[SchemaName]schemaInfo{
-	SchemaOpenAI:      {provider: "openai", defaultPrefix: "/v1"},
-	SchemaAzureOpenAI: {provider: "azure.openai", defaultPrefix: "", checkModel: checkAzureDeployment},
-	SchemaAnthropic:   {provider: "anthropic", defaultPrefix: "/v1"},
-	SchemaCohere:      {provider: "cohere", defaultPrefix: ""},
+	SchemaOpenAI:       {provider: "openai", defaultPrefix: "/v1"},
+	SchemaAzureOpenAI:  {provider: "azure.openai", defaultPrefix: "", checkModel: checkAzureDeployment},
+	SchemaAnthropic:    {provider: "anthropic", defaultPrefix: "/v1"},
+	SchemaCohere:       {provider: "cohere", defaultPrefix: ""},
+	SchemaAWSBedrock:   {provider: "aws.bedrock", defaultPrefix: ""},
+	SchemaAWSAnthropic: {provider: "aws.bedrock", defaultPrefix: ""},
+	SchemaGCPVertexAI:  {provider: "gcp.vertex_ai", defaultPrefix: ""},
+	SchemaGCPAnthropic: {provider: "gcp.vertex_ai", defaultPrefix: ""},
 }
 
 // ProviderName is the OpenTelemetry gen_ai.provider.name of the schema.

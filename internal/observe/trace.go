@@ -187,7 +187,9 @@ func (r *RequestSpan) End(ev *RequestEvent, price *Price) {
 
 // finish describes the request, the answer and the outcome, and ends the span.
 func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
-	a := &attrs{p: &r.t.privacy}
+	// Sized for a typical chat request and answer (about 40 attributes), so the list is not
+	// regrown attribute by attribute.
+	a := &attrs{p: &r.t.privacy, kv: make([]attribute.KeyValue, 0, 48)}
 	if r.describe {
 		requestAttrs(a, r.e, r.contentType, r.reqBody)
 	}
