@@ -29,7 +29,6 @@ var builders = map[config.AuthType]func(b *config.Backend) (Handler, error){
 	config.AuthAPIKey:          newAPIKeyHandler,
 	config.AuthAnthropicAPIKey: newAPIKeyHandler,
 	config.AuthAzureAPIKey:     newAPIKeyHandler,
-	config.AuthAWSCredentials:  newAWSHandler,
 	config.AuthGCPCredentials:  newGCPHandler,
 }
 
