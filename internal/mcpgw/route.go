@@ -1,0 +1,262 @@
+package mcpgw
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/aigw/aigw/internal/config"
+)
+
+// route serves one MCP route: its go-sdk streamable HTTP handler (one mcp.Server per client
+// session, see session.go) and the backends of the configuration in force.
+type route struct {
+	g    *Gateway
+	path string
+	cfg  atomic.Pointer[routeConfig]
+	sdk  http.Handler
+
+	mu       sync.Mutex
+	sessions map[*session]bool
+	closed   bool
+}
+
+// routeConfig is a route's configuration with its running backends; replaced whole on reload.
+type routeConfig struct {
+	route    *config.MCPRoute
+	backends []*backend
+	byName   map[string]*backend
+	byToken  map[string]*backend
+}
+
+func newRoute(g *Gateway, path string) *route {
+	rt := &route{g: g, path: path, sessions: map[*session]bool{}}
+	rt.cfg.Store(&routeConfig{route: &config.MCPRoute{Path: path}, byName: map[string]*backend{}, byToken: map[string]*backend{}})
+	rt.sdk = mcp.NewStreamableHTTPHandler(rt.newSession, &mcp.StreamableHTTPOptions{
+		Logger:              g.log,
+		SessionTimeout:      g.opts.SessionIdleTimeout,
+		MaxRequestBodyBytes: g.opts.MaxBodyBytes,
+	})
+	return rt
+}
+
+func (rt *route) config() *routeConfig { return rt.cfg.Load() }
+
+func (rt *route) name() string { return rt.config().route.Name }
+
+// update swaps in rc: unchanged backends are kept, new ones started, removed ones stopped once
+// no session uses them.
+func (rt *route) update(rc *config.MCPRoute) {
+	old := rt.config()
+	cur := &routeConfig{route: rc, byName: map[string]*backend{}, byToken: map[string]*backend{}}
+	tokens := uniqueTokens(rc.Backends)
+	keep := map[*backend]bool{}
+	for i, bc := range rc.Backends {
+		b := old.byName[bc.Name]
+		if b == nil || b.print != fingerprint(bc) || b.token != tokens[i] {
+			b = newBackend(bc, rt.g.log)
+			b.token = tokens[i]
+			if bc.Stdio() {
+				go b.start(rt.g.ctx) // errors are logged by start; sessions retry
+			}
+		}
+		keep[b] = true
+		cur.backends = append(cur.backends, b)
+		cur.byName[bc.Name] = b
+		cur.byToken[b.token] = b
+	}
+	rt.cfg.Store(cur)
+	for _, b := range old.backends {
+		if !keep[b] {
+			b.close()
+		}
+	}
+	changed := len(old.backends) != len(cur.backends)
+	for i := range cur.backends {
+		if !changed && old.backends[i] != cur.backends[i] {
+			changed = true
+		}
+	}
+	if !changed {
+		return
+	}
+	for _, s := range rt.list() {
+		s.dropConns(keep)
+		go s.recheck(rt.g.ctx, cur)
+	}
+}
+
+// recheck sends list_changed for every list the client has seen that differs now.
+func (s *session) recheck(ctx context.Context, cfg *routeConfig) {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	s.mu.Lock()
+	tools, sawTools := s.seen[kindTools]
+	_, sawPrompts := s.seen[kindPrompts]
+	_, sawResources := s.seen[kindResources]
+	s.mu.Unlock()
+	if sawTools {
+		now := names(s.visibleTools(ctx, cfg), func(t *mcp.Tool) string { return t.Name })
+		if now != tools {
+			s.remember(kindTools, now)
+			s.notify(kindTools)
+		}
+	}
+	// Prompts and resources are notified whenever the backends changed.
+	if sawPrompts {
+		s.notify(kindPrompts)
+	}
+	if sawResources {
+		s.notify(kindResources)
+	}
+}
+
+// hidden is a name registered on a session's own mcp.Server for an instant: the go-sdk sends
+// list_changed to a server's sessions when its lists change, and has no other way to send one.
+// The gateway answers lists itself, so no client ever sees it.
+const hidden = "aigw-list-changed"
+
+// notify sends the client notifications/<kind>/list_changed.
+func (s *session) notify(kind string) {
+	switch kind {
+	case kindTools:
+		s.srv.AddTool(&mcp.Tool{Name: hidden, InputSchema: json.RawMessage(`{"type":"object"}`)},
+			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return nil, nil })
+		s.srv.RemoveTools(hidden)
+	case kindPrompts:
+		s.srv.AddPrompt(&mcp.Prompt{Name: hidden}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) { return nil, nil })
+		s.srv.RemovePrompts(hidden)
+	case kindResources:
+		uri := "aigw:" + hidden
+		s.srv.AddResource(&mcp.Resource{URI: uri, Name: hidden}, func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) { return nil, nil })
+		s.srv.RemoveResources(uri)
+	}
+}
+
+func (rt *route) add(s *session) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return false
+	}
+	rt.sessions[s] = true
+	return true
+}
+
+func (rt *route) remove(s *session) {
+	rt.mu.Lock()
+	delete(rt.sessions, s)
+	rt.mu.Unlock()
+}
+
+func (rt *route) list() []*session {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	out := make([]*session, 0, len(rt.sessions))
+	for s := range rt.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// close ends the route's sessions and stops its backends.
+func (rt *route) close() {
+	rt.mu.Lock()
+	rt.closed = true
+	rt.mu.Unlock()
+	for _, s := range rt.list() {
+		s.mu.Lock()
+		ss := s.ss
+		s.mu.Unlock()
+		if ss != nil {
+			ss.Close()
+		}
+		s.close()
+	}
+	for _, b := range rt.config().backends {
+		b.close()
+	}
+}
+
+// Handler returns the handler of the MCP route r is for, or nil when r's path is none.
+func (g *Gateway) Handler(r *http.Request) http.Handler {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if rt := g.routes[r.URL.Path]; rt != nil {
+		return rt
+	}
+	return nil
+}
+
+// ServeHTTP serves MCP routes, 404 for other paths.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := g.Handler(r); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	writeRPCError(w, http.StatusNotFound, -32601, "no MCP route at "+r.URL.Path)
+}
+
+// ServeHTTP checks the Origin, authenticates the client, refuses session ids that are not its
+// own, then lets the go-sdk handler serve the request.
+func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !originAllowed(r) {
+		writeRPCError(w, http.StatusForbidden, -32600, "forbidden: Origin "+r.Header.Get("Origin")+" is not allowed")
+		return
+	}
+	subject := ""
+	if az := rt.g.opts.Auth; az != nil {
+		var err error
+		subject, err = az.Authenticate(r)
+		if err != nil {
+			if h, ok := err.(http.Handler); ok {
+				h.ServeHTTP(w, r)
+				return
+			}
+			writeRPCError(w, http.StatusUnauthorized, -32600, "unauthorized: "+err.Error())
+			return
+		}
+	}
+	if id := r.Header.Get("Mcp-Session-Id"); id != "" && !rt.g.ids.valid(id, subject) {
+		writeRPCError(w, http.StatusNotFound, -32600, "session not found")
+		return
+	}
+	rt.sdk.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, subject)))
+}
+
+// originAllowed guards browsers against DNS rebinding: an Origin, when sent, must be a loopback
+// origin or the request's own host.
+func originAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func writeRPCError(w http.ResponseWriter, status int, code int, msg string) {
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": code, "message": msg}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
