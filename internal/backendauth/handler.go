@@ -29,6 +29,7 @@ var builders = map[config.AuthType]func(b *config.Backend) (Handler, error){
 	config.AuthAPIKey:          newAPIKeyHandler,
 	config.AuthAnthropicAPIKey: newAPIKeyHandler,
 	config.AuthAzureAPIKey:     newAPIKeyHandler,
+	config.AuthAWSCredentials:  newAWSHandler,
 	config.AuthGCPCredentials:  newGCPHandler,
 }
 

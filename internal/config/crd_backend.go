@@ -168,12 +168,12 @@ func (b *builder) policyAuth(pol *object[backendSecurityPolicySpec]) (*Auth, boo
 		ok = key(&s.AzureAPIKey.SecretRef, secretAPIKey)
 	case "AWSCredentials":
 		c := s.AWSCredentials
-		if c.OIDCExchangeToken != nil {
-			b.d.errorf(b.d.line(&c.OIDCExchangeToken), "spec.awsCredentials.oidcExchangeToken: not supported by aigw run (as in the reference's standalone mode); use credentialsFile or the default credential chain")
-			ok = false
-		}
 		if c.CredentialsFile != nil {
-			ok = ok && key(&c.CredentialsFile.SecretRef, "credentials")
+			ok = key(&c.CredentialsFile.SecretRef, "credentials")
+		}
+		if ok {
+			auth.AWS, ok = b.awsAuth(c, ns, auth.Key)
+			auth.Key = ""
 		}
 	case "AzureCredentials":
 		c := s.AzureCredentials

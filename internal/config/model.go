@@ -248,6 +248,7 @@ const (
 	AuthAPIKey          AuthType = "APIKey"          // Authorization: Bearer <key>
 	AuthAnthropicAPIKey AuthType = "AnthropicAPIKey" // x-api-key: <key>
 	AuthAzureAPIKey     AuthType = "AzureAPIKey"     // api-key: <key>
+	AuthAWSCredentials  AuthType = "AWSCredentials"  // SigV4 (Auth.AWS)
 )
 
 // Auth is a backend credential.
@@ -260,6 +261,8 @@ type Auth struct {
 	// (auth_cloud.go).
 	GCP   *GCPAuth
 	Azure *AzureAuth
+	// AWS is the configuration of an AWSCredentials policy.
+	AWS *AWSAuth `json:",omitempty"`
 }
 
 // CredentialOverride takes a per-request credential from a request header (credentialOverride

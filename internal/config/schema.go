@@ -14,6 +14,8 @@ const (
 	SchemaAzureOpenAI  SchemaName = "AzureOpenAI"
 	SchemaAnthropic    SchemaName = "Anthropic"
 	SchemaCohere       SchemaName = "Cohere"
+	SchemaAWSBedrock   SchemaName = "AWSBedrock"   // Bedrock Converse, InvokeModel for embeddings
+	SchemaAWSAnthropic SchemaName = "AWSAnthropic" // Claude on Bedrock through InvokeModel
 	SchemaGCPVertexAI  SchemaName = "GCPVertexAI"  // Gemini on Vertex AI: generateContent, embeddings
 	SchemaGCPAnthropic SchemaName = "GCPAnthropic" // Claude on Vertex AI: rawPredict
 )
@@ -31,6 +33,8 @@ var schemas = map[SchemaName]schemaInfo{
 	SchemaAzureOpenAI:  {provider: "azure.openai", defaultPrefix: "", checkModel: checkAzureDeployment},
 	SchemaAnthropic:    {provider: "anthropic", defaultPrefix: "/v1"},
 	SchemaCohere:       {provider: "cohere", defaultPrefix: ""},
+	SchemaAWSBedrock:   {provider: "aws.bedrock", defaultPrefix: ""},
+	SchemaAWSAnthropic: {provider: "aws.bedrock", defaultPrefix: ""},
 	SchemaGCPVertexAI:  {provider: "gcp.vertex_ai", defaultPrefix: ""},
 	SchemaGCPAnthropic: {provider: "gcp.vertex_ai", defaultPrefix: ""},
 }
