@@ -1,0 +1,215 @@
+// Package authz authenticates and authorises the clients of one MCP route, as an MCPRoute's
+// securityPolicy (config.MCPAuth) says: bearer JWTs checked against a JWKS (inline, fetched and
+// cached, or discovered from the issuer), OAuth 2.0 Protected Resource Metadata (RFC 9728) and
+// WWW-Authenticate challenges that point clients at it, ordered rules (CEL, JWT scopes and
+// claims, target tools) enforced on tools/call and used to filter tools/list, and claims
+// forwarded to backends as headers.
+//
+// The gateway wraps a route's handler in Middleware, which rejects unauthenticated requests with
+// 401 and puts the caller (Principal) and the request's attributes in the context; the MCP layer
+// then asks Allow before a tools/call, VisibleTool for each tool of a tools/list, and
+// VisibleBackend for each backend, and adds UpstreamHeaders to its requests to a backend.
+package authz
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aigw/aigw/internal/config"
+)
+
+// Leeway is the clock skew allowed when checking exp, nbf and iat, as Envoy's JWT filter allows.
+const Leeway = 60 * time.Second
+
+// Options are what an Authorizer needs besides the configuration.
+type Options struct {
+	// Path is the route's path ("/mcp"); the metadata is served under it.
+	Path string
+	// Client fetches JWKS and issuer metadata; nil uses a client with the default transport.
+	Client *http.Client
+	// Logger receives fetch failures and rule evaluation errors (never tokens).
+	Logger *slog.Logger
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+}
+
+// Authorizer enforces one route's MCPAuth. A nil *Authorizer allows everything.
+type Authorizer struct {
+	cfg      *config.MCPAuth
+	path     string
+	keys     *keySet
+	rules    *ruleSet
+	selector *ruleSet
+	log      *slog.Logger
+	now      func() time.Time
+	// claimHeaders are the lower-cased headers claims are written to, stripped from clients.
+	claimHeaders []string
+}
+
+// New builds the Authorizer of a route; nil auth gives a nil Authorizer (everything allowed).
+func New(auth *config.MCPAuth, opts Options) (*Authorizer, error) {
+	if auth == nil {
+		return nil, nil
+	}
+	a := &Authorizer{cfg: auth, path: opts.Path, log: opts.Logger, now: opts.Now}
+	if a.path == "" {
+		a.path = config.DefaultMCPPath
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if j := auth.JWT; j != nil {
+		client := opts.Client
+		if client == nil {
+			client = &http.Client{Timeout: fetchTimeout}
+		}
+		ks := &keySet{source: j.JWKSURL, issuer: j.Issuer, ttl: j.JWKSCacheDuration, client: client, log: a.log, now: a.now, minWait: minJWKSRefetch}
+		if ks.ttl <= 0 {
+			ks.ttl = defaultJWKSCache
+		}
+		if len(j.JWKS) > 0 {
+			keys, err := parseJWKS(j.JWKS, a.log)
+			if err != nil {
+				return nil, err
+			}
+			ks.keys, ks.static = keys, true
+		}
+		a.keys = ks
+		for _, c := range j.ClaimToHeaders {
+			a.claimHeaders = append(a.claimHeaders, strings.ToLower(c.Header))
+		}
+	}
+	var err error
+	if a.rules, err = compileRules(auth.Authorization); err != nil {
+		return nil, err
+	}
+	if a.selector, err = compileRules(auth.BackendSelector); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// Subject is the token's sub, qualified by its issuer ("https://issuer#alice") so that two
+	// issuers' subjects never collide; bind sessions to it.
+	Subject string
+	// Claims are the token's claims as JSON decodes them (scope and scp removed, see Scopes).
+	Claims map[string]any
+	// Scopes are the token's scope (space separated) and scp claims.
+	Scopes []string
+	// Expiry is when the token expires.
+	Expiry time.Time
+}
+
+// request is what the rules see of the HTTP request; the middleware puts it in the context.
+type request struct {
+	principal *Principal
+	method    string
+	path      string
+	host      string
+	headers   map[string]string
+	all       map[string][]string
+	upstream  http.Header // claimToHeaders
+}
+
+type ctxKey struct{}
+
+// FromContext returns the caller the middleware authenticated, or nil.
+func FromContext(ctx context.Context) *Principal {
+	if r, ok := ctx.Value(ctxKey{}).(*request); ok {
+		return r.principal
+	}
+	return nil
+}
+
+// Subject returns the authenticated subject of ctx, or "" for an anonymous caller.
+func Subject(ctx context.Context) string {
+	if p := FromContext(ctx); p != nil {
+		return p.Subject
+	}
+	return ""
+}
+
+// UpstreamHeaders returns the headers to add to requests sent to a backend on behalf of the
+// caller (claimToHeaders), or nil.
+func UpstreamHeaders(ctx context.Context) http.Header {
+	if r, ok := ctx.Value(ctxKey{}).(*request); ok {
+		return r.upstream
+	}
+	return nil
+}
+
+// Middleware authenticates each request: without a valid token (when the route requires one)
+// it answers 401 with a WWW-Authenticate challenge naming the protected resource metadata;
+// otherwise it removes client-sent copies of the claim headers and passes the request on with
+// the caller in its context. A nil Authorizer returns next.
+func (a *Authorizer) Middleware(next http.Handler) http.Handler {
+	if a == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r) // CORS preflight carries no credentials
+			return
+		}
+		var p *Principal
+		if a.keys != nil {
+			token, ok := bearer(r.Header.Get("Authorization"))
+			if !ok {
+				a.challenge(w, r, "", "a bearer token is required")
+				return
+			}
+			var err error
+			if p, err = a.verify(r.Context(), token); err != nil {
+				a.challenge(w, r, "invalid_token", err.Error())
+				return
+			}
+		}
+		for _, h := range a.claimHeaders {
+			r.Header.Del(h)
+		}
+		req := a.newRequest(r, p)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)))
+	})
+}
+
+func (a *Authorizer) newRequest(r *http.Request, p *Principal) *request {
+	req := &request{principal: p, method: r.Method, path: r.URL.Path, host: r.Host,
+		headers: make(map[string]string, len(r.Header)), all: make(map[string][]string, len(r.Header))}
+	for k, v := range r.Header {
+		if len(v) == 0 {
+			continue
+		}
+		lk := strings.ToLower(k)
+		req.headers[lk] = v[0]
+		req.all[lk] = append([]string(nil), v...)
+	}
+	if p != nil && a.cfg.JWT != nil {
+		for _, c := range a.cfg.JWT.ClaimToHeaders {
+			if v, ok := claimString(p.Claims, c.Claim); ok {
+				if req.upstream == nil {
+					req.upstream = http.Header{}
+				}
+				req.upstream.Set(c.Header, v)
+			}
+		}
+	}
+	return req
+}
+
+// bearer extracts the token of an "Authorization: Bearer <token>" header.
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
