@@ -1,0 +1,248 @@
+package backendauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aigw/aigw/internal/backendauth/awsfake"
+	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/translate"
+)
+
+// noIMDS keeps every test in this file away from the instance metadata address and from the
+// machine's own AWS configuration.
+func noIMDS(t *testing.T) {
+	t.Helper()
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(v, "")
+	}
+}
+
+func awsBackend(t *testing.T, a *config.AWSAuth) *config.Backend {
+	t.Helper()
+	u, _ := url.Parse("https://bedrock-runtime.us-east-1.amazonaws.com")
+	return &config.Backend{Name: "bedrock", Endpoint: u, Auth: &config.Auth{Type: config.AuthAWSCredentials, AWS: a}}
+}
+
+// signAndVerify signs a Converse request with h and checks it as the service would.
+func signAndVerify(t *testing.T, h Handler, keys *awsfake.Keys, region string, mutate func(*http.Request, *[]byte)) error {
+	t.Helper()
+	body := []byte(`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`)
+	up := &translate.Upstream{Method: http.MethodPost, Path: "/model/" + url.PathEscape("us.anthropic.claude-3-5-haiku-20241022-v1:0") + "/converse", Header: http.Header{}, Body: body}
+	up.Path = strings.ReplaceAll(up.Path, ":", "%3A")
+	up.Header.Set("Content-Type", "application/json")
+	up.Header.Set("Authorization", "Bearer client-key")
+	up.Header.Set("X-Request-Id", "changed-after-signing-is-fine")
+	if err := h.Do(context.Background(), up); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if strings.Contains(up.Header.Get("Authorization"), "client-key") {
+		t.Fatal("the client's key reached the upstream request")
+	}
+	r := httptest.NewRequest(up.Method, "https://bedrock-runtime.us-east-1.amazonaws.com"+up.Path, nil)
+	r.Header = up.Header.Clone()
+	r.Header.Set("X-Request-Id", "other")
+	if mutate != nil {
+		mutate(r, &body)
+	}
+	return keys.Verify(r, body, "bedrock", region)
+}
+
+func TestAWSStaticCredentialsFile(t *testing.T) {
+	noIMDS(t)
+	keys := &awsfake.Keys{}
+	keys.Add("AKIAFILE", "file-secret", "", time.Time{})
+	file := "# comment\n[default]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = x\n\n[profile bedrock]\naws_access_key_id=AKIAFILE\naws_secret_access_key = file-secret\n"
+	h, err := New(awsBackend(t, &config.AWSAuth{Region: "us-east-1", CredentialsFile: config.Secret(file), Profile: "bedrock"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signAndVerify(t, h, keys, "us-east-1", nil); err != nil {
+		t.Fatalf("a correctly signed request was refused: %v", err)
+	}
+	// The fake refuses what the real service refuses: another body, region or key.
+	if err := signAndVerify(t, h, keys, "us-west-2", nil); err == nil {
+		t.Error("a request signed for us-east-1 verified for us-west-2")
+	}
+	if err := signAndVerify(t, h, keys, "us-east-1", func(_ *http.Request, b *[]byte) { *b = append(*b, ' ') }); err == nil {
+		t.Error("a changed body verified")
+	}
+	if err := signAndVerify(t, h, keys, "us-east-1", func(r *http.Request, _ *[]byte) { r.URL.Path = "/model/other/converse"; r.URL.RawPath = "" }); err == nil {
+		t.Error("a changed path verified")
+	}
+	wrong := &awsfake.Keys{}
+	wrong.Add("AKIAFILE", "another-secret", "", time.Time{})
+	if err := signAndVerify(t, h, wrong, "us-east-1", nil); err == nil {
+		t.Error("a request signed with another secret verified")
+	}
+}
+
+func TestAWSCredentialsFileErrors(t *testing.T) {
+	noIMDS(t)
+	cases := []struct{ file, profile, want string }{
+		{"[default]\naws_access_key_id=a\naws_secret_access_key=b\n", "prod", `profile "prod" is not in the credentials file`},
+		{"[default]\naws_access_key_id=a\n", "", `profile "default" has no aws_access_key_id`},
+		{"[default]\nrole_arn=arn:aws:iam::1:role/x\nsource_profile=y\n", "", "uses role_arn"},
+	}
+	for _, c := range cases {
+		_, err := New(awsBackend(t, &config.AWSAuth{Region: "us-east-1", CredentialsFile: config.Secret(c.file), Profile: c.profile}))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "credentials file") {
+			t.Errorf("profile %q: err = %v, want one naming the credentials file and %q", c.profile, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "b\n") {
+			t.Errorf("the error shows the file: %v", err)
+		}
+	}
+}
+
+func TestAWSDefaultChainFromEnvironment(t *testing.T) {
+	noIMDS(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+	t.Setenv("AWS_SESSION_TOKEN", "env-token")
+	keys := &awsfake.Keys{}
+	keys.Add("AKIAENV", "env-secret", "env-token", time.Time{})
+	h, err := New(awsBackend(t, &config.AWSAuth{Region: "eu-central-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signAndVerify(t, h, keys, "eu-central-1", nil); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+}
+
+func TestAWSDefaultChainNothingFound(t *testing.T) {
+	noIMDS(t)
+	h, err := New(awsBackend(t, &config.AWSAuth{Region: "us-east-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &translate.Upstream{Method: "POST", Path: "/model/m/converse", Header: http.Header{}}
+	err = h.Do(context.Background(), up)
+	if err == nil || !strings.Contains(err.Error(), "default credential chain") {
+		t.Fatalf("err = %v, want one naming the default credential chain", err)
+	}
+}
+
+// oidcProvider is a local OIDC provider with discovery and a client-credentials token endpoint.
+func oidcProvider(t *testing.T, token string) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"issuer":"` + srv.URL + `","token_endpoint":"` + srv.URL + `/token"}`))
+		case "/token":
+			_ = r.ParseForm()
+			if r.Form.Get("grant_type") != "client_credentials" || r.Form.Get("client_id") != "aigw" || r.Form.Get("client_secret") != "oidc-secret" || r.Form.Get("scope") != "openid sts" {
+				http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"` + token + `","token_type":"Bearer","expires_in":3600}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestAWSOIDCExchangeAndRefresh(t *testing.T) {
+	noIMDS(t)
+	keys := &awsfake.Keys{}
+	sts := awsfake.NewSTS(keys, "jwt-from-oidc", 3*time.Second)
+	t.Cleanup(sts.Close)
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	idp := oidcProvider(t, "jwt-from-oidc")
+	a := &config.AWSAuth{Region: "us-east-1", OIDC: &config.AWSOIDCExchange{
+		Issuer: idp.URL, ClientID: "aigw", ClientSecret: "oidc-secret", Scopes: []string{"openid", "sts"},
+		RoleARN: "arn:aws:iam::123456789012:role/bedrock",
+	}}
+	h, err := newAWSHandlerWindow(awsBackend(t, a), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signAndVerify(t, h, keys, "us-east-1", nil); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if err := signAndVerify(t, h, keys, "us-east-1", nil); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if n := sts.Calls.Load(); n != 1 {
+		t.Fatalf("STS calls = %d, want 1 (cached)", n)
+	}
+	// The keys live 3 s and are refreshed 2 s before they expire: after 1.2 s a new pair is used.
+	time.Sleep(1200 * time.Millisecond)
+	if err := signAndVerify(t, h, keys, "us-east-1", nil); err != nil {
+		t.Fatalf("refused after refresh: %v", err)
+	}
+	if n := sts.Calls.Load(); n != 2 {
+		t.Fatalf("STS calls = %d, want 2 (refreshed before expiry)", n)
+	}
+	if sts.Roles[0] != a.OIDC.RoleARN {
+		t.Errorf("role = %q", sts.Roles[0])
+	}
+}
+
+func TestAWSOIDCExchangeFailureNamesSource(t *testing.T) {
+	noIMDS(t)
+	keys := &awsfake.Keys{}
+	sts := awsfake.NewSTS(keys, "jwt-from-oidc", time.Hour)
+	t.Cleanup(sts.Close)
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	idp := oidcProvider(t, "jwt-from-oidc")
+	a := &config.AWSAuth{Region: "us-east-1", OIDC: &config.AWSOIDCExchange{
+		Issuer: idp.URL, ClientID: "aigw", ClientSecret: "wrong", RoleARN: "arn:aws:iam::1:role/r",
+	}}
+	h, err := New(awsBackend(t, a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Do(context.Background(), &translate.Upstream{Method: "POST", Path: "/model/m/converse", Header: http.Header{}})
+	if err == nil || !strings.Contains(err.Error(), "OIDC exchange for role arn:aws:iam::1:role/r") || !strings.Contains(err.Error(), "token endpoint") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong") {
+		t.Errorf("the client secret is in the error: %v", err)
+	}
+}
+
+func TestAWSCredentialOverride(t *testing.T) {
+	noIMDS(t)
+	keys := &awsfake.Keys{}
+	keys.Add("AKIAREQ", "req-secret", "", time.Time{})
+	b := awsBackend(t, &config.AWSAuth{Region: "us-east-1"})
+	b.Auth.Override = &config.CredentialOverride{Header: "x-aigw-aws-"}
+	h, err := New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &translate.Upstream{Method: "POST", Path: "/model/m/converse", Header: http.Header{}}
+	if err := h.Do(context.Background(), up); !errors.Is(err, ErrMissingCredential) {
+		t.Fatalf("no override headers: err = %v, want ErrMissingCredential", err)
+	}
+	up.Header.Set("X-Aigw-Aws-Access-Key-Id", "AKIAREQ")
+	up.Header.Set("X-Aigw-Aws-Secret-Access-Key", "req-secret")
+	if err := h.Do(context.Background(), up); err != nil {
+		t.Fatal(err)
+	}
+	if up.Header.Get("X-Aigw-Aws-Secret-Access-Key") != "" {
+		t.Error("the override header reached the upstream")
+	}
+	r := httptest.NewRequest("POST", "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse", nil)
+	r.Header = up.Header
+	if err := keys.Verify(r, nil, "bedrock", "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+}
