@@ -30,8 +30,8 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		ev := &Event{Method: method, Subject: s.subject, Route: s.rt.name(), Start: time.Now()}
 		var token any
-		if p, ok := req.GetParams().(interface{ GetProgressToken() any }); ok {
-			token = p.GetProgressToken()
+		if c, ok := req.(*mcp.CallToolRequest); ok && c.Params != nil {
+			token = c.Params.GetProgressToken()
 		}
 		defer s.track(ctx, token)()
 		res, err := s.handle(ctx, method, req, next, ev)
@@ -197,7 +197,6 @@ func (s *session) listTools(ctx context.Context, cfg *routeConfig, p *mcp.ListTo
 	return &mcp.ListToolsResult{Tools: pg, NextCursor: next}, nil
 }
 
-
 func names[T any](items []T, name func(T) string) string {
 	out := make([]string, len(items))
 	for i, it := range items {
@@ -224,6 +223,9 @@ func (cfg *routeConfig) lookup(exposed string) (*backend, string, bool) {
 }
 
 func (s *session) callTool(ctx context.Context, cfg *routeConfig, p *mcp.CallToolParamsRaw, ev *Event) (mcp.Result, error) {
+	if p == nil {
+		return nil, invalidParams("missing params")
+	}
 	ev.Tool = p.Name
 	b, tool, ok := cfg.lookup(p.Name)
 	if !ok || !b.cfg.Tools.Allows(tool) {
@@ -299,6 +301,9 @@ func (s *session) listPrompts(ctx context.Context, cfg *routeConfig, p *mcp.List
 }
 
 func (s *session) getPrompt(ctx context.Context, cfg *routeConfig, p *mcp.GetPromptParams, ev *Event) (mcp.Result, error) {
+	if p == nil {
+		return nil, invalidParams("missing params")
+	}
 	ev.Tool = p.Name
 	b, name, ok := cfg.lookup(p.Name)
 	if !ok {
@@ -413,6 +418,9 @@ func (cfg *routeConfig) resource(exposed string) (*backend, string, bool) {
 }
 
 func (s *session) readResource(ctx context.Context, cfg *routeConfig, p *mcp.ReadResourceParams, ev *Event) (mcp.Result, error) {
+	if p == nil {
+		return nil, invalidParams("missing params")
+	}
 	ev.Tool = p.URI
 	b, uri, ok := cfg.resource(p.URI)
 	if !ok {

@@ -1,8 +1,10 @@
 package mcpgw
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -224,11 +226,38 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if r.Method == http.MethodPost && isBatch(r) {
+		writeRPCError(w, http.StatusBadRequest, -32600, "JSON-RPC batches are not supported (removed in MCP 2025-06-18)")
+		return
+	}
 	if id := r.Header.Get("Mcp-Session-Id"); id != "" && !rt.g.ids.valid(id, subject) {
 		writeRPCError(w, http.StatusNotFound, -32600, "session not found")
 		return
 	}
 	rt.sdk.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, subject)))
+}
+
+// isBatch peeks at the body for a JSON array, leaving the body as it was for the handler.
+func isBatch(r *http.Request) bool {
+	br := bufio.NewReader(r.Body)
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, r.Body}
+	for i := 1; i <= 64; i++ {
+		b, err := br.Peek(i)
+		if err != nil || len(b) < i {
+			return false
+		}
+		switch b[i-1] {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '[':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // originAllowed guards browsers against DNS rebinding: an Origin, when sent, must be a loopback
@@ -259,4 +288,3 @@ func writeRPCError(w http.ResponseWriter, status int, code int, msg string) {
 	w.WriteHeader(status)
 	w.Write(body)
 }
-
