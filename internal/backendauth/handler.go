@@ -26,11 +26,12 @@ type Handler interface {
 // builders is the one table of credential types aigw can authenticate with, each with the
 // constructor of its handler. A type missing here is refused when the configuration loads.
 var builders = map[config.AuthType]func(b *config.Backend) (Handler, error){
-	config.AuthAPIKey:          newAPIKeyHandler,
-	config.AuthAnthropicAPIKey: newAPIKeyHandler,
-	config.AuthAzureAPIKey:     newAPIKeyHandler,
-	config.AuthAWSCredentials:  newAWSHandler,
-	config.AuthGCPCredentials:  newGCPHandler,
+	config.AuthAPIKey:           newAPIKeyHandler,
+	config.AuthAnthropicAPIKey:  newAPIKeyHandler,
+	config.AuthAzureAPIKey:      newAPIKeyHandler,
+	config.AuthAWSCredentials:   newAWSHandler,
+	config.AuthGCPCredentials:   newGCPHandler,
+	config.AuthAzureCredentials: newAzureHandler,
 }
 
 // Supported reports whether a handler exists for the credential type.

@@ -42,6 +42,7 @@ var registry = map[pair]Factory{
 	{EndpointAudioTranslations, config.SchemaOpenAI}:        newOpenAIGeneric,
 	{EndpointAudioTranslations, config.SchemaAzureOpenAI}:   newAzureOpenAIGeneric,
 	{EndpointRerank, config.SchemaCohere}:                   newCohereRerank,
+	{EndpointChatCompletions, config.SchemaGCPVertexAI}:     newOpenAIToGemini,
 }
 
 // New returns the translator from endpoint to the target's schema, or a 422 Error when aigw
