@@ -13,8 +13,8 @@ import (
 // This file compiles the decoded objects of a CRD YAML file to a Model, applying the CRDs'
 // defaults and the checks the API server and the reference's controller would make (the CEL rules
 // of the CRDs, dangling references, duplicates). Every message carries the file and line of the
-// field it is about. Backends are in crd_backend.go, routes and policies in crd_route.go, MCP and
-// quota in crd_other.go.
+// field it is about. Backends are in crd_backend.go, routes and policies in crd_route.go, MCP routes
+// in crd_mcproute.go, quota in crd_other.go.
 
 // Reference behaviour this follows:
 //   - the key a security policy reads from its Secret is "apiKey" (AWS: "credentials", Azure:
@@ -64,7 +64,7 @@ func (p *parsed) build() {
 	b.globalCosts()
 	b.buildRoutes()
 	b.trafficPolicies()
-	b.checkMCPRoutes()
+	b.buildMCPRoutes()
 	b.checkQuotaPolicies()
 	p.d.subject = ""
 }

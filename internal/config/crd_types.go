@@ -233,25 +233,25 @@ type gatewayConfigSpec struct {
 }
 
 type mcpRouteSpec struct {
-	ParentRefs      []parentRef     `json:"parentRefs" crd:"required"`
-	Hostnames       []string        `json:"hostnames"`
-	Path            *string         `json:"path"`
-	Headers         []headerMatch   `json:"headers"`
-	BackendRefs     []mcpBackendRef `json:"backendRefs" crd:"required"`
-	BackendSelector *yaml.Node      `json:"backendSelector"`
-	SecurityPolicy  *yaml.Node      `json:"securityPolicy"`
+	ParentRefs      []parentRef         `json:"parentRefs" crd:"required"`
+	Hostnames       []string            `json:"hostnames"`
+	Path            *string             `json:"path"`
+	Headers         []headerMatch       `json:"headers"`
+	BackendRefs     []mcpBackendRef     `json:"backendRefs" crd:"required"`
+	BackendSelector *mcpBackendSelector `json:"backendSelector"`
+	SecurityPolicy  *mcpSecurityPolicy  `json:"securityPolicy"`
 }
 
 type mcpBackendRef struct {
-	Name           string          `json:"name" crd:"required"`
-	Namespace      string          `json:"namespace"`
-	Group          *string         `json:"group"`
-	Kind           *string         `json:"kind"`
-	Port           *int32          `json:"port"`
-	Path           *string         `json:"path"`
-	ToolSelector   *toolSelector   `json:"toolSelector"`
-	ForwardHeaders []forwardHeader `json:"forwardHeaders"`
-	SecurityPolicy *yaml.Node      `json:"securityPolicy"`
+	Name           string                    `json:"name" crd:"required"`
+	Namespace      string                    `json:"namespace"`
+	Group          *string                   `json:"group"`
+	Kind           *string                   `json:"kind"`
+	Port           *int32                    `json:"port"`
+	Path           *string                   `json:"path"`
+	ToolSelector   *toolSelector             `json:"toolSelector"`
+	ForwardHeaders []forwardHeader           `json:"forwardHeaders"`
+	SecurityPolicy *mcpBackendSecurityPolicy `json:"securityPolicy"`
 }
 
 type toolSelector struct {
