@@ -178,6 +178,9 @@ func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, call *upstre
 		_, _ = w.Write(out)
 		return resp.StatusCode, fmt.Errorf("backend %s: %s", a.Ref.Backend.Name, resp.Status)
 	}
+	// An AWS event stream (Bedrock) is binary frames that its translator re-encodes as SSE: it
+	// is relayed chunk by chunk like SSE, but the SSE bounds apply only to SSE from the backend.
+	upstreamSSE := translate.IsEventStream(resp.Header)
 	if err := a.ResponseHeaders(resp.StatusCode, resp.Header); err != nil {
 		return s.failAttempt(w, a, err)
 	}
@@ -199,7 +202,7 @@ func (s *Server) respond(w http.ResponseWriter, a *extproc.Attempt, call *upstre
 	}
 	call.deadline.Stop()
 	copyHeaders(h, resp.Header)
-	return s.stream(w, a, call, body, idle)
+	return s.stream(w, a, call, body, idle, upstreamSSE)
 }
 
 // upstreamReadError reports a body that could not be read: 504 when the deadline ended it, 499
@@ -219,7 +222,7 @@ func upstreamReadError(call *upstreamCall, err error) error {
 // stream silent for longer than idle (when set) is ended. It returns the status the request is
 // recorded with: the upstream's for a stream that completed, the failure's for one that did not
 // (with a *streamAborted error: the client got an error event and the response must be aborted).
-func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstreamCall, body io.Reader, idle time.Duration) (int, error) {
+func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstreamCall, body io.Reader, idle time.Duration, upstreamSSE bool) (int, error) {
 	rc := http.NewResponseController(w)
 	// The headers go out with the first event, in one write, as httputil.ReverseProxy does.
 	w.WriteHeader(call.resp.StatusCode)
@@ -240,7 +243,7 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 		if idleTimer != nil {
 			idleTimer.Reset(idle)
 		}
-		if n > 0 {
+		if n > 0 && upstreamSSE {
 			// Bounds first, so no decoder ever buffers an oversized or overly deep event.
 			if err := guard.Check(buf[:n]); err != nil {
 				return s.abortStream(w, rc, a, err)

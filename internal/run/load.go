@@ -2,8 +2,13 @@ package run
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 
+	"github.com/aigw/aigw/internal/backendauth"
 	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/translate"
 )
 
 // LoadModel loads the configuration Run would serve from the same inputs (the file named, else
@@ -14,4 +19,35 @@ func LoadModel(opts Options) (*config.Model, error) {
 		return nil, errors.New("--demo serves a built-in simulator that exists only inside aigw; render a config file or the environment's keys instead")
 	}
 	return loadConfig(opts)
+}
+
+// served passes on a loaded Model only when aigw can serve every backend in it: a schema that
+// no translator serves, or a credential type without a handler, is a load error naming what is
+// supported, never a configuration that validates and then fails every request. The translator
+// table and the handler table are the one source of what is supported.
+func served(m *config.Model, err error) (*config.Model, error) {
+	if err != nil || m == nil {
+		return m, err
+	}
+	var errs []error
+	for _, b := range m.Backends {
+		if schemas := translate.Schemas(); !slices.Contains(schemas, b.Schema.Name) {
+			errs = append(errs, fmt.Errorf("backend %s: schema %s is not supported yet (supported: %s)", b.Name, b.Schema.Name, joinNames(schemas)))
+		}
+		if b.Auth != nil && !backendauth.Supported(b.Auth.Type) {
+			errs = append(errs, fmt.Errorf("backend %s: credential type %s is not supported yet (supported: %s)", b.Name, b.Auth.Type, backendauth.SupportedTypes()))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return m, nil
+}
+
+func joinNames[S ~string](names []S) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = string(n)
+	}
+	return strings.Join(out, ", ")
 }

@@ -196,7 +196,7 @@ func Run(ctx context.Context, opts Options) error {
 			interval = time.Second
 		}
 		rl := &reloader{path: path, pipeline: pipeline, log: log, interval: interval, adjust: adjust,
-			load: func() (*config.Model, error) { return config.LoadFile(path, opts.Getenv) }}
+			load: func() (*config.Model, error) { return served(config.LoadFile(path, opts.Getenv)) }}
 		reloading := make(chan struct{})
 		go func() { defer close(reloading); rl.run(ctx) }()
 		defer func() { <-reloading }() // the reloader logs; it must stop before the log closes
@@ -265,9 +265,9 @@ func buildModel(ctx context.Context, opts Options) (*config.Model, func(), error
 // loadConfig reads the configuration file, or else the provider environment variables.
 func loadConfig(opts Options) (*config.Model, error) {
 	if path := configPath(opts); path != "" {
-		return config.LoadFile(path, opts.Getenv)
+		return served(config.LoadFile(path, opts.Getenv))
 	}
-	return config.FromEnv(opts.Getenv)
+	return served(config.FromEnv(opts.Getenv))
 }
 
 // configPath is the configuration file to load: the one named, else config.yaml in the config

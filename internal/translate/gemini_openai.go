@@ -79,7 +79,8 @@ func (t *openAIToGemini) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	}
 	t.out = t.sse.Each(t.out[:0], chunk, t.stream.event)
 	if eos {
-		if len(t.sse.Rest()) > 0 { // a last event without its blank line
+		if len(t.sse.Rest()) > 0 { // a last event without its blank line, or a cut one
+			t.stream.atEOS = true
 			t.out = t.sse.Each(t.out, []byte("\n\n"), t.stream.event)
 		}
 		t.out = t.stream.end(t.out)
@@ -167,7 +168,7 @@ func (t *openAIToGemini) completion(body []byte) ([]byte, error) {
 		msg.ReasoningContent = ptr(m.reasoning.String())
 	}
 	res := oaChatCompletion{
-		ID: gmCompletionID(r.ResponseID), Object: "chat.completion", Created: t.now().Unix(), Model: t.responseModel(),
+		ID: gmCompletionID(r.ResponseID), Object: "chat.completion", Created: t.created(&r), Model: t.responseModel(),
 		Choices: []oaChoice{{Index: 0, Message: msg, FinishReason: &finish}},
 		Usage:   r.UsageMetadata.openAI(),
 	}
@@ -176,6 +177,14 @@ func (t *openAIToGemini) completion(body []byte) ([]byte, error) {
 		return nil, upstreamInvalid("cannot encode the chat completion: %v", err)
 	}
 	return out, nil
+}
+
+// created is the response's creation time (Vertex's createTime), or now.
+func (t *openAIToGemini) created(r *gmResponse) int64 {
+	if ts, err := time.Parse(time.RFC3339Nano, r.CreateTime); err == nil {
+		return ts.Unix()
+	}
+	return t.now().Unix()
 }
 
 // responseModel is the model the backend reported, or the one asked for.

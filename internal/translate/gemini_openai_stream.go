@@ -26,6 +26,7 @@ type gmToOAStream struct {
 	finish  string
 	ended   bool // a finishReason came
 	done    bool // nothing more may be written
+	atEOS   bool // the upstream body has ended: an unreadable event was cut off
 }
 
 func (s *gmToOAStream) event(dst []byte, ev SSEEvent) []byte {
@@ -34,6 +35,9 @@ func (s *gmToOAStream) event(dst []byte, ev SSEEvent) []byte {
 	}
 	var r gmResponse
 	if err := json.Unmarshal(ev.Data, &r); err != nil {
+		if s.atEOS {
+			return s.fail(dst, http.StatusBadGateway, "upstream_stream_truncated", "the Gemini backend's stream ended before the answer was complete")
+		}
 		return s.fail(dst, http.StatusBadGateway, "upstream_invalid", "the Gemini backend sent an event aigw cannot read")
 	}
 	if r.Error != nil {
@@ -48,7 +52,7 @@ func (s *gmToOAStream) event(dst []byte, ev SSEEvent) []byte {
 	if !s.started {
 		s.started = true
 		s.id = gmCompletionID(r.ResponseID)
-		s.created = s.t.now().Unix()
+		s.created = s.t.created(&r)
 		dst = s.chunk(dst, oaDelta{Role: "assistant", Content: ptr("")}, nil)
 	}
 	if len(r.Candidates) == 0 {

@@ -323,9 +323,14 @@ var gmThinkingLevels = map[string]string{
 	"none": "MINIMAL", "minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "HIGH", "max": "HIGH",
 }
 
-// gmMaxBudget is the largest thinking budget of the Gemini 2.5 models (Pro's; Flash takes 24576
-// and clamps).
-const gmMaxBudget = 32768
+// gmMaxBudget is the largest thinking budget of a Gemini 2.5 model: 24576 for Flash models,
+// 32768 for Pro.
+func gmMaxBudget(model string) int64 {
+	if strings.Contains(model, "flash") {
+		return 24576
+	}
+	return 32768
+}
 
 // gmThinkingConfig maps reasoning_effort (or Anthropic's thinking object) to thinkingConfig:
 // Gemini 3 models take a thinking level, 2.5 models a token budget (reasoning.go's table; "none"
@@ -341,7 +346,7 @@ func gmThinkingConfig(in *oaChatRequest, model string) (*gmThinking, error) {
 			if strings.HasPrefix(model, "gemini-3") {
 				effort = effortForBudget(*th.BudgetTokens)
 			} else {
-				return &gmThinking{IncludeThoughts: true, ThinkingBudget: ptr(min(*th.BudgetTokens, gmMaxBudget))}, nil
+				return &gmThinking{IncludeThoughts: true, ThinkingBudget: ptr(min(*th.BudgetTokens, gmMaxBudget(model)))}, nil
 			}
 		default:
 			effort = "medium"
@@ -364,7 +369,7 @@ func gmThinkingConfig(in *oaChatRequest, model string) (*gmThinking, error) {
 	if !ok {
 		return nil, badRequest("reasoning_effort", "unknown reasoning_effort %q", effort)
 	}
-	return &gmThinking{IncludeThoughts: true, ThinkingBudget: ptr(min(l.budget, gmMaxBudget))}, nil
+	return &gmThinking{IncludeThoughts: true, ThinkingBudget: ptr(min(l.budget, gmMaxBudget(model)))}, nil
 }
 
 // geminiPath is the path of a Gemini model method relative to the Vertex location (the GCP

@@ -109,6 +109,7 @@ type gmResponse struct {
 	UsageMetadata  *gmUsage       `json:"usageMetadata"`
 	ModelVersion   string         `json:"modelVersion"`
 	ResponseID     string         `json:"responseId"`
+	CreateTime     string         `json:"createTime"`
 	PromptFeedback *gmFeedback    `json:"promptFeedback"`
 	Error          *gmErrorDetail `json:"error"` // sent in place of a response on some failures
 }

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/aigw/aigw/internal/config"
 )
@@ -42,6 +43,8 @@ var registry = map[pair]Factory{
 	{EndpointAudioTranslations, config.SchemaOpenAI}:        newOpenAIGeneric,
 	{EndpointAudioTranslations, config.SchemaAzureOpenAI}:   newAzureOpenAIGeneric,
 	{EndpointRerank, config.SchemaCohere}:                   newCohereRerank,
+	{EndpointChatCompletions, config.SchemaAWSBedrock}:      newOpenAIToBedrock,
+	{EndpointMessages, config.SchemaAWSBedrock}:             newAnthropicToBedrock,
 	{EndpointChatCompletions, config.SchemaGCPVertexAI}:     newOpenAIToGemini,
 }
 
@@ -66,4 +69,17 @@ func New(endpoint Endpoint, t Target) (Translator, error) {
 func Supports(endpoint Endpoint, schema config.SchemaName) bool {
 	_, ok := registry[pair{endpoint, schema}]
 	return ok
+}
+
+// Schemas lists, sorted, the backend schemas some client endpoint can reach: a backend of any
+// other schema is refused when the configuration loads.
+func Schemas() []config.SchemaName {
+	var out []config.SchemaName
+	for p := range registry {
+		if !slices.Contains(out, p.schema) {
+			out = append(out, p.schema)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -1,0 +1,289 @@
+package xds
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/extproc"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// exampleEnv are dummy values for the variables the examples in configs/ substitute.
+var exampleEnv = map[string]string{
+	"OPENAI_API_KEY": "sk-example", "ANTHROPIC_API_KEY": "sk-ant-example", "AZURE_OPENAI_API_KEY": "az-example",
+	"AZURE_OPENAI_RESOURCE": "example", "GEMINI_API_KEY": "example", "COHERE_API_KEY": "example",
+	"MISTRAL_API_KEY": "example", "GROQ_API_KEY": "example", "TOGETHER_API_KEY": "example",
+	"DEEPINFRA_API_KEY": "example", "DEEPSEEK_API_KEY": "example", "SAMBANOVA_API_KEY": "example",
+	"XAI_API_KEY": "example", "HUNYUAN_API_KEY": "example", "OPENROUTER_API_KEY": "example",
+}
+
+func getenv(k string) string { return exampleEnv[k] }
+
+// stableJSON renders resources as indented JSON that does not change from run to run (protojson
+// varies its whitespace on purpose).
+func stableJSON(t *testing.T, msgs []proto.Message) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	out.WriteString("[\n")
+	for i, m := range msgs {
+		raw, err := protojson.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var compact, indented bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Indent(&indented, compact.Bytes(), "  ", "  "); err != nil {
+			t.Fatal(err)
+		}
+		out.WriteString("  ")
+		out.Write(indented.Bytes())
+		if i < len(msgs)-1 {
+			out.WriteString(",")
+		}
+		out.WriteString("\n")
+	}
+	out.WriteString("]\n")
+	return out.Bytes()
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/xds -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./internal/xds -update rewrites it); got:\n%s", path, got)
+	}
+}
+
+// TestExampleConfigs compiles every example in configs/: every resource passes ValidateAll (in
+// Build), the snapshot is consistent, and the resources match the golden files.
+func TestExampleConfigs(t *testing.T) {
+	files, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configurations: %v", err)
+	}
+	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "prices.yaml" })
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			m, err := config.LoadFile(f, getenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Build(m, Options{Port: 1975})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules := 0
+			for _, r := range m.Routes {
+				rules += len(r.Rules)
+			}
+			if len(res.Clusters) == 0 || len(res.Clusters) > rules {
+				t.Errorf("%d clusters for %d rules", len(res.Clusters), rules)
+			}
+			s := NewServer(Options{Port: 1975}, nil)
+			if err := s.Update(m); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+".json", stableJSON(t, res.All()))
+		})
+	}
+}
+
+func testBackend(name, u string) *config.Backend {
+	ep, _ := url.Parse(u)
+	return &config.Backend{Name: name, Schema: config.Schema{Name: config.SchemaOpenAI, Prefix: "/v1"}, Endpoint: ep}
+}
+
+// TestClusterEndpoints: priorities become dense Envoy priorities, weights endpoint weights,
+// zero weights no endpoint; each endpoint names its reference; https endpoints get a TLS socket.
+func TestClusterEndpoints(t *testing.T) {
+	caPEM := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	tlsB := testBackend("secure", "https://llm.example.com")
+	tlsB.TLS = &config.TLS{ServerName: "sni.example.com", CACertPEM: caPEM}
+	rule := &config.Rule{Name: "r/0", Timeout: 5 * time.Second, Backends: []*config.BackendRef{
+		{Backend: testBackend("a", "http://127.0.0.1:8001"), Weight: 3, Priority: 5},
+		{Backend: testBackend("zero", "http://127.0.0.1:8002"), Weight: 0},
+		{Backend: tlsB, Weight: 1, Priority: 5},
+		{Backend: testBackend("fallback", "http://127.0.0.1:8003"), Weight: 1, Priority: 9},
+	}, Retry: &config.RetryPolicy{NumRetries: 4, Statuses: []int{503}, BaseBackoff: time.Second, MaxBackoff: 4 * time.Second}}
+	m := &config.Model{Routes: []*config.Route{{Name: "r", Rules: []*config.Rule{rule}}}}
+	res, err := Build(m, Options{Port: 1975})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Clusters[0]
+	eps := c.LoadAssignment.Endpoints
+	if len(eps) != 2 || eps[0].Priority != 0 || eps[1].Priority != 1 || len(eps[0].LbEndpoints) != 2 || len(eps[1].LbEndpoints) != 1 {
+		t.Fatalf("endpoints %v", eps)
+	}
+	first := eps[0].LbEndpoints[0]
+	if first.LoadBalancingWeight.GetValue() != 3 || first.Metadata.FilterMetadata[extproc.EndpointMetadataNamespace].Fields["ref"].GetNumberValue() != 0 {
+		t.Errorf("first endpoint %v", first)
+	}
+	if ref := eps[1].LbEndpoints[0].Metadata.FilterMetadata[extproc.EndpointMetadataNamespace].Fields["ref"].GetNumberValue(); ref != 3 {
+		t.Errorf("fallback endpoint is reference %v, want 3", ref)
+	}
+	if len(c.TransportSocketMatches) != 1 || c.TransportSocketMatches[0].Match.Fields[tlsMatchKey].GetStringValue() != "2" {
+		t.Errorf("transport socket matches %v", c.TransportSocketMatches)
+	}
+	rp := res.Routes[0].VirtualHosts[0].Routes[0].GetRoute().RetryPolicy
+	if rp.NumRetries.GetValue() != 4 || !slices.Contains(rp.RetriableStatusCodes, 503) || rp.RetryPriority == nil || rp.RetryBackOff.MaxInterval.AsDuration() != 4*time.Second {
+		t.Errorf("retry policy %v", rp)
+	}
+}
+
+// TestRoutesByHost: routes with hostnames get their own virtual host, which also holds the
+// rules that serve every host; the catch-all has only those.
+func TestRoutesByHost(t *testing.T) {
+	b := testBackend("a", "http://127.0.0.1:8001")
+	ref := func() []*config.BackendRef { return []*config.BackendRef{{Backend: b, Weight: 1}} }
+	m := &config.Model{Routes: []*config.Route{
+		{Name: "scoped", Hostnames: []string{"llm.example.com"}, Rules: []*config.Rule{{Name: "scoped/0", Backends: ref()}}},
+		{Name: "all", Rules: []*config.Rule{{Name: "all/0", Backends: ref()}}},
+	}}
+	res, err := Build(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vhs := res.Routes[0].VirtualHosts
+	if len(vhs) != 2 || vhs[0].Domains[0] != "llm.example.com" || len(vhs[0].Routes) != 2 || vhs[1].Domains[0] != "*" || len(vhs[1].Routes) != 1 {
+		t.Fatalf("virtual hosts %v", vhs)
+	}
+}
+
+// TestBootstrap: the bootstrap validates and names the three sockets.
+func TestBootstrap(t *testing.T) {
+	js, err := BootstrapJSON(BootstrapOptions{AdminSocket: "/run/aigw/admin.sock", XDSSocket: "/run/aigw/xds.sock", ExtProcSocket: "/run/aigw/extproc.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/run/aigw/admin.sock", "/run/aigw/xds.sock", "/run/aigw/extproc.sock", XDSCluster, ExtProcCluster} {
+		if !bytes.Contains(js, []byte(want)) {
+			t.Errorf("bootstrap lacks %q", want)
+		}
+	}
+}
+
+// TestADSServesSnapshots: an ADS client (as Envoy) gets the listener and the clusters over a unix
+// socket, and a new Model arrives as a new version on the same stream.
+func TestADSServesSnapshots(t *testing.T) {
+	b := testBackend("a", "http://127.0.0.1:8001")
+	model := func(rules ...string) *config.Model {
+		var rs []*config.Rule
+		for _, r := range rules {
+			rs = append(rs, &config.Rule{Name: r, Backends: []*config.BackendRef{{Backend: b, Weight: 1}}})
+		}
+		return &config.Model{Routes: []*config.Route{{Name: "r", Rules: rs}}}
+	}
+	s := NewServer(Options{Port: 1975}, nil)
+	if err := s.Update(model("r/0")); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "xds.sock")
+	ln, err := ListenUnix(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g := grpc.NewServer()
+	s.Register(ctx, g)
+	go func() { _ = g.Serve(ln) }()
+	defer g.Stop()
+	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &corev3.Node{Id: NodeID}
+	if err := ads.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := ads.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.VersionInfo != "1" || len(resp.Resources) != 1 {
+		t.Fatalf("version %q, %d clusters", resp.VersionInfo, len(resp.Resources))
+	}
+	var c clusterv3.Cluster
+	if err := resp.Resources[0].UnmarshalTo(&c); err != nil || c.Name != "aigw-rule/r/0" {
+		t.Fatalf("cluster %v %v", c.Name, err)
+	}
+	// ACK, then a reload: the new snapshot is pushed.
+	if err := ads.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(model("r/0", "r/1")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = ads.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.VersionInfo != "2" || len(resp.Resources) != 2 {
+		t.Fatalf("after reload: version %q, %d clusters", resp.VersionInfo, len(resp.Resources))
+	}
+	if err := ads.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ListenerType}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = ads.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.TypeUrl != resourcev3.ListenerType || len(resp.Resources) != 1 {
+		t.Fatalf("listeners: %v", resp)
+	}
+	var l listenerv3.Listener
+	var hcm hcmv3.HttpConnectionManager
+	if err := resp.Resources[0].UnmarshalTo(&l); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
+		t.Fatal(err)
+	}
+	if len(hcm.HttpFilters) != 2 || hcm.HttpFilters[0].Name != extProcFilterName || hcm.HttpFilters[1].Name != routerFilterName {
+		t.Errorf("http filters %v", hcm.HttpFilters)
+	}
+}
