@@ -45,6 +45,8 @@ type RunOptions struct {
 	OnReady func(run.Ready)
 	// TUI shows the `aigw tui` view in this terminal while the gateway runs (--tui).
 	TUI bool
+	// CaptureContent puts each request's messages on the event stream (--capture-content).
+	CaptureContent bool
 }
 
 func newRunCmd(f *Factory, g *globalOptions, runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -117,6 +119,7 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.Float64Var(&opts.DemoTokensPerSecond, "demo-tps", 60, "with --demo: simulated output tokens per second (0 for as fast as possible)")
 	fl.BoolVar(&opts.ValidateOnly, "validate-only", false, "check the configuration, print what it resolves to, and exit")
 	fl.BoolVar(&opts.TUI, "tui", false, "watch the gateway in this terminal (the aigw tui view); status and logs go to the run log only")
+	fl.BoolVar(&opts.CaptureContent, "capture-content", false, "put each request's messages and tool calls on the admin event stream, for aigw tui's Trace view (OPENINFERENCE_HIDE_* still apply)")
 	fl.Int64Var(&opts.MaxRequestBodyBytes, "max-request-body-bytes", config.DefaultMaxRequestBodyBytes, "largest request body accepted (413 above it)")
 	fl.DurationVar(&opts.Limits.RequestBodyTimeout, "request-body-timeout", proxy.DefaultRequestBodyTimeout, "time a client has to send its whole request body (408 past it)")
 	fl.IntVar(&opts.Limits.MaxConnections, "max-connections", proxy.DefaultMaxConnections, "most client connections open at once; more wait in the listen queue")
@@ -146,6 +149,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		LogMaxSize:          opts.LogMaxSize,
 		LogMaxFiles:         opts.LogMaxFiles,
 		PricesPath:          opts.PricesPath,
+		CaptureContent:      opts.CaptureContent,
 		Forced:              opts.Forced,
 		Getenv:              opts.Getenv,
 		Status:              opts.IO.ErrOut,

@@ -84,6 +84,7 @@ func (s *Stream) Attempt(ctx context.Context, ref *config.BackendRef) (*Attempt,
 	s.ev.BackendModel = model
 	s.started()
 	s.obs.span.Attempt(s.ev.Attempts, s.ev.Backend, s.ev.Provider, model, endpointHost(b), up.Header)
+	s.obs.content.Attempt()
 	s.publish(&observe.Event{Kind: observe.KindAttempt, Attempt: &observe.AttemptInfo{
 		Try: s.ev.Attempts, Backend: s.ev.Backend, Provider: s.ev.Provider, BackendModel: model,
 	}})
@@ -120,6 +121,7 @@ func (a *Attempt) ResponseHeaders(status int, h http.Header) error {
 func (a *Attempt) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	out, err := a.tr.ResponseBody(chunk, eos)
 	a.s.obs.span.Response(out)
+	a.s.obs.content.Response(out)
 	if len(out) > 0 && !a.sawBody && a.s.req.Stream {
 		a.sawBody = true
 		a.s.obs.span.FirstToken()

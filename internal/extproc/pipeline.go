@@ -29,6 +29,9 @@ type Pipeline struct {
 	hub     *observe.Hub
 	prices  *observe.Prices
 	tracing *observe.Tracing
+	// content, when set, puts each request's messages on its end event, under these privacy
+	// settings (content capture, aigw run --capture-content).
+	content *observe.Privacy
 	// logHeaders are the request headers copied to the event's attributes (access log, OTLP logs).
 	logHeaders []observe.HeaderAttribute
 	// metricHeaders are the request headers copied to the event's metric attributes.
@@ -50,6 +53,12 @@ func WithPrices(c *observe.Prices) Option { return func(p *Pipeline) { p.prices 
 
 // WithTracing traces every request with t (nil: no tracing, at no cost).
 func WithTracing(t *observe.Tracing) Option { return func(p *Pipeline) { p.tracing = t } }
+
+// WithContentCapture puts each request's messages and tool calls on its end event in the hub
+// (for aigw tui's Trace view), masked by privacy as traces are.
+func WithContentCapture(privacy observe.Privacy) Option {
+	return func(p *Pipeline) { p.content = &privacy }
+}
 
 // WithLogHeaders copies the mapped request headers to each request event's attributes.
 func WithLogHeaders(m []observe.HeaderAttribute) Option {
@@ -94,6 +103,7 @@ func (p *Pipeline) NewStream(e translate.Endpoint) *Stream {
 type streamObs struct {
 	startSent bool
 	span      *observe.RequestSpan
+	content   *observe.ContentRecorder // nil unless content capture is on
 }
 
 // observeHeaders starts the request's span (continuing the client's trace) and keeps the mapped
@@ -125,6 +135,10 @@ func (s *Stream) started() {
 	if s.p.hub == nil {
 		return
 	}
+	if s.p.content != nil {
+		s.obs.content = observe.NewContentRecorder(s.endpoint, *s.p.content)
+		s.obs.content.Request(s.req.Header.Get("Content-Type"), s.req.Body, s.req.Stream)
+	}
 	s.publish(&observe.Event{Kind: observe.KindStart, Time: s.ev.Start, Start: &observe.StartInfo{
 		Operation: s.ev.Operation, Endpoint: s.ev.Endpoint, RequestModel: s.ev.RequestModel,
 		Route: s.ev.Route, Stream: s.ev.Stream, TraceID: s.ev.TraceID,
@@ -140,5 +154,5 @@ func (s *Stream) observeEnd() {
 	}
 	s.started()
 	s.obs.span.End(&s.ev, price)
-	s.publish(&observe.Event{Kind: observe.KindEnd, End: &s.ev})
+	s.publish(&observe.Event{Kind: observe.KindEnd, End: &s.ev, Content: s.obs.content.Content(s.ev.Status < 400 && s.ev.Error == "")})
 }

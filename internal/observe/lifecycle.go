@@ -52,6 +52,9 @@ type Event struct {
 	End        *RequestEvent   `json:"end,omitempty"`
 	Progress   *ProgressInfo   `json:"progress,omitempty"`
 	AttemptEnd *AttemptEndInfo `json:"attempt_end,omitempty"`
+	// Content is the request's messages and its answer's, on end events when content capture
+	// is on (added within schema version 1).
+	Content *Content `json:"content,omitempty"`
 }
 
 // StartInfo is what is known when a request's body has been read.

@@ -46,10 +46,8 @@ type RequestSpan struct {
 	ctx      context.Context
 	span     trace.Span
 	attempt  trace.Span
-	stream   bool
-	asm      *assembler
-	body     []byte // a whole (non-streamed) response, up to maxAssembledBytes
-	describe bool   // whether the request has been seen
+	resp     responseRecorder
+	describe bool // whether the request has been seen
 	// The client's request, described when the span ends.
 	contentType string
 	reqBody     []byte
@@ -93,11 +91,9 @@ func (r *RequestSpan) Request(contentType string, body []byte, stream bool) {
 	if !r.Recording() || r.describe {
 		return
 	}
-	r.describe, r.stream = true, stream
+	r.describe = true
 	r.contentType, r.reqBody = contentType, body
-	if stream {
-		r.asm = newAssembler(r.e)
-	}
+	r.resp.start(r.e, stream)
 }
 
 // Attempt ends the previous attempt's span and starts one for try number try at a backend, and
@@ -125,9 +121,8 @@ func (r *RequestSpan) Attempt(try int, backend, provider, model, host string, up
 	if span.SpanContext().IsValid() {
 		r.t.prop.Inject(ctx, propagation.HeaderCarrier(upstream))
 	}
-	r.body, r.asm = r.body[:0], nil
-	if r.stream && r.Recording() {
-		r.asm = newAssembler(r.e)
+	if r.Recording() {
+		r.resp.reset()
 	}
 }
 
@@ -144,15 +139,8 @@ func (r *RequestSpan) AttemptStatus(status int) {
 
 // Response takes the next bytes sent to the client of a successful answer.
 func (r *RequestSpan) Response(out []byte) {
-	if !r.Recording() || len(out) == 0 {
-		return
-	}
-	if r.asm != nil {
-		r.asm.write(out)
-		return
-	}
-	if len(r.body)+len(out) <= maxAssembledBytes {
-		r.body = append(r.body, out...)
+	if r.Recording() {
+		r.resp.write(out)
 	}
 }
 
@@ -194,11 +182,7 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 		requestAttrs(a, r.e, r.contentType, r.reqBody)
 	}
 	if ev.Status < 400 {
-		if r.asm != nil {
-			r.asm.attrs(a)
-		} else if len(r.body) > 0 {
-			responseAttrs(a, r.e, r.body, "")
-		}
+		r.resp.attrs(a)
 	}
 	outcomeAttrs(a, ev, price)
 	r.span.SetAttributes(a.kv...)

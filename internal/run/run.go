@@ -60,6 +60,9 @@ type Options struct {
 	// PricesPath is a price catalog to consult before the built-in one (--prices); without it,
 	// prices.yaml in the config home is used when it exists.
 	PricesPath string
+	// CaptureContent puts each request's messages and tool calls on its end event in the event
+	// stream (under the OPENINFERENCE_HIDE_* privacy settings), for aigw tui's Trace view.
+	CaptureContent bool
 	// Status receives human status lines (the ready line, warnings).
 	Status io.Writer
 	// OnReady is called once both servers listen, with their base URLs.
@@ -161,9 +164,13 @@ func Run(ctx context.Context, opts Options) error {
 	events := observe.NewQueue(bus, 4096)
 	defer events.Close() // runs before the log file closes: every event is written
 
-	pipeline = extproc.New(model, events, extproc.WithHub(hub), extproc.WithPrices(prices),
+	popts := []extproc.Option{extproc.WithHub(hub), extproc.WithPrices(prices),
 		extproc.WithTracing(tel.Tracing), extproc.WithLogHeaders(tel.Headers.Log),
-		extproc.WithMetricHeaders(tel.Headers.Metrics))
+		extproc.WithMetricHeaders(tel.Headers.Metrics)}
+	if opts.CaptureContent {
+		popts = append(popts, extproc.WithContentCapture(observe.PrivacyFromEnv(opts.Getenv)))
+	}
+	pipeline = extproc.New(model, events, popts...)
 	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))

@@ -28,6 +28,8 @@ type Request struct {
 	OutputEstimated bool
 	// End is the final record, nil while the request is in flight.
 	End *observe.RequestEvent
+	// Content is the request's and answer's messages, when the gateway captures content.
+	Content *observe.Content
 	// Lost marks a request whose end the TUI will never see: the gateway restarted, or the
 	// stream lost events while it was in flight.
 	Lost bool
@@ -232,7 +234,7 @@ func (s *Store) Apply(ev *observe.Event) {
 		}
 	case observe.KindEnd:
 		if e := ev.End; e != nil && r.End == nil {
-			r.End, r.Lost = e, false
+			r.End, r.Lost, r.Content = e, false, ev.Content
 			if !e.Start.IsZero() {
 				r.Start = e.Start
 			}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/aigw/aigw/internal/observe"
 )
 
 // traceView draws one request in detail: what it asked and got, its attempts as a timeline,
@@ -19,9 +21,12 @@ type traceView struct {
 // scroll moves the text by delta lines.
 func (v *traceView) scroll(delta int) { v.offset = max(0, v.offset+delta) }
 
-// contentHidden is what the trace says of messages and tool calls: the event stream does not
-// carry them.
-const contentHidden = "hidden: the event stream carries no message content (content capture is off)"
+// contentHidden is what the trace says of messages and tool calls when the event stream does
+// not carry them.
+const contentHidden = "hidden: content capture is off (start aigw run with --capture-content to see messages here)"
+
+// maxContentLines bounds the lines one message or value takes in the trace.
+const maxContentLines = 12
 
 func (v *traceView) lines(s *Styles, r *Request, now time.Time, loc *time.Location, width int) []string {
 	if r == nil {
@@ -117,13 +122,76 @@ func (v *traceView) lines(s *Styles, r *Request, now time.Time, loc *time.Locati
 	out = append(out, v.timeline(s, r, now, width)...)
 	out = append(out, "")
 	out = append(out, "  "+s.Title.Render("Messages and tool calls"))
-	out = append(out, "  "+s.Dim.Render(contentHidden))
+	out = append(out, v.content(s, r, width)...)
 	if r.End != nil && r.End.Error != "" {
 		out = append(out, "", "  "+s.Title.Render("Error"))
 		for _, l := range strings.Split(ansi.Wrap(r.End.Error, max(20, width-4), " "), "\n") {
 			out = append(out, "  "+s.Error.Render(l))
 		}
 	}
+	return out
+}
+
+// content draws the request's messages and the answer's, each under its role, with the tool
+// calls made and answered; text wraps to the width and is cut after maxContentLines lines.
+func (v *traceView) content(s *Styles, r *Request, width int) []string {
+	c := r.Content
+	if c == nil {
+		if r.End == nil {
+			return []string{"  " + s.Dim.Render("shown when the request ends")}
+		}
+		return []string{"  " + s.Dim.Render(contentHidden)}
+	}
+	var out []string
+	text := func(indent, t string) {
+		wrapped := strings.Split(ansi.Wrap(t, max(20, width-len(indent)), " "), "\n")
+		for i, l := range wrapped {
+			if i == maxContentLines {
+				out = append(out, indent+s.Dim.Render(fmt.Sprintf("… %d more lines", len(wrapped)-i)))
+				break
+			}
+			out = append(out, indent+l)
+		}
+	}
+	messages := func(heading string, msgs []observe.Message, raw string) {
+		out = append(out, "  "+s.Label.Render(heading))
+		if len(msgs) == 0 {
+			if raw == "" {
+				out = append(out, "    "+s.Dim.Render("none"))
+				return
+			}
+			text("    ", raw)
+			return
+		}
+		for _, m := range msgs {
+			role := m.Role
+			if role == "" {
+				role = "message"
+			}
+			if m.Name != "" {
+				role += " (" + m.Name + ")"
+			}
+			if m.ToolCallID != "" {
+				role += " → result of " + m.ToolCallID
+			}
+			out = append(out, "   "+s.Title.Render(role))
+			if m.Text != "" {
+				text("    ", m.Text)
+			}
+			for _, tc := range m.ToolCalls {
+				call := "⚙ " + tc.Name + "(" + tc.Arguments + ")"
+				if tc.ID != "" {
+					call += "  " + tc.ID
+				}
+				text("    ", call)
+			}
+		}
+	}
+	messages("Request", c.Input, c.InputValue)
+	if r.End != nil && r.End.Failed() && len(c.Output) == 0 && c.OutputValue == "" {
+		return out
+	}
+	messages("Answer", c.Output, c.OutputValue)
 	return out
 }
 

@@ -36,6 +36,11 @@ func TestGoldenViews(t *testing.T) {
 		{"trace_error", func(m *Model) { selectID(t, m, "req-0004-error"); m.Update(press("enter")) }},
 		{"trace_streaming", func(m *Model) { selectID(t, m, "req-0007-stream"); m.Update(press("enter")) }},
 		{"trace_retry", func(m *Model) { selectID(t, m, "req-0006-reason"); m.Update(press("enter")) }},
+		{"trace_content", func(m *Model) {
+			m.Update(EventsMsg(contentEvents()))
+			selectID(t, m, "req-0009-tools")
+			m.Update(press("enter"))
+		}},
 		{"filter_errors", func(m *Model) { m.Update(press("/")); typeText(m, "status:error"); m.Update(press("enter")) }},
 		{"sort_cost", func(m *Model) { m.Update(press("s")); m.Update(press("s")); m.Update(press("s")) }},
 		{"paused", func(m *Model) {
@@ -112,5 +117,27 @@ func golden(t *testing.T, file, screen string, w, h int) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs (run with -update after a deliberate change)\n--- got\n%s--- want\n%s", file, got, want)
+	}
+}
+
+// contentEvents is one request whose end event carries its messages (content capture on): a
+// user turn and a tool result in, a tool call out.
+func contentEvents() []*observe.Event {
+	id, at := "req-0009-tools", scriptNow.Add(-2*time.Second)
+	return []*observe.Event{
+		{V: 1, Seq: 40, Kind: observe.KindStart, Time: at, ID: id, Start: &observe.StartInfo{Operation: "chat", Endpoint: "chat_completions", RequestModel: "gpt-4o-mini"}},
+		{V: 1, Seq: 41, Kind: observe.KindAttempt, Time: at, ID: id, Attempt: &observe.AttemptInfo{Try: 1, Backend: "openai", BackendModel: "gpt-4o-mini"}},
+		{V: 1, Seq: 42, Kind: observe.KindEnd, Time: at.Add(800 * time.Millisecond), ID: id,
+			End: &observe.RequestEvent{ID: id, Start: at, Duration: 800 * time.Millisecond, Operation: "chat", Endpoint: "chat_completions",
+				Backend: "openai", RequestModel: "gpt-4o-mini", Status: 200, Attempts: 1, Usage: usage.Usage{InputTokens: 52, OutputTokens: 18, TotalTokens: 70}},
+			Content: &observe.Content{
+				Input: []observe.Message{
+					{Role: "system", Text: "You are terse."},
+					{Role: "user", Text: "What is the weather in Paris?"},
+					{Role: "assistant", ToolCalls: []observe.ToolCall{{ID: "call_1", Name: "get_weather", Arguments: `{"city":"Paris"}`}}},
+					{Role: "tool", ToolCallID: "call_1", Text: `{"temp_c":21}`},
+				},
+				Output: []observe.Message{{Role: "assistant", Text: "21 °C and sunny in Paris."}},
+			}},
 	}
 }
