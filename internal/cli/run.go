@@ -45,6 +45,10 @@ type RunOptions struct {
 	OnReady func(run.Ready)
 	// TUI shows the `aigw tui` view in this terminal while the gateway runs (--tui).
 	TUI bool
+	// MCPConfigPath, MCPJSON and MCPSessionIterations are --mcp-config, --mcp-json and
+	// --mcp-session-encryption-iterations.
+	MCPConfigPath, MCPJSON string
+	MCPSessionIterations   int
 	// CaptureContent puts each request's messages on the event stream (--capture-content).
 	CaptureContent bool
 }
@@ -91,6 +95,9 @@ from --demo, a built-in simulated provider that works offline.`,
 			if l := opts.Limits; l.RequestBodyTimeout <= 0 || l.MaxConnections <= 0 || l.MaxUpstreamBodyBytes <= 0 || l.MaxStreamEventBytes <= 0 {
 				return usageErrorf("--request-body-timeout, --max-connections, --max-upstream-body-bytes and --max-stream-event-bytes must be positive")
 			}
+			if opts.MCPSessionIterations < 0 {
+				return usageErrorf("--mcp-session-encryption-iterations must not be negative")
+			}
 			if opts.ShutdownGrace <= 0 {
 				return usageErrorf("--shutdown-grace must be positive")
 			}
@@ -125,6 +132,9 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.IntVar(&opts.Limits.MaxConnections, "max-connections", proxy.DefaultMaxConnections, "most client connections open at once; more wait in the listen queue")
 	fl.Int64Var(&opts.Limits.MaxUpstreamBodyBytes, "max-upstream-body-bytes", proxy.DefaultMaxUpstreamBodyBytes, "largest non-streamed provider response, decompressed (502 above it)")
 	fl.IntVar(&opts.Limits.MaxStreamEventBytes, "max-stream-event-bytes", proxy.DefaultMaxStreamEventBytes, "largest provider stream event (the stream ends with an error event above it)")
+	fl.StringVar(&opts.MCPConfigPath, "mcp-config", "", `MCP servers to serve at /mcp: a {"mcpServers": {...}} JSON file (Claude Desktop, Cursor, VS Code); reloaded on change`)
+	fl.StringVar(&opts.MCPJSON, "mcp-json", "", `MCP servers to serve at /mcp, as {"mcpServers": {...}} JSON text`)
+	fl.IntVar(&opts.MCPSessionIterations, "mcp-session-encryption-iterations", 0, "derive the MCP session id key with PBKDF2 of this many iterations, once at start (0: HKDF); the key's seed is random, kept mode 0600 in the data home")
 	fl.StringVar(&opts.PricesPath, "prices", "", "price catalog consulted before the built-in one (default: prices.yaml in the config home, when present)")
 	fl.Int64Var(&opts.LogMaxSize, "log-max-size", observe.DefaultLogMaxSize, "size in bytes at which the run log rotates (0 never rotates)")
 	fl.IntVar(&opts.LogMaxFiles, "log-max-files", observe.DefaultLogMaxFiles, "rotated run logs kept (aigw.log.1 is the newest)")
@@ -156,6 +166,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		OnReady:             opts.OnReady,
 		PortFromConfig:      !opts.PortSet,
 	}
+	ro.MCPConfigPath, ro.MCPJSON, ro.MCPSessionIterations = opts.MCPConfigPath, opts.MCPJSON, opts.MCPSessionIterations
 	if opts.ValidateOnly {
 		summary, err := run.Validate(ro)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/aigw/aigw/internal/mcpgw/authz"
 )
 
 // List kinds, for list_changed bookkeeping.
@@ -28,6 +31,11 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
 			s.attach(ss)
 		}
+		var hdr http.Header
+		if x := req.GetExtra(); x != nil {
+			hdr = x.Header
+		}
+		ctx = authz.WithRequest(ctx, s.rt.path, hdr) // the route and headers the rules see
 		ev := &Event{Method: method, Subject: s.subject, Route: s.rt.name(), Start: time.Now()}
 		var token any
 		if c, ok := req.(*mcp.CallToolRequest); ok && c.Params != nil {
@@ -172,7 +180,7 @@ func (s *session) visibleTools(ctx context.Context, cfg *routeConfig) []*mcp.Too
 			names[i] = t.Name
 		}
 		keep := map[string]bool{}
-		for _, n := range az.FilterTools(ctx, s.subject, names) {
+		for _, n := range az.FilterTools(authz.WithRequest(ctx, s.rt.path, nil), s.subject, names) {
 			keep[n] = true
 		}
 		tools = slices.DeleteFunc(tools, func(t *mcp.Tool) bool { return !keep[t.Name] })

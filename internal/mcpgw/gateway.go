@@ -5,6 +5,7 @@ package mcpgw
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,15 +67,19 @@ func New(opts Options) (*Gateway, error) {
 		opts.SessionIdleTimeout = 30 * time.Minute
 	}
 	path := opts.SeedPath
-	if path == "" {
-		if opts.DataHome == "" {
-			return nil, errors.New("mcp gateway: no data home for the session seed")
-		}
+	if path == "" && opts.DataHome != "" {
 		path = filepath.Join(opts.DataHome, SeedFileName)
 	}
-	seed, err := loadSeed(path)
-	if err != nil {
-		return nil, err
+	var seed []byte
+	if path == "" {
+		// Without a data home (embedded uses, tests), session ids hold for this process only.
+		seed = make([]byte, seedBytes)
+		rand.Read(seed)
+	} else {
+		var err error
+		if seed, err = loadSeed(path); err != nil {
+			return nil, err
+		}
 	}
 	ids, err := newSessionCipher(seed, opts.KeyIterations)
 	if err != nil {

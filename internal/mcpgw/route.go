@@ -1,9 +1,10 @@
 package mcpgw
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -226,9 +228,25 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.Method == http.MethodPost && isBatch(r) {
-		writeRPCError(w, http.StatusBadRequest, -32600, "JSON-RPC batches are not supported (removed in MCP 2025-06-18)")
-		return
+	if r.Method == http.MethodPost {
+		// The body is read whole here (it is one JSON-RPC message, bounded), so that the read
+		// deadline a data plane may have set for it can be lifted before a long response.
+		body, err := io.ReadAll(io.LimitReader(r.Body, rt.g.opts.MaxBodyBytes+1))
+		if err != nil {
+			writeRPCError(w, http.StatusBadRequest, -32700, "reading the request body: "+err.Error())
+			return
+		}
+		if int64(len(body)) > rt.g.opts.MaxBodyBytes {
+			writeRPCError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body exceeds %d bytes", rt.g.opts.MaxBodyBytes))
+			return
+		}
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		if isBatch(body) {
+			writeRPCError(w, http.StatusBadRequest, -32600, "JSON-RPC batches are not supported (removed in MCP 2025-06-18)")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
 	}
 	if id := r.Header.Get("Mcp-Session-Id"); id != "" && !rt.g.ids.valid(id, subject) {
 		writeRPCError(w, http.StatusNotFound, -32600, "session not found")
@@ -237,27 +255,10 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.sdk.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, subject)))
 }
 
-// isBatch peeks at the body for a JSON array, leaving the body as it was for the handler.
-func isBatch(r *http.Request) bool {
-	br := bufio.NewReader(r.Body)
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{br, r.Body}
-	for i := 1; i <= 64; i++ {
-		b, err := br.Peek(i)
-		if err != nil || len(b) < i {
-			return false
-		}
-		switch b[i-1] {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '[':
-			return true
-		}
-		return false
-	}
-	return false
+// isBatch reports whether body is a JSON array.
+func isBatch(body []byte) bool {
+	t := bytes.TrimLeft(body, " \t\r\n")
+	return len(t) > 0 && t[0] == '['
 }
 
 // originAllowed guards browsers against DNS rebinding: an Origin, when sent, must be a loopback

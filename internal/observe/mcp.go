@@ -1,6 +1,13 @@
 package observe
 
-import "time"
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
 
 // MCPEvent is one MCP request through the gateway (internal/mcpgw), published when it is answered.
 type MCPEvent struct {
@@ -19,4 +26,109 @@ type MCPEvent struct {
 	// Status is "ok", "tool_error" (a tool result with isError) or "error" (a JSON-RPC error).
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+}
+
+// MCPSubscriber receives MCP events.
+type MCPSubscriber interface {
+	OnMCP(ev *MCPEvent)
+}
+
+// MCPQueue delivers MCP events to subscribers off the request's goroutine; a full queue drops
+// the event rather than slow an MCP request.
+type MCPQueue struct {
+	ch     chan *MCPEvent
+	subs   []MCPSubscriber
+	done   chan struct{}
+	mu     sync.RWMutex
+	closed bool
+}
+
+// NewMCPQueue starts delivering to subs.
+func NewMCPQueue(size int, subs ...MCPSubscriber) *MCPQueue {
+	q := &MCPQueue{ch: make(chan *MCPEvent, size), subs: subs, done: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		for ev := range q.ch {
+			for _, s := range q.subs {
+				s.OnMCP(ev)
+			}
+		}
+	}()
+	return q
+}
+
+// Publish queues ev; after Close it drops it.
+func (q *MCPQueue) Publish(ev *MCPEvent) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return
+	}
+	select {
+	case q.ch <- ev:
+	default:
+	}
+}
+
+// Close delivers what is queued and stops.
+func (q *MCPQueue) Close() {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
+	q.mu.Unlock()
+	<-q.done
+}
+
+// OnMCP writes the event as an access log line with "kind": "mcp".
+func (l *AccessLog) OnMCP(ev *MCPEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_ = l.enc.Encode(struct {
+		Kind string `json:"kind"`
+		*MCPEvent
+	}{"mcp", ev})
+	l.flush()
+}
+
+// MCPMetrics records MCP requests: mcp.request.duration (seconds) and mcp.method.count, by
+// method, backend, tool (mcp_tool_name) and status.
+type MCPMetrics struct {
+	duration metric.Float64Histogram
+	count    metric.Int64Counter
+}
+
+// MCPMetrics makes the MCP instruments on the metrics' provider.
+func (m *Metrics) MCPMetrics() (*MCPMetrics, error) {
+	meter := m.provider.Meter("github.com/aigw/aigw")
+	var mm MCPMetrics
+	var err error
+	if mm.duration, err = meter.Float64Histogram("mcp.request.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of MCP requests through the gateway")); err != nil {
+		return nil, err
+	}
+	if mm.count, err = meter.Int64Counter("mcp.method.count", metric.WithDescription("MCP requests through the gateway")); err != nil {
+		return nil, err
+	}
+	return &mm, nil
+}
+
+// OnMCP records one request.
+func (mm *MCPMetrics) OnMCP(ev *MCPEvent) {
+	// The tool label only for names a backend answered for: a client's made-up names (or
+	// resource URIs) must not grow the label set without bound.
+	tool := ""
+	if ev.Backend != "" && ev.Status != "error" && (ev.Method == "tools/call" || ev.Method == "prompts/get") {
+		tool = ev.Tool
+	}
+	attrs := metric.WithAttributes(
+		attribute.String("mcp.method.name", ev.Method),
+		attribute.String("mcp.backend", ev.Backend),
+		attribute.String("mcp_tool_name", tool),
+		attribute.String("status", ev.Status),
+	)
+	ctx := context.Background()
+	mm.duration.Record(ctx, ev.Duration.Seconds(), attrs)
+	mm.count.Add(ctx, 1, attrs)
 }

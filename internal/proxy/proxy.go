@@ -29,6 +29,9 @@ type Options struct {
 	// Limits bound what one client or one backend can make the data plane hold; zero fields take
 	// their defaults.
 	Limits Limits
+	// Fallback, when set, may serve a request no LLM endpoint matches (the MCP gateway's routes);
+	// it returns nil to leave it to the 404.
+	Fallback func(*http.Request) http.Handler
 }
 
 // Server is the builtin data plane.
@@ -47,6 +50,7 @@ type Server struct {
 	activeConns sync.Map // net.Conn → struct{}, those counted in active
 	models      *modelCache
 	handler     http.Handler
+	fallback    func(*http.Request) http.Handler
 	limits      Limits
 }
 
@@ -54,6 +58,7 @@ type Server struct {
 func New(p *extproc.Pipeline, opts Options) *Server {
 	s := &Server{pipeline: p, log: opts.Logger, grace: opts.ShutdownGrace, limits: opts.Limits.withDefaults()}
 	s.forced = opts.Forced
+	s.fallback = opts.Fallback
 	base := opts.Transport
 	if base == nil {
 		base = newTransport()
@@ -93,6 +98,12 @@ func (s *Server) routes() http.Handler {
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if s.fallback != nil {
+		if h := s.fallback(r); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
 	api := translate.APIOpenAI
 	if len(r.URL.Path) >= len("/anthropic/") && r.URL.Path[:len("/anthropic/")] == "/anthropic/" {
 		api = translate.APIAnthropic

@@ -67,6 +67,10 @@ type Options struct {
 	Status io.Writer
 	// OnReady is called once both servers listen, with their base URLs.
 	OnReady func(Ready)
+	// MCPConfigPath and MCPJSON give MCP servers ({"mcpServers": {...}}) to serve at /mcp.
+	MCPConfigPath, MCPJSON string
+	// MCPSessionIterations is --mcp-session-encryption-iterations (mcpgw.Options.KeyIterations).
+	MCPSessionIterations int
 }
 
 // Ready describes a gateway that is serving.
@@ -103,7 +107,9 @@ func Run(ctx context.Context, opts Options) error {
 	defer cancel()
 
 	model, stopDemo, err := buildModel(ctx, opts)
+	model, err = withMCP(opts, model, err)
 	if err != nil {
+		stopDemo()
 		return err
 	}
 	defer stopDemo()
@@ -163,6 +169,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	events := observe.NewQueue(bus, 4096)
 	defer events.Close() // runs before the log file closes: every event is written
+	mcpGW, err := startMCP(ctx, opts, model, log, metrics, logFile)
+	if err != nil {
+		return err
+	}
+	defer mcpGW.close()
 
 	popts := []extproc.Option{extproc.WithHub(hub), extproc.WithPrices(prices),
 		extproc.WithTracing(tel.Tracing), extproc.WithLogHeaders(tel.Headers.Log),
@@ -171,7 +182,8 @@ func Run(ctx context.Context, opts Options) error {
 		popts = append(popts, extproc.WithContentCapture(observe.PrivacyFromEnv(opts.Getenv)))
 	}
 	pipeline = extproc.New(model, events, popts...)
-	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits})
+	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits,
+		Fallback: mcpGW.handler})
 
 	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
 	if err != nil {
@@ -204,9 +216,13 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		rl := &reloader{path: path, pipeline: pipeline, log: log, interval: interval, adjust: adjust,
 			load: func() (*config.Model, error) { return served(config.LoadFile(path, opts.Getenv)) }}
+		mcpGW.wrapReload(rl, opts)
 		reloading := make(chan struct{})
 		go func() { defer close(reloading); rl.run(ctx) }()
 		defer func() { <-reloading }() // the reloader logs; it must stop before the log closes
+	}
+	if wait := mcpGW.watchMCPOnly(ctx, opts, pipeline, log, adjust); wait != nil {
+		defer wait()
 	}
 
 	ready := Ready{Gateway: "http://" + gwLn.Addr().String(), Admin: "http://" + adminLn.Addr().String(), LogFile: logFile.Name()}
@@ -298,6 +314,7 @@ func configPath(opts Options) string {
 // Validate loads the configuration Run would serve, without serving it, and returns a summary.
 func Validate(opts Options) (string, error) {
 	m, err := loadConfig(opts)
+	m, err = withMCP(opts, m, err)
 	if err != nil {
 		return "", err
 	}
