@@ -46,6 +46,11 @@ var registry = map[pair]Factory{
 	{EndpointChatCompletions, config.SchemaAWSBedrock}:      newOpenAIToBedrock,
 	{EndpointMessages, config.SchemaAWSBedrock}:             newAnthropicToBedrock,
 	{EndpointChatCompletions, config.SchemaGCPVertexAI}:     newOpenAIToGemini,
+	{EndpointMessages, config.SchemaGCPVertexAI}:            newAnthropicToGemini,
+	{EndpointResponses, config.SchemaGCPVertexAI}:           newResponsesToGemini,
+	{EndpointMessages, config.SchemaGCPAnthropic}:           newVertexAnthropic,
+	{EndpointChatCompletions, config.SchemaGCPAnthropic}:    newOpenAIToVertexAnthropic,
+	{EndpointResponses, config.SchemaGCPAnthropic}:          newResponsesToVertexAnthropic,
 }
 
 // New returns the translator from endpoint to the target's schema, or a 422 Error when aigw
