@@ -36,6 +36,9 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			hdr = x.Header
 		}
 		ctx = authz.WithRequest(ctx, s.rt.path, hdr) // the route and headers the rules see
+		if rs, ok := s.rt.g.opts.Auth.(*authz.Routes); ok {
+			ctx = rs.WithUpstreamHeaders(ctx, s.subject) // claimToHeaders, sent by headerTransport
+		}
 		ev := &Event{Method: method, Subject: s.subject, Route: s.rt.name(), Start: time.Now()}
 		var token any
 		if c, ok := req.(*mcp.CallToolRequest); ok && c.Params != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/mcpgw/authz"
 	"github.com/aigw/aigw/internal/mcpstdio"
 )
 
@@ -63,10 +64,14 @@ type headerTransport struct {
 }
 
 func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if len(t.headers) > 0 {
+	claims := authz.UpstreamHeaders(r.Context()) // the caller's claimToHeaders
+	if len(t.headers) > 0 || len(claims) > 0 {
 		r = r.Clone(r.Context())
 		for _, h := range t.headers {
 			r.Header.Set(h.Name, h.Value)
+		}
+		for k, v := range claims {
+			r.Header[k] = v
 		}
 	}
 	return t.base.RoundTrip(r)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/mcpgw/authz"
 	"github.com/aigw/aigw/internal/observe"
 )
 
@@ -66,6 +67,10 @@ func New(opts Options) (*Gateway, error) {
 	if opts.SessionIdleTimeout <= 0 {
 		opts.SessionIdleTimeout = 30 * time.Minute
 	}
+	if opts.Auth == nil {
+		// Routes whose configuration has an Auth (an MCPRoute securityPolicy) are enforced.
+		opts.Auth = authz.NewRoutes(authz.Options{Logger: opts.Logger})
+	}
 	path := opts.SeedPath
 	if path == "" && opts.DataHome != "" {
 		path = filepath.Join(opts.DataHome, SeedFileName)
@@ -104,6 +109,11 @@ func (g *Gateway) Update(routes []*config.MCPRoute) error {
 			return fmt.Errorf("two MCP routes are served at %s", p)
 		}
 		seen[p] = true
+	}
+	if rs, ok := g.opts.Auth.(*authz.Routes); ok {
+		if err := rs.Update(routes); err != nil {
+			return err
+		}
 	}
 	g.mu.Lock()
 	if g.closed {

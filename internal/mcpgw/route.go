@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/aigw/aigw/internal/config"
+	"github.com/aigw/aigw/internal/mcpgw/authz"
 )
 
 // route serves one MCP route: its go-sdk streamable HTTP handler (one mcp.Server per client
@@ -195,6 +196,9 @@ func (g *Gateway) Handler(r *http.Request) http.Handler {
 	defer g.mu.Unlock()
 	if rt := g.routes[r.URL.Path]; rt != nil {
 		return rt
+	}
+	if rs, ok := g.opts.Auth.(*authz.Routes); ok {
+		return rs.Handler(r) // protected resource metadata (RFC 9728) of routes with OAuth
 	}
 	return nil
 }

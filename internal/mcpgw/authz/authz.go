@@ -138,10 +138,13 @@ func Subject(ctx context.Context) string {
 }
 
 // UpstreamHeaders returns the headers to add to requests sent to a backend on behalf of the
-// caller (claimToHeaders), or nil.
+// caller (claimToHeaders): those Middleware or Routes.WithUpstreamHeaders put in ctx, or nil.
 func UpstreamHeaders(ctx context.Context) http.Header {
 	if r, ok := ctx.Value(ctxKey{}).(*request); ok {
 		return r.upstream
+	}
+	if rr, ok := ctx.Value(requestKey{}).(routeRequest); ok {
+		return rr.upstream
 	}
 	return nil
 }
@@ -159,48 +162,55 @@ func (a *Authorizer) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // CORS preflight carries no credentials
 			return
 		}
-		var p *Principal
-		if a.keys != nil {
-			token, ok := bearer(r.Header.Get("Authorization"))
-			if !ok {
-				a.challenge(w, r, "", "a bearer token is required")
-				return
-			}
-			var err error
-			if p, err = a.verify(r.Context(), token); err != nil {
-				a.challenge(w, r, "invalid_token", err.Error())
-				return
-			}
-		}
-		for _, h := range a.claimHeaders {
-			r.Header.Del(h)
+		p, err := a.authenticate(r)
+		if err != nil {
+			err.ServeHTTP(w, r)
+			return
 		}
 		req := a.newRequest(r, p)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)))
 	})
 }
 
+// authenticate verifies r's bearer token when the route requires one and removes client-sent
+// copies of the claim headers. It returns the caller (nil when no token is required) or the
+// 401 to answer.
+func (a *Authorizer) authenticate(r *http.Request) (*Principal, *Unauthorized) {
+	var p *Principal
+	if a.keys != nil {
+		token, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			return nil, &Unauthorized{a: a, desc: "a bearer token is required"}
+		}
+		var err error
+		if p, err = a.verify(r.Context(), token); err != nil {
+			return nil, &Unauthorized{a: a, code: "invalid_token", desc: err.Error()}
+		}
+	}
+	for _, h := range a.claimHeaders {
+		r.Header.Del(h)
+	}
+	return p, nil
+}
+
+// Unauthorized is a request refused for want of a valid token; as an http.Handler it answers
+// 401 with the WWW-Authenticate challenge.
+type Unauthorized struct {
+	a          *Authorizer
+	code, desc string
+}
+
+func (u *Unauthorized) Error() string { return "unauthorized: " + u.desc }
+
+// ServeHTTP writes the 401.
+func (u *Unauthorized) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.a.challenge(w, r, u.code, u.desc)
+}
+
 func (a *Authorizer) newRequest(r *http.Request, p *Principal) *request {
-	req := &request{principal: p, method: r.Method, path: r.URL.Path, host: r.Host,
-		headers: make(map[string]string, len(r.Header)), all: make(map[string][]string, len(r.Header))}
-	for k, v := range r.Header {
-		if len(v) == 0 {
-			continue
-		}
-		lk := strings.ToLower(k)
-		req.headers[lk] = v[0]
-		req.all[lk] = append([]string(nil), v...)
-	}
-	if p != nil && a.cfg.JWT != nil {
-		for _, c := range a.cfg.JWT.ClaimToHeaders {
-			if v, ok := claimString(p.Claims, c.Claim); ok {
-				if req.upstream == nil {
-					req.upstream = http.Header{}
-				}
-				req.upstream.Set(c.Header, v)
-			}
-		}
-	}
+	req := &request{principal: p, method: r.Method, path: r.URL.Path, host: r.Host}
+	req.setHeaders(r.Header)
+	req.upstream = a.upstreamHeaders(p)
 	return req
 }
 
@@ -212,4 +222,18 @@ func bearer(h string) (string, bool) {
 		return "", false
 	}
 	return token, true
+}
+
+// setHeaders gives the rules the request's headers, lower-cased, first value and all values.
+func (req *request) setHeaders(h http.Header) {
+	req.headers = make(map[string]string, len(h))
+	req.all = make(map[string][]string, len(h))
+	for k, v := range h {
+		if len(v) == 0 {
+			continue
+		}
+		lk := strings.ToLower(k)
+		req.headers[lk] = v[0]
+		req.all[lk] = append([]string(nil), v...)
+	}
 }

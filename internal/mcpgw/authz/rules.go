@@ -235,7 +235,10 @@ func (a *Authorizer) Allow(ctx context.Context, method, tool string, args map[st
 	if a == nil {
 		return nil
 	}
-	req := requestOf(ctx)
+	return a.allow(requestOf(ctx), method, tool, args)
+}
+
+func (a *Authorizer) allow(req *request, method, tool string, args map[string]any) error {
 	backend, local := splitTool(tool)
 	if backend != "" && !a.visibleBackend(req, backend) {
 		return &DeniedError{Method: method, Tool: backend, Rule: -1, Backend: true}
@@ -260,7 +263,10 @@ func (a *Authorizer) VisibleTool(ctx context.Context, tool string) bool {
 	if a == nil {
 		return true
 	}
-	req := requestOf(ctx)
+	return a.visibleTool(requestOf(ctx), tool)
+}
+
+func (a *Authorizer) visibleTool(req *request, tool string) bool {
 	backend, local := splitTool(tool)
 	if backend != "" && !a.visibleBackend(req, backend) {
 		return false
