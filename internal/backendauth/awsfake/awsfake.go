@@ -110,7 +110,10 @@ func (k *Keys) Verify(r *http.Request, body []byte, service, region string) erro
 type STS struct {
 	*httptest.Server
 	Keys *Keys
-	TTL  time.Duration
+	// TTL is the lifetime STS announces; Valid, when set, is how long the keys really work (a
+	// test of refresh makes it shorter than TTL, so keys used past the refresh point fail).
+	TTL   time.Duration
+	Valid time.Duration
 	// Token is the web identity token it accepts.
 	Token string
 	Calls atomic.Int64
@@ -146,7 +149,11 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	id, secret, token := fmt.Sprintf("ASIAFAKE%08d", n), fmt.Sprintf("secret-%d", n), fmt.Sprintf("session-%d", n)
 	exp := time.Now().Add(s.TTL)
-	s.Keys.Add(id, secret, token, exp)
+	valid := exp
+	if s.Valid > 0 {
+		valid = time.Now().Add(s.Valid)
+	}
+	s.Keys.Add(id, secret, token, valid)
 	w.Header().Set("Content-Type", "text/xml")
 	fmt.Fprintf(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken><Expiration>%s</Expiration></Credentials><AssumedRoleUser><Arn>%s/aigw</Arn><AssumedRoleId>AROAFAKE:aigw</AssumedRoleId></AssumedRoleUser></AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>r%d</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`,
 		id, secret, token, exp.UTC().Format(time.RFC3339Nano), form.Get("RoleArn"), n)
