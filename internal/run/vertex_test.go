@@ -1,0 +1,450 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/openai/openai-go/v3"
+	"google.golang.org/genai"
+)
+
+// fakeVertex is Vertex AI on 127.0.0.1 for project p1 in us-east5: an OAuth2 token endpoint for
+// a service account (tokens it says last lifetimeReported and accepts for lifetime), Gemini's
+// generateContent and streamGenerateContent (bodies decoded strictly into genai's types; a tool
+// call while the conversation has no tool result, text after), and Claude's rawPredict and
+// streamRawPredict. Every model call must carry a live token it issued.
+type fakeVertex struct {
+	t   *testing.T
+	srv *httptest.Server
+	// lifetimeReported is the expires_in given out, lifetime how long a token is accepted.
+	lifetimeReported, lifetime time.Duration
+
+	issued  atomic.Int64
+	mu      sync.Mutex
+	expiry  map[string]time.Time
+	bodies  []genaiBody
+	claude  []map[string]any
+	refused atomic.Int64
+}
+
+// genaiBody is the generateContent body in google.golang.org/genai's types.
+type genaiBody struct {
+	Contents          []*genai.Content        `json:"contents"`
+	SystemInstruction *genai.Content          `json:"systemInstruction,omitempty"`
+	Tools             []*genai.Tool           `json:"tools,omitempty"`
+	ToolConfig        *genai.ToolConfig       `json:"toolConfig,omitempty"`
+	SafetySettings    []*genai.SafetySetting  `json:"safetySettings,omitempty"`
+	GenerationConfig  *genai.GenerationConfig `json:"generationConfig,omitempty"`
+	CachedContent     string                  `json:"cachedContent,omitempty"`
+	Labels            map[string]string       `json:"labels,omitempty"`
+}
+
+const vertexPrefix = "/v1/projects/p1/locations/us-east5/publishers/"
+
+func newFakeVertex(t *testing.T, reported, lifetime time.Duration) *fakeVertex {
+	f := &fakeVertex{t: t, lifetimeReported: reported, lifetime: lifetime, expiry: map[string]time.Time{}}
+	f.srv = httptest.NewServer(f)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeVertex) port() string {
+	_, p, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
+	return p
+}
+
+func (f *fakeVertex) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/token" {
+		f.token(w, r)
+		return
+	}
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	f.mu.Lock()
+	exp, ok := f.expiry[tok]
+	f.mu.Unlock()
+	if !ok || time.Now().After(exp) {
+		f.refused.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`)
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, vertexPrefix)
+	if !ok {
+		http.Error(w, "unknown path "+r.URL.Path, http.StatusNotFound)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	switch {
+	case strings.HasPrefix(rest, "google/models/"):
+		f.gemini(w, r, strings.TrimPrefix(rest, "google/models/"), body)
+	case strings.HasPrefix(rest, "anthropic/models/"):
+		f.claudeCall(w, strings.TrimPrefix(rest, "anthropic/models/"), body)
+	default:
+		http.Error(w, "unknown publisher", http.StatusNotFound)
+	}
+}
+
+func (f *fakeVertex) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" || strings.Count(r.PostForm.Get("assertion"), ".") != 2 {
+		http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+		return
+	}
+	tok := fmt.Sprintf("ya29.fake-%d", f.issued.Add(1))
+	f.mu.Lock()
+	f.expiry[tok] = time.Now().Add(f.lifetime)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":%d}`, tok, int(f.lifetimeReported.Seconds()))
+}
+
+func (f *fakeVertex) gemini(w http.ResponseWriter, r *http.Request, method string, body []byte) {
+	model, op, _ := strings.Cut(method, ":")
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	var in genaiBody
+	if err := d.Decode(&in); err != nil {
+		f.t.Errorf("the Gemini body does not decode strictly into genai types: %v\n%s", err, body)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.bodies = append(f.bodies, in)
+	f.mu.Unlock()
+	last := in.Contents[len(in.Contents)-1]
+	var parts []string
+	finish := `"finishReason":"STOP"`
+	if len(in.Tools) > 0 && last.Parts[0].FunctionResponse == nil {
+		parts = []string{`{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"c2lnLTE="}`}
+	} else {
+		parts = []string{`{"text":"Mulling","thought":true}`, `{"text":"It is "}`, `{"text":"sunny."}`}
+	}
+	usage := `"usageMetadata":{"promptTokenCount":20,"candidatesTokenCount":5,"totalTokenCount":33,"cachedContentTokenCount":4,"thoughtsTokenCount":8}`
+	head := `"modelVersion":"` + model + `","responseId":"resp1","createTime":"2026-01-01T00:00:00Z"`
+	if op == "streamGenerateContent" {
+		if r.URL.Query().Get("alt") != "sse" {
+			f.t.Errorf("stream without alt=sse: %s", r.URL)
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i, p := range parts {
+			extra := ""
+			if i == len(parts)-1 {
+				extra = "," + finish + "}]," + usage
+			} else {
+				extra = "}]"
+			}
+			fmt.Fprintf(w, "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[%s]}%s,%s}\r\n\r\n", p, extra, head)
+			w.(http.Flusher).Flush()
+		}
+		return
+	}
+	if op != "generateContent" {
+		http.Error(w, "unknown method "+op, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"candidates":[{"content":{"role":"model","parts":[%s]},%s}],%s,%s}`, strings.Join(parts, ","), finish, usage, head)
+}
+
+func (f *fakeVertex) claudeCall(w http.ResponseWriter, method string, body []byte) {
+	model, op, _ := strings.Cut(method, ":")
+	var in map[string]any
+	if err := json.Unmarshal(body, &in); err != nil || in["anthropic_version"] != "vertex-2023-10-16" || in["model"] != nil {
+		f.t.Errorf("Claude on Vertex got %s", body)
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.claude = append(f.claude, in)
+	f.mu.Unlock()
+	if op == "streamRawPredict" {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, ev := range []string{
+			`{"type":"message_start","message":{"id":"msg_v1","type":"message","role":"assistant","model":"` + model + `","content":[],"stop_reason":null,"usage":{"input_tokens":9,"cache_read_input_tokens":3,"output_tokens":1}}}`,
+			`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+			`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Claude on Vertex"}}`,
+			`{"type":"content_block_stop","index":0}`,
+			`{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":4}}`,
+			`{"type":"message_stop"}`,
+		} {
+			var typ struct{ Type string }
+			_ = json.Unmarshal([]byte(ev), &typ)
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ.Type, ev)
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"id":"msg_v1","type":"message","role":"assistant","model":%q,"content":[{"type":"text","text":"Claude on Vertex"}],"stop_reason":"end_turn","usage":{"input_tokens":9,"cache_read_input_tokens":3,"output_tokens":4}}`, model)
+}
+
+// vertexConfig routes gemini-* models to a GCPVertexAI backend and claude-* to GCPAnthropic, both
+// on the fake, authenticated by one service-account key in a Secret.
+func vertexConfig(t *testing.T, f *fakeVertex) string {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	sa, _ := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "p1", "private_key_id": "k1",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": "aigw@p1.iam.gserviceaccount.com", "token_uri": f.srv.URL + "/token",
+	})
+	backend := func(name, schema string) string {
+		return fmt.Sprintf(`---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: %[1]s}
+spec:
+  schema: {name: %[2]s}
+  backendRef: {name: %[1]s, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: %[1]s}
+spec:
+  endpoints: [{ip: {address: 127.0.0.1, port: %[3]s}}]
+`, name, schema, f.port())
+	}
+	return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: aigw
+  listeners: [{name: http, protocol: HTTP, port: 1975}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: route}
+spec:
+  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
+  rules:
+    - matches: [{headers: [{type: RegularExpression, name: x-ai-eg-model, value: "gemini-.*"}]}]
+      backendRefs: [{name: gemini}]
+    - matches: [{headers: [{type: RegularExpression, name: x-ai-eg-model, value: "claude-.*"}]}]
+      backendRefs: [{name: claude}]
+` + backend("gemini", "GCPVertexAI") + backend("claude", "GCPAnthropic") + `---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: BackendSecurityPolicy
+metadata: {name: gcp}
+spec:
+  targetRefs:
+    - {group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: gemini}
+    - {group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: claude}
+  type: GCPCredentials
+  gcpCredentials:
+    projectName: p1
+    region: us-east5
+    credentialsFile:
+      secretRef: {name: gcp-sa}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: gcp-sa}
+stringData:
+  service_account.json: '` + string(sa) + `'
+`
+}
+
+func startVertex(t *testing.T, reported, lifetime time.Duration) (*gateway, *fakeVertex) {
+	t.Helper()
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "none.json"))
+	f := newFakeVertex(t, reported, lifetime)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, vertexConfig(t, f))
+	return startGateway(t, Options{ConfigPath: path}), f
+}
+
+var weatherTool = openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{
+	Name: "get_weather", Description: openai.String("Current weather"),
+	Parameters: openai.FunctionParameters{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}},
+})
+
+// TestVertexGeminiOpenAIToolsTwoTurns drives Gemini on Vertex with the openai SDK: a tool call,
+// the tool's result in a second turn, streamed and not, with reasoning.
+func TestVertexGeminiOpenAIToolsTwoTurns(t *testing.T) {
+	g, f := startVertex(t, time.Hour, time.Hour)
+	c := openAIClient(g)
+	ctx := context.Background()
+	for _, stream := range []bool{false, true} {
+		params := openai.ChatCompletionNewParams{
+			Model:           "gemini-3-pro-preview",
+			Messages:        []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("Use tools."), openai.UserMessage("Weather in Paris?")},
+			Tools:           []openai.ChatCompletionToolUnionParam{weatherTool},
+			ReasoningEffort: openai.ReasoningEffortLow,
+		}
+		var first openai.ChatCompletionMessage
+		if stream {
+			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+			s := c.Chat.Completions.NewStreaming(ctx, params)
+			var acc openai.ChatCompletionAccumulator
+			for s.Next() {
+				acc.AddChunk(s.Current())
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+			first = acc.Choices[0].Message
+			if acc.Choices[0].FinishReason != "tool_calls" || acc.Usage.PromptTokens != 20 || acc.Usage.CompletionTokensDetails.ReasoningTokens != 8 {
+				t.Errorf("stream: finish %q usage %+v", acc.Choices[0].FinishReason, acc.Usage)
+			}
+		} else {
+			res, err := c.Chat.Completions.New(ctx, params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first = res.Choices[0].Message
+			if res.Choices[0].FinishReason != "tool_calls" || res.Usage.PromptTokensDetails.CachedTokens != 4 || res.Usage.CompletionTokens != 13 {
+				t.Errorf("finish %q usage %+v", res.Choices[0].FinishReason, res.Usage)
+			}
+		}
+		if len(first.ToolCalls) != 1 || first.ToolCalls[0].Function.Name != "get_weather" || first.ToolCalls[0].Function.Arguments != `{"city":"Paris"}` {
+			t.Fatalf("stream=%v: first turn %+v", stream, first)
+		}
+		call := first.ToolCalls[0]
+		params.Messages = append(params.Messages, first.ToParam(), openai.ToolMessage(`{"temp_c":18}`, call.ID))
+		var text, reasoning string
+		if stream {
+			s := c.Chat.Completions.NewStreaming(ctx, params)
+			for s.Next() {
+				ch := s.Current()
+				if len(ch.Choices) > 0 {
+					text += ch.Choices[0].Delta.Content
+					if r, ok := ch.Choices[0].Delta.JSON.ExtraFields["reasoning_content"]; ok {
+						var v string
+						_ = json.Unmarshal([]byte(r.Raw()), &v)
+						reasoning += v
+					}
+				}
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			res, err := c.Chat.Completions.New(ctx, params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text = res.Choices[0].Message.Content
+			_ = json.Unmarshal([]byte(res.Choices[0].Message.JSON.ExtraFields["reasoning_content"].Raw()), &reasoning)
+		}
+		if text != "It is sunny." || reasoning != "Mulling" {
+			t.Errorf("stream=%v: second turn %q, reasoning %q", stream, text, reasoning)
+		}
+		f.mu.Lock()
+		second := f.bodies[len(f.bodies)-1]
+		f.mu.Unlock()
+		calls := second.Contents[1].Parts[0]
+		if calls.FunctionCall == nil || string(calls.ThoughtSignature) != "sig-1" || second.Contents[2].Parts[0].FunctionResponse.Response["temp_c"] != float64(18) {
+			t.Errorf("stream=%v: the second turn sent %+v / %+v", stream, calls, second.Contents[2].Parts[0])
+		}
+		if second.SystemInstruction == nil || second.GenerationConfig.ThinkingConfig.ThinkingLevel != genai.ThinkingLevelLow {
+			t.Errorf("stream=%v: system %+v, config %+v", stream, second.SystemInstruction, second.GenerationConfig)
+		}
+	}
+}
+
+// TestVertexAnthropicClients drives Gemini and Claude on Vertex with the anthropic SDK, and
+// Claude on Vertex with the openai SDK, streamed and not.
+func TestVertexAnthropicClients(t *testing.T) {
+	g, f := startVertex(t, time.Hour, time.Hour)
+	ac := anthropicClient(g.Gateway + "/anthropic")
+	ctx := context.Background()
+	for _, model := range []string{"gemini-2.5-flash", "claude-sonnet-4-5@20250929"} {
+		want := map[bool]string{true: "Claude on Vertex", false: "It is sunny."}[strings.HasPrefix(model, "claude")]
+		params := anthropic.MessageNewParams{Model: anthropic.Model(model), MaxTokens: 256,
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hi"))}}
+		msg, err := ac.Messages.New(ctx, params)
+		if err != nil {
+			t.Fatalf("%s: %v", model, err)
+		}
+		var text string
+		for _, b := range msg.Content {
+			text += b.Text
+		}
+		if text != want || msg.Usage.InputTokens == 0 {
+			t.Errorf("%s: %q usage %+v", model, text, msg.Usage)
+		}
+		s := ac.Messages.NewStreaming(ctx, params)
+		var acc anthropic.Message
+		for s.Next() {
+			if err := acc.Accumulate(s.Current()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Err(); err != nil {
+			t.Fatalf("%s stream: %v", model, err)
+		}
+		text = ""
+		for _, b := range acc.Content {
+			text += b.Text
+		}
+		if text != want {
+			t.Errorf("%s stream: %q", model, text)
+		}
+	}
+	oc := openAIClient(g)
+	res, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model: "claude-sonnet-4-5", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Choices[0].Message.Content != "Claude on Vertex" || res.Usage.PromptTokens != 12 {
+		t.Errorf("openai → Claude on Vertex: %+v", res)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.claude) != 3 {
+		t.Errorf("%d Claude calls, want 3", len(f.claude))
+	}
+}
+
+// TestVertexTokenExpiresUnderLoad: the fake's tokens say 11 s and last 3 s (oauth2 renews 10 s
+// early), so several tokens come and go during the load; no request may fail.
+func TestVertexTokenExpiresUnderLoad(t *testing.T) {
+	g, f := startVertex(t, 11*time.Second, 3*time.Second)
+	c := openAIClient(g)
+	deadline := time.Now().Add(3500 * time.Millisecond)
+	var failed, total atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+					Model: "gemini-2.5-flash", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
+				})
+				total.Add(1)
+				if err != nil {
+					failed.Add(1)
+					t.Log(err)
+				}
+				time.Sleep(25 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() != 0 || f.refused.Load() != 0 {
+		t.Errorf("%d of %d requests failed; the fake refused %d tokens", failed.Load(), total.Load(), f.refused.Load())
+	}
+	if n := f.issued.Load(); n < 2 {
+		t.Errorf("%d tokens issued over 3.5 s of 1 s tokens: no refresh", n)
+	}
+}
