@@ -1,0 +1,156 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	"github.com/tidwall/gjson"
+)
+
+const claudeOnBedrock = "anthropic.claude-sonnet-4-20250514-v1:0"
+
+// claudeStream is what InvokeModelWithResponseStream carries for Claude, one Anthropic event
+// per chunk (the last with Bedrock's invocation metrics).
+var claudeStream = []string{
+	`{"type":"message_start","message":{"id":"msg_bdrk_1","type":"message","role":"assistant","model":"claude-sonnet-4-20250514","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"cache_read_input_tokens":2,"output_tokens":1}}}`,
+	`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+	`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Claude "}}`,
+	`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"on Bedrock"}}`,
+	`{"type":"content_block_stop","index":0}`,
+	`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":6}}`,
+	`{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":10,"outputTokenCount":6,"invocationLatency":100,"firstByteLatency":50}}`,
+}
+
+const claudeMessage = `{"id":"msg_bdrk_1","type":"message","role":"assistant","model":"claude-sonnet-4-20250514","content":[{"type":"text","text":"Claude on Bedrock"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,"cache_read_input_tokens":2,"output_tokens":6}}`
+
+func TestBedrockAnthropicInvoke(t *testing.T) {
+	g, fb := startBedrock(t, "AWSAnthropic")
+	fb.invoke = func(string, []byte) string { return claudeMessage }
+	fb.invokeStream = claudeStream
+	ctx := context.Background()
+	c := anthropicClient(g.Gateway + "/anthropic")
+	params := anthropic.MessageNewParams{
+		Model: claudeOnBedrock, MaxTokens: 512,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))},
+	}
+	msg, err := c.Messages.New(ctx, params, aoption.WithHeader("anthropic-beta", "context-1m-2025-08-07,interleaved-thinking-2025-05-14"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Content[0].Text != "Claude on Bedrock" || msg.Usage.CacheReadInputTokens != 2 {
+		t.Errorf("message = %+v", msg)
+	}
+	r := fb.requests()[0]
+	if r.Op != "invoke" || r.Model != claudeOnBedrock {
+		t.Fatalf("request %s %s", r.Op, r.Model)
+	}
+	body := gjson.ParseBytes(r.Body)
+	if body.Get("anthropic_version").String() != "bedrock-2023-05-31" || body.Get("model").Exists() || body.Get("stream").Exists() ||
+		body.Get("anthropic_beta").Raw != `["context-1m-2025-08-07","interleaved-thinking-2025-05-14"]` || body.Get("max_tokens").Int() != 512 {
+		t.Errorf("InvokeModel body = %s", r.Body)
+	}
+	if r.Header.Get("Anthropic-Beta") != "" || r.Header.Get("Anthropic-Version") != "" {
+		t.Errorf("Anthropic headers reached Bedrock: %v", r.Header)
+	}
+
+	stream := c.Messages.NewStreaming(ctx, params)
+	var acc anthropic.Message
+	for stream.Next() {
+		if err := acc.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(acc.Content) != 1 || acc.Content[0].Text != "Claude on Bedrock" || acc.Usage.OutputTokens != 6 || acc.StopReason != "end_turn" {
+		t.Errorf("streamed = %+v", acc)
+	}
+	if r := fb.requests()[1]; r.Op != "invoke-with-response-stream" {
+		t.Errorf("streamed op = %s", r.Op)
+	}
+
+	// OpenAI clients reach Claude on Bedrock through the Messages translation.
+	oc := openAIClient(g)
+	op := openai.ChatCompletionNewParams{Model: claudeOnBedrock, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
+	res, err := oc.Chat.Completions.New(ctx, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Choices[0].Message.Content != "Claude on Bedrock" || res.Usage.PromptTokens != 12 {
+		t.Errorf("chat = %+v", res)
+	}
+	op.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	os := oc.Chat.Completions.NewStreaming(ctx, op)
+	var oacc openai.ChatCompletionAccumulator
+	for os.Next() {
+		oacc.AddChunk(os.Current())
+	}
+	if err := os.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if oacc.Choices[0].Message.Content != "Claude on Bedrock" || oacc.Usage.CompletionTokens != 6 {
+		t.Errorf("streamed chat = %+v", oacc)
+	}
+}
+
+func TestBedrockAnthropicInvokeStreamCut(t *testing.T) {
+	g, fb := startBedrock(t, "AWSAnthropic")
+	fb.invokeStream = claudeStream[:3]
+	c := anthropicClient(g.Gateway + "/anthropic")
+	stream := c.Messages.NewStreaming(context.Background(), anthropic.MessageNewParams{
+		Model: claudeOnBedrock, MaxTokens: 10, Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))},
+	})
+	for stream.Next() {
+	}
+	if err := stream.Err(); err == nil || !strings.Contains(err.Error(), "ended before the message was complete") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBedrockTitanEmbeddings(t *testing.T) {
+	g, fb := startBedrock(t, "AWSBedrock")
+	fb.invoke = func(model string, body []byte) string {
+		return `{"embedding":[0.5,-0.25,1],"inputTextTokenCount":3}`
+	}
+	oc := openAIClient(g)
+	ctx := context.Background()
+	res, err := oc.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Model: "amazon.titan-embed-text-v2:0", Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("hello")},
+		Dimensions: openai.Int(256), EncodingFormat: openai.EmbeddingNewParamsEncodingFormatFloat,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Data) != 1 || len(res.Data[0].Embedding) != 3 || res.Data[0].Embedding[1] != -0.25 || res.Usage.PromptTokens != 3 {
+		t.Errorf("embeddings = %+v", res)
+	}
+	r := fb.requests()[0]
+	var got map[string]any
+	_ = json.Unmarshal(r.Body, &got)
+	if r.Op != "invoke" || got["inputText"] != "hello" || got["dimensions"] != float64(256) || got["normalize"] != true || len(got) != 3 {
+		t.Errorf("Titan request %s %s", r.Op, r.Body)
+	}
+	// base64, as the openai SDK asks by default.
+	res, err = oc.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Model: "amazon.titan-embed-text-v2:0", Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"hello"}},
+	})
+	if err != nil || len(res.Data) != 1 || len(res.Data[0].Embedding) != 3 || res.Data[0].Embedding[0] != 0.5 {
+		t.Fatalf("base64 embeddings = %+v, %v", res, err)
+	}
+	// Two inputs would be two calls: refused with a 422 that says so.
+	_, err = oc.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Model: "amazon.titan-embed-text-v2:0", Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b"}},
+	})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(apiErr.Message, "one input per request") {
+		t.Errorf("two inputs: %v", err)
+	}
+}
