@@ -23,6 +23,7 @@ var exampleEnv = map[string]string{
 	"XAI_API_KEY":           "example",
 	"HUNYUAN_API_KEY":       "example",
 	"OPENROUTER_API_KEY":    "example",
+	"AZURE_CLIENT_SECRET":   "example",
 }
 
 func exampleConfigs(t *testing.T) []string {

@@ -37,6 +37,7 @@ var exampleEnv = map[string]string{
 	"MISTRAL_API_KEY": "example", "GROQ_API_KEY": "example", "TOGETHER_API_KEY": "example",
 	"DEEPINFRA_API_KEY": "example", "DEEPSEEK_API_KEY": "example", "SAMBANOVA_API_KEY": "example",
 	"XAI_API_KEY": "example", "HUNYUAN_API_KEY": "example", "OPENROUTER_API_KEY": "example",
+	"AZURE_CLIENT_SECRET": "example",
 }
 
 func getenv(k string) string { return exampleEnv[k] }
