@@ -29,13 +29,16 @@ const (
 const (
 	KindProgress   Kind = "progress"
 	KindAttemptEnd Kind = "attempt_end"
+	// KindMCP is one MCP request through the MCP gateway, published when it is answered; it
+	// belongs to no LLM request (ID is empty).
+	KindMCP Kind = "mcp"
 )
 
 // ProgressInterval is the least time between two progress events of one request.
 const ProgressInterval = 250 * time.Millisecond
 
 // Event is one step of one request's life, as the event stream carries it. Exactly one of Start,
-// Attempt, FirstToken, Progress, AttemptEnd and End is set, the one Kind names.
+// Attempt, FirstToken, Progress, AttemptEnd, End and MCP is set, the one Kind names.
 type Event struct {
 	// V is SchemaVersion.
 	V int `json:"v"`
@@ -55,6 +58,8 @@ type Event struct {
 	// Content is the request's messages and its answer's, on end events when content capture
 	// is on (added within schema version 1).
 	Content *Content `json:"content,omitempty"`
+	// MCP is set on KindMCP events (added within schema version 1).
+	MCP *MCPEvent `json:"mcp,omitempty"`
 }
 
 // StartInfo is what is known when a request's body has been read.

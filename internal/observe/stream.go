@@ -63,6 +63,12 @@ func (s *Subscription) Close() {
 	s.hub.mu.Unlock()
 }
 
+// OnMCP publishes an MCP request as a KindMCP event, timed at its answer; it makes a Hub an
+// MCPSubscriber of the MCP gateway's events.
+func (h *Hub) OnMCP(ev *MCPEvent) {
+	h.Publish(&Event{Kind: KindMCP, Time: ev.Start.Add(ev.Duration), MCP: ev})
+}
+
 // Publish numbers ev, keeps it for replay and offers it to every subscriber. The event must not
 // be modified afterwards. A nil hub ignores events.
 func (h *Hub) Publish(ev *Event) {

@@ -105,14 +105,15 @@ type mcpGateway struct {
 }
 
 // startMCP starts the MCP gateway (always: a reload may add MCP routes, and a gateway with none
-// costs nothing). Its events go to the run's access log and metrics. Its sessions end when ctx
-// is done, so that their streams do not hold up the data plane's drain.
-func startMCP(ctx context.Context, opts Options, m *config.Model, log *slog.Logger, metrics *observe.Metrics, accessLog io.Writer) (*mcpGateway, error) {
+// costs nothing). Its events go to the run's access log, metrics and the admin event stream
+// (hub, for aigw tui's MCP view). Its sessions end when ctx is done, so that their streams do
+// not hold up the data plane's drain.
+func startMCP(ctx context.Context, opts Options, m *config.Model, log *slog.Logger, metrics *observe.Metrics, accessLog io.Writer, hub *observe.Hub) (*mcpGateway, error) {
 	mm, err := metrics.MCPMetrics()
 	if err != nil {
 		return nil, err
 	}
-	events := observe.NewMCPQueue(1024, observe.NewAccessLog(accessLog), mm)
+	events := observe.NewMCPQueue(1024, observe.NewAccessLog(accessLog), mm, hub)
 	gw, err := mcpgw.New(mcpgw.Options{
 		Logger:        log.With("component", "mcp"),
 		Version:       version.Version(),

@@ -169,7 +169,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	events := observe.NewQueue(bus, 4096)
 	defer events.Close() // runs before the log file closes: every event is written
-	mcpGW, err := startMCP(ctx, opts, model, log, metrics, logFile)
+	mcpGW, err := startMCP(ctx, opts, model, log, metrics, logFile, hub)
 	if err != nil {
 		return err
 	}

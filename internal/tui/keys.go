@@ -5,7 +5,7 @@ import "charm.land/bubbles/v2/key"
 // KeyMap is every key the TUI answers, in one place.
 type KeyMap struct {
 	Quit, NextView, PrevView   key.Binding
-	Live, Totals, Trace        key.Binding
+	Live, Totals, Trace, MCP   key.Binding
 	Up, Down, PageUp, PageDown key.Binding
 	Top, Bottom                key.Binding
 	Open, Back                 key.Binding
@@ -25,6 +25,7 @@ func DefaultKeyMap() KeyMap {
 		Live:        b("1", "live", "1"),
 		Totals:      b("2", "totals", "2"),
 		Trace:       b("3", "trace", "3"),
+		MCP:         b("4", "mcp", "4"),
 		Up:          b("↑/k", "up", "up", "k"),
 		Down:        b("↓/j", "down", "down", "j"),
 		PageUp:      b("pgup", "page up", "pgup", "ctrl+b"),

@@ -46,10 +46,11 @@ const (
 	tabLive tab = iota
 	tabTotals
 	tabTrace
+	tabMCP
 	numTabs
 )
 
-func (t tab) String() string { return [...]string{"Live", "Totals", "Trace"}[t] }
+func (t tab) String() string { return [...]string{"Live", "Totals", "Trace", "MCP"}[t] }
 
 // tickMsg moves the clock on.
 type tickMsg time.Time
@@ -76,6 +77,7 @@ type Model struct {
 	totals   totalsView
 	trace    traceView
 	traceReq *Request
+	mcp      mcpView
 
 	filter    filter
 	filtering bool
@@ -236,6 +238,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		if m.traceReq == nil && m.sel < len(m.rows) {
 			m.openTrace()
 		}
+	case key.Matches(msg, k.MCP):
+		m.tab = tabMCP
 	case key.Matches(msg, k.Up):
 		m.move(-1)
 	case key.Matches(msg, k.Down):
@@ -309,6 +313,8 @@ func (m *Model) move(delta int) {
 		m.totals.scroll(max(-1<<20, min(1<<20, delta)))
 	case tabTrace:
 		m.trace.scroll(max(-1<<20, min(1<<20, delta)))
+	case tabMCP:
+		m.mcp.scroll(max(-1<<20, min(1<<20, delta)))
 	}
 }
 
@@ -413,6 +419,8 @@ func (m *Model) Render() string {
 		content = m.totals.view(s, m.store.Total, m.gwStats, m.now, m.opts.Location, m.width, body)
 	case m.tab == tabTrace:
 		content = m.trace.view(s, m.traceReq, m.now, m.opts.Location, m.width, body)
+	case m.tab == tabMCP:
+		content = m.mcp.view(s, m.store.MCP, m.opts.Location, m.width, body)
 	}
 	if body > 0 {
 		lines = append(lines, content)
@@ -506,7 +514,7 @@ func (m *Model) helpKeys() []key.Binding {
 	switch m.tab {
 	case tabTotals:
 		return []key.Binding{k.Quit, k.NextView, scroll, k.Back}
-	case tabTrace:
+	case tabTrace, tabMCP:
 		return []key.Binding{k.Quit, k.Back, scroll, k.NextView}
 	}
 	sel := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "select"))

@@ -138,6 +138,8 @@ type Store struct {
 	Gaps    uint64
 	// Events counts every event applied.
 	Events uint64
+	// MCP is what the MCP gateway's requests add up to.
+	MCP *MCPStats
 }
 
 // NewStore keeps at most capacity requests (at least 1).
@@ -145,7 +147,7 @@ func NewStore(capacity int) *Store {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &Store{ring: make([]*Request, capacity), byID: make(map[string]*Request, capacity), Total: NewTotals()}
+	return &Store{ring: make([]*Request, capacity), byID: make(map[string]*Request, capacity), Total: NewTotals(), MCP: newMCPStats()}
 }
 
 // Cap is the most requests the store keeps.
@@ -189,7 +191,7 @@ func (s *Store) request(id string, at time.Time) *Request {
 
 // Apply adds one event. A replayed event already applied (by its sequence number) is ignored.
 func (s *Store) Apply(ev *observe.Event) {
-	if ev == nil || ev.ID == "" {
+	if ev == nil || (ev.ID == "" && ev.Kind != observe.KindMCP) {
 		return
 	}
 	if ev.Seq != 0 {
@@ -202,6 +204,12 @@ func (s *Store) Apply(ev *observe.Event) {
 		s.LastSeq = ev.Seq
 	}
 	s.Events++
+	if ev.Kind == observe.KindMCP {
+		if ev.MCP != nil {
+			s.MCP.add(ev.MCP)
+		}
+		return
+	}
 	r := s.request(ev.ID, ev.Time)
 	switch ev.Kind {
 	case observe.KindStart:

@@ -41,6 +41,10 @@ func TestGoldenViews(t *testing.T) {
 			selectID(t, m, "req-0009-tools")
 			m.Update(press("enter"))
 		}},
+		{"mcp", func(m *Model) {
+			m.Update(EventsMsg(mcpEvents()))
+			m.Update(press("4"))
+		}},
 		{"filter_errors", func(m *Model) { m.Update(press("/")); typeText(m, "status:error"); m.Update(press("enter")) }},
 		{"sort_cost", func(m *Model) { m.Update(press("s")); m.Update(press("s")); m.Update(press("s")) }},
 		{"paused", func(m *Model) {
@@ -140,4 +144,23 @@ func contentEvents() []*observe.Event {
 				Output: []observe.Message{{Role: "assistant", Text: "21 °C and sunny in Paris."}},
 			}},
 	}
+}
+
+// mcpEvents are MCP gateway requests: lists, calls to two backends, a tool error and a failure.
+func mcpEvents() []*observe.Event {
+	var evs []*observe.Event
+	add := func(sec int, method, backend, tool, status, errText string, ms int) {
+		at := scriptNow.Add(time.Duration(sec-20) * time.Second)
+		evs = append(evs, &observe.Event{V: 1, Seq: uint64(40 + len(evs)), Kind: observe.KindMCP, Time: at,
+			MCP: &observe.MCPEvent{Start: at, Duration: time.Duration(ms) * time.Millisecond, Route: "mcp", Method: method,
+				Backend: backend, Tool: tool, Subject: "dev-42", Status: status, Error: errText}})
+	}
+	add(1, "initialize", "", "", "ok", "", 3)
+	add(2, "tools/list", "", "", "ok", "", 41)
+	add(3, "tools/call", "everything", "everything__echo", "ok", "", 12)
+	add(4, "tools/call", "everything", "everything__echo", "ok", "", 9)
+	add(5, "tools/call", "memory", "memory__create_entities", "ok", "", 30)
+	add(6, "tools/call", "memory", "memory__read_graph", "tool_error", "graph store is empty", 7)
+	add(7, "tools/call", "github", "github__create_issue", "error", "backend github is down: dial tcp 10.0.0.7:443: connect: connection refused", 2)
+	return evs
 }
