@@ -18,6 +18,8 @@ type RenderOptions struct {
 	Dirs               config.Dirs
 	Getenv             func(string) string
 	ConfigPath         string
+	MCPConfigPath      string // --mcp-config: MCP JSON file
+	MCPJSON            string // --mcp-json: MCP JSON text
 	Demo               bool
 	Namespace          string
 	Output             string // "yaml" or "json"
@@ -37,13 +39,16 @@ func newRenderCmd(f *Factory, g *globalOptions, runF func(context.Context, *Rend
 		Use:   "manifests [config.yaml]",
 		Short: "Render the configuration as Kubernetes manifests for Envoy AI Gateway",
 		Long: `Render what ` + "`aigw run`" + ` would serve from the same inputs (a config file, config.yaml in
-the config home, or the provider environment variables) as Kubernetes manifests for Envoy AI
-Gateway: Gateway, AIGatewayRoute, AIServiceBackend, Envoy Gateway Backend, BackendTLSPolicy,
-BackendSecurityPolicy with its Secret, BackendTrafficPolicy and GatewayConfig.
+the config home, or the provider environment variables, and the MCP servers of --mcp-config or
+--mcp-json) as Kubernetes manifests for Envoy AI Gateway: Gateway, AIGatewayRoute,
+AIServiceBackend, Envoy Gateway Backend, BackendTLSPolicy, BackendSecurityPolicy with its Secret,
+BackendTrafficPolicy, GatewayConfig and MCPRoute.
 
-Secrets get a placeholder value and a kubectl hint on stderr unless --include-secrets is given.`,
+Secrets get a placeholder value and a kubectl hint on stderr unless --include-secrets is given.
+A stdio MCP server cannot run in a cluster: it becomes a comment saying what to deploy instead.`,
 		Example: `  aigw render manifests configs/multi-provider-fallback.yaml | kubectl apply -f -
-  OPENAI_API_KEY=sk-... aigw render manifests -n ai --out-dir deploy/ && kubectl apply -k deploy/`,
+  OPENAI_API_KEY=sk-... aigw render manifests -n ai --out-dir deploy/ && kubectl apply -k deploy/
+  aigw render manifests --mcp-config ~/.cursor/mcp.json`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -71,6 +76,8 @@ Secrets get a placeholder value and a kubectl hint on stderr unless --include-se
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&opts.MCPConfigPath, "mcp-config", "", "MCP JSON file ({\"mcpServers\": {...}}) whose servers become an MCPRoute, as aigw run serves them")
+	fl.StringVar(&opts.MCPJSON, "mcp-json", "", "MCP JSON text, as --mcp-config")
 	fl.StringVarP(&opts.Namespace, "namespace", "n", "", "namespace of the rendered objects (default: kubectl's current namespace)")
 	fl.StringVarP(&opts.Output, "output", "o", "yaml", "output format: yaml (a multi-document stream) or json (a v1 List)")
 	fl.StringVar(&opts.OutDir, "out-dir", "", "write one file per kind and a kustomization.yaml to this directory instead of stdout")
@@ -83,7 +90,8 @@ Secrets get a placeholder value and a kubectl hint on stderr unless --include-se
 }
 
 func renderRun(_ context.Context, opts *RenderOptions) error {
-	m, err := run.LoadModel(run.Options{Dirs: opts.Dirs, ConfigPath: opts.ConfigPath, Demo: opts.Demo, Getenv: opts.Getenv})
+	m, err := run.LoadModel(run.Options{Dirs: opts.Dirs, ConfigPath: opts.ConfigPath, MCPConfigPath: opts.MCPConfigPath,
+		MCPJSON: opts.MCPJSON, Demo: opts.Demo, Getenv: opts.Getenv})
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,9 @@ func TestRenderFlags(t *testing.T) {
 		{"all flags", []string{"manifests", "c.yaml", "-n", "ai", "-o", "json", "--gateway-class", "aigw", "--include-secrets"}, func(o *RenderOptions) bool {
 			return o.ConfigPath == "c.yaml" && o.Namespace == "ai" && o.Output == "json" && o.GatewayClass == "aigw" && o.RenderGatewayClass && o.IncludeSecrets
 		}, ExitOK},
+		{"mcp inputs", []string{"manifests", "--mcp-config", "mcp.json", "--mcp-json", `{"mcpServers":{}}`}, func(o *RenderOptions) bool {
+			return o.MCPConfigPath == "mcp.json" && o.MCPJSON == `{"mcpServers":{}}`
+		}, ExitOK},
 		{"bad output", []string{"manifests", "-o", "toml"}, nil, ExitUsage},
 		{"json to a directory", []string{"manifests", "-o", "json", "--out-dir", "d"}, nil, ExitUsage},
 		{"demo refused", []string{"manifests", "--demo"}, nil, ExitUsage},
@@ -118,5 +121,51 @@ func TestRenderOutDirAndSecrets(t *testing.T) {
 	}
 	if len(m.Backends) != 1 || m.Backends[0].Auth == nil || m.Backends[0].Auth.Key.Reveal() != key {
 		t.Errorf("the JSON list does not load back to the Anthropic backend with its key:\n%s", config.Summary(m))
+	}
+}
+
+// TestRenderMCPConfig renders --mcp-config beside the environment's key, as aigw run would serve
+// them: an MCPRoute for the url server, a comment and a warning for the stdio one, the bearer
+// token as a placeholder Secret with its kubectl hint, and no token anywhere; --out-dir puts the
+// stdio comment in backend.yaml.
+func TestRenderMCPConfig(t *testing.T) {
+	const token, key = "ghp-render-test-5b1d", "sk-render-test-77c0"
+	mcp := filepath.Join(t.TempDir(), "mcp.json")
+	if err := os.WriteFile(mcp, []byte(`{"mcpServers": {
+		"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},
+		"github": {"url": "https://api.githubcopilot.com/mcp/", "headers": {"Authorization": "Bearer ${GH_TOKEN}"}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"OPENAI_API_KEY": key, "GH_TOKEN": token, "AIGW_CONFIG_HOME": t.TempDir()}
+	f, out, errOut := testFactory(env)
+	if code := execute(context.Background(), f, []string{"render", "manifests", "--mcp-config", mcp}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if all := out.String() + errOut.String(); strings.Contains(all, token) || strings.Contains(all, key) {
+		t.Fatal("a credential was written")
+	}
+	for _, want := range []string{"kind: MCPRoute", "kind: AIGatewayRoute", "name: github-api-key", "# MCP server \"memory\"",
+		"aigw mcp proxy --host 0.0.0.0 --port 1976 -- npx -y @modelcontextprotocol/server-memory"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, want := range []string{`warning: MCPRoute "mcp": server "memory" is a stdio server`, "create secret generic github-api-key --from-literal=apiKey=<value>"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+
+	dir := filepath.Join(t.TempDir(), "deploy")
+	f, _, errOut = testFactory(env)
+	if code := execute(context.Background(), f, []string{"render", "manifests", "--mcp-config", mcp, "--out-dir", dir}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	backends, err := os.ReadFile(filepath.Join(dir, "backend.yaml"))
+	if err != nil || !strings.Contains(string(backends), "# MCP server \"memory\"") || !strings.Contains(string(backends), "kind: Backend") {
+		t.Errorf("backend.yaml lacks the stdio comment or the Backends (%v):\n%s", err, backends)
+	}
+	if kust, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml")); err != nil || !strings.Contains(string(kust), "- mcproute.yaml") {
+		t.Errorf("kustomization.yaml lacks mcproute.yaml (%v):\n%s", err, kust)
 	}
 }

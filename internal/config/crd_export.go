@@ -45,6 +45,40 @@ type (
 	GatewayClassSpec          = gatewayClassSpec
 	BackendTLSPolicySpec      = backendTLSPolicySpec
 	ConfigMapObject           = configMapObject
+
+	// MCPRoute (crd_types.go, crd_mcproute.go). The Model has types of the same meaning
+	// (MCPAuthorization, ...); the CRD forms are prefixed with CRD where the names would clash.
+	MCPRouteSpec             = mcpRouteSpec
+	MCPBackendRef            = mcpBackendRef
+	MCPToolSelector          = toolSelector
+	MCPBackendSecurityPolicy = mcpBackendSecurityPolicy
+	MCPBackendAPIKey         = mcpBackendAPIKey
+	MCPSecurityPolicy        = mcpSecurityPolicy
+	MCPOAuth                 = mcpOAuth
+	MCPJWKS                  = mcpJWKS
+	MCPRemoteJWKS            = mcpRemoteJWKS
+	MCPLocalJWKS             = mcpLocalJWKS
+	CRDMCPResourceMetadata   = mcpResourceMetadata
+	CRDMCPClaimToHeader      = mcpClaimToHeader
+	CRDMCPAuthorization      = mcpAuthorization
+	CRDMCPAuthRule           = mcpAuthRule
+	MCPAuthSource            = mcpAuthSource
+	MCPJWTSource             = mcpJWTSource
+	MCPJWTClaim              = mcpJWTClaim
+	MCPAuthTarget            = mcpAuthTarget
+	MCPToolCall              = mcpToolCall
+	MCPBackendSelector       = mcpBackendSelector
+	MCPBackendSelectorRule   = mcpBackendSelectorRule
+
+	// Cloud credentials of a BackendSecurityPolicy (crd_types.go, auth_aws.go). The loader keeps
+	// oidcExchangeToken as a node and decodes it as AWSOIDCExchangeToken.
+	AWSCredentials       = awsCredentials
+	AWSCredentialsFile   = awsFile
+	AzureCredentials     = azureCredentials
+	GCPCredentials       = gcpCredentials
+	AWSOIDCExchangeToken = crdAWSOIDCExchange
+	CRDOIDC              = crdOIDC
+	CRDOIDCProvider      = crdOIDCProvider
 )
 
 // Names the loader gives meaning to, for writers of CRD YAML.

@@ -60,8 +60,10 @@ type Options struct {
 // Object is one rendered object.
 type Object struct {
 	Kind, Name string
-	// Value is the typed object.
+	// Value is the typed object; nil for a comment alone, where an object could not be rendered.
 	Value any
+	// Comment is written above the object in YAML (lines without "# ").
+	Comment string
 }
 
 // SecretInfo describes a rendered Secret, for the kubectl hint a user needs.
@@ -81,7 +83,7 @@ type Result struct {
 // kindOrder is the order of kinds in the output: what others refer to comes after its users,
 // as kubectl and kustomize do not care, and a reader meets the Gateway first.
 var kindOrder = []string{"GatewayClass", "Gateway", "GatewayConfig", "AIGatewayRoute", "BackendTrafficPolicy",
-	"AIServiceBackend", "Backend", "BackendTLSPolicy", "BackendSecurityPolicy", "Secret", "ConfigMap"}
+	"MCPRoute", "AIServiceBackend", "Backend", "BackendTLSPolicy", "BackendSecurityPolicy", "Secret", "ConfigMap"}
 
 type renderer struct {
 	m       *config.Model
@@ -90,6 +92,12 @@ type renderer struct {
 	byKind  map[string][]Object
 	names   map[*config.Backend]string
 	gateway string
+	// backendNames and secretNames hand out the names of Envoy Gateway Backends and Secrets,
+	// which LLM backends and MCP servers share.
+	backendNames, secretNames *namer
+	// mcpBackends maps an MCP server (name and endpoint) to its rendered Backend, so that routes
+	// reaching the same server share one.
+	mcpBackends map[string]string
 }
 
 // Render turns m into Kubernetes objects.
@@ -100,17 +108,18 @@ func Render(m *config.Model, opts Options) (*Result, error) {
 	if opts.Namespace != "" && (dnsName(opts.Namespace, maxNameLen) != opts.Namespace || strings.Contains(opts.Namespace, ".")) {
 		return nil, fmt.Errorf("namespace %q is not a DNS-1123 label (lower case letters, digits and '-')", opts.Namespace)
 	}
-	r := &renderer{m: m, opts: opts, byKind: map[string][]Object{}, names: map[*config.Backend]string{}, gateway: "aigw"}
-	backendNames := newNamer()
+	r := &renderer{m: m, opts: opts, byKind: map[string][]Object{}, names: map[*config.Backend]string{}, gateway: "aigw",
+		backendNames: newNamer(), secretNames: newNamer(), mcpBackends: map[string]string{}}
 	for _, b := range m.Backends {
 		// "-api-key" and "-ca" are appended for the Secret and ConfigMap.
-		r.names[b] = backendNames.name(b.Name, len("-api-key"))
+		r.names[b] = r.backendNames.name(b.Name, len("-api-key"))
 	}
 	r.gatewayObjects()
 	r.routes()
 	for _, b := range m.Backends {
 		r.backend(b)
 	}
+	r.mcpRoutes()
 	for _, k := range kindOrder {
 		r.res.Objects = append(r.res.Objects, r.byKind[k]...)
 	}
@@ -119,6 +128,11 @@ func Render(m *config.Model, opts Options) (*Result, error) {
 
 func (r *renderer) add(kind, name string, v any) {
 	r.byKind[kind] = append(r.byKind[kind], Object{Kind: kind, Name: name, Value: v})
+}
+
+// addComment puts a comment where an object of kind would have been.
+func (r *renderer) addComment(kind, name, text string) {
+	r.byKind[kind] = append(r.byKind[kind], Object{Kind: kind, Name: name, Comment: text})
 }
 
 func (r *renderer) warnf(format string, args ...any) {
@@ -423,7 +437,7 @@ func (r *renderer) egBackend(name string, b *config.Backend) {
 // auth renders a BackendSecurityPolicy and the Secret it reads.
 func (r *renderer) auth(name string, b *config.Backend) {
 	a := b.Auth
-	secretName := name + "-api-key"
+	secretName := r.secretNames.name(name+"-api-key", 0)
 	ref := &config.SecretKeyRef{SecretRef: config.SecretObjRef{Name: secretName}}
 	spec := config.BackendSecurityPolicySpec{
 		TargetRefs: []config.CRDTargetRef{{Group: config.GroupAIGateway, Kind: "AIServiceBackend", Name: name}},
@@ -451,24 +465,29 @@ func (r *renderer) auth(name string, b *config.Backend) {
 	if r.opts.SecretEnv != nil {
 		env = r.opts.SecretEnv(b)
 	}
-	value := Placeholder
-	if r.opts.IncludeSecrets {
-		value = a.Key.Reveal()
+	r.secret(secretName, config.SecretAPIKey, a.Key.Reveal(), env)
+}
+
+// secret renders a Secret holding one key: Placeholder unless real values are asked for. env,
+// when known, names the variable the value came from.
+func (r *renderer) secret(name, key, value, env string) {
+	if !r.opts.IncludeSecrets {
+		value = Placeholder
 	}
 	s := &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: r.opts.Namespace, Labels: map[string]string{managedByLabel: "aigw"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.opts.Namespace, Labels: map[string]string{managedByLabel: "aigw"}},
 		Type:       corev1.SecretTypeOpaque,
-		StringData: map[string]string{config.SecretAPIKey: value},
+		StringData: map[string]string{key: value},
 	}
 	if env != "" {
 		// The first is for people and tools; the second makes `aigw run` on this file take the
 		// value from the same variable (a cluster ignores it).
 		s.Annotations = map[string]string{
-			SourceAnnotation: "env:" + env,
-			config.SubstEnvPrefix + config.SecretAPIKey: env,
+			SourceAnnotation:            "env:" + env,
+			config.SubstEnvPrefix + key: env,
 		}
 	}
-	r.add("Secret", secretName, s)
-	r.res.Secrets = append(r.res.Secrets, SecretInfo{Name: secretName, Namespace: r.opts.Namespace, Key: config.SecretAPIKey, Env: env})
+	r.add("Secret", name, s)
+	r.res.Secrets = append(r.res.Secrets, SecretInfo{Name: name, Namespace: r.opts.Namespace, Key: key, Env: env})
 }

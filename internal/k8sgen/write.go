@@ -60,18 +60,42 @@ func header(source string) string {
 	return "# Rendered by `aigw render manifests` from " + source + ".\n"
 }
 
-// WriteYAML writes the objects as one multi-document YAML stream.
+// WriteYAML writes the objects as one multi-document YAML stream. A comment-only object (what
+// could not be rendered, said where it would have been) goes at the top of the next document.
 func WriteYAML(w *bytes.Buffer, source string, objs []Object) error {
 	w.WriteString(header(source))
-	for i, o := range objs {
-		if i > 0 {
+	var pending strings.Builder
+	wrote := false
+	for _, o := range objs {
+		if o.Value == nil {
+			pending.WriteString(comment(o.Comment))
+			continue
+		}
+		if wrote {
 			w.WriteString("---\n")
 		}
+		w.WriteString(pending.String())
+		pending.Reset()
+		w.WriteString(comment(o.Comment))
 		if err := writeOne(w, o); err != nil {
 			return err
 		}
+		wrote = true
 	}
+	w.WriteString(pending.String())
 	return nil
+}
+
+// comment turns text into YAML comment lines.
+func comment(text string) string {
+	if text == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		b.WriteString(strings.TrimRight("# "+l, " ") + "\n")
+	}
+	return b.String()
 }
 
 func writeOne(w *bytes.Buffer, o Object) error {
@@ -91,6 +115,9 @@ func writeOne(w *bytes.Buffer, o Object) error {
 func WriteJSON(w *bytes.Buffer, objs []Object) error {
 	items := make([]map[string]any, 0, len(objs))
 	for _, o := range objs {
+		if o.Value == nil {
+			continue // JSON has no comments; the warnings say the same
+		}
 		m, err := Plain(o.Value)
 		if err != nil {
 			return fmt.Errorf("%s %q: %w", o.Kind, o.Name, err)
@@ -113,9 +140,15 @@ func WriteDir(dir, source string, objs []Object) ([]string, error) {
 		return nil, err
 	}
 	files := map[string]*bytes.Buffer{}
+	pending := map[string]string{} // comments waiting for the next object of their file
 	var order []string
+	var orphans strings.Builder // comments of a kind that has no object
 	for _, o := range objs {
 		f := strings.ToLower(o.Kind) + ".yaml"
+		if o.Value == nil {
+			pending[f] += comment(o.Comment)
+			continue
+		}
 		b, ok := files[f]
 		if !ok {
 			b = &bytes.Buffer{}
@@ -125,12 +158,26 @@ func WriteDir(dir, source string, objs []Object) ([]string, error) {
 		} else {
 			b.WriteString("---\n")
 		}
+		b.WriteString(pending[f])
+		delete(pending, f)
+		b.WriteString(comment(o.Comment))
 		if err := writeOne(b, o); err != nil {
 			return nil, err
 		}
 	}
+	for _, o := range objs {
+		f := strings.ToLower(o.Kind) + ".yaml"
+		if c, ok := pending[f]; ok {
+			if b, has := files[f]; has {
+				b.WriteString(c)
+			} else {
+				orphans.WriteString(c)
+			}
+			delete(pending, f)
+		}
+	}
 	var k bytes.Buffer
-	k.WriteString(header(source) + "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
+	k.WriteString(header(source) + orphans.String() + "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
 	for _, f := range order {
 		k.WriteString("  - " + f + "\n")
 	}

@@ -13,12 +13,14 @@ import (
 
 // LoadModel loads the configuration Run would serve from the same inputs (the file named, else
 // config.yaml in the config home, else the environment), without serving it. --demo has no
-// configuration of its own to load and is refused.
+// configuration of its own to load and is refused. The MCP servers of --mcp-config and --mcp-json
+// are added as Run adds them.
 func LoadModel(opts Options) (*config.Model, error) {
 	if opts.Demo {
 		return nil, errors.New("--demo serves a built-in simulator that exists only inside aigw; render a config file or the environment's keys instead")
 	}
-	return loadConfig(opts)
+	m, err := loadConfig(opts)
+	return withMCP(opts, m, err)
 }
 
 // served passes on a loaded Model only when aigw can serve every backend in it: a schema that
