@@ -270,8 +270,13 @@ func (b *builder) mcpBackend(ns string, i int, ref *mcpBackendRef, names map[str
 		}
 	}
 	be.URL = u.String()
-	if len(ref.ForwardHeaders) > 0 {
-		b.d.warnf(b.d.line(&ref.ForwardHeaders), "%s.forwardHeaders: %s: client headers are not sent to MCP servers", path, mcpNotHonoured)
+	for j := range ref.ForwardHeaders {
+		f := &ref.ForwardHeaders[j]
+		p := path + ".forwardHeaders[" + itoa(j) + "]"
+		if !b.checkHeaderName(b.d.line(&f.Name), p+".name", f.Name) || (f.BackendHeader != "" && !b.checkHeaderName(b.d.line(&f.BackendHeader), p+".backendHeader", f.BackendHeader)) {
+			ok = false
+		}
+		be.ForwardHeaders = append(be.ForwardHeaders, MCPForwardHeader{Name: f.Name, BackendHeader: f.BackendHeader})
 	}
 	return be, ok
 }

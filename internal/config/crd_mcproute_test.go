@@ -55,8 +55,9 @@ func renderMCPRoutes(t *testing.T, m *Model) []byte {
 	}
 	type backend struct {
 		Name, URL, Transport string
-		Headers              []Header `json:",omitempty"`
-		Tools                *filter  `json:",omitempty"`
+		Headers              []Header           `json:",omitempty"`
+		ForwardHeaders       []MCPForwardHeader `json:",omitempty"`
+		Tools                *filter            `json:",omitempty"`
 	}
 	type rule struct {
 		Allow    bool
@@ -102,7 +103,7 @@ func renderMCPRoutes(t *testing.T, m *Model) []byte {
 	for _, r := range m.MCPRoutes {
 		rt := route{Name: r.Name, Path: r.Path}
 		for _, b := range r.Backends {
-			be := backend{Name: b.Name, URL: b.URL, Transport: b.Transport, Headers: b.Headers}
+			be := backend{Name: b.Name, URL: b.URL, Transport: b.Transport, Headers: b.Headers, ForwardHeaders: b.ForwardHeaders}
 			if !b.Tools.Empty() {
 				f := &filter{Include: b.Tools.Include, Exclude: b.Tools.Exclude}
 				for _, re := range b.Tools.IncludeRegex {

@@ -141,6 +141,15 @@ type MCPBackend struct {
 	Headers []Header
 	// Tools filters which of the server's tools the route exposes.
 	Tools ToolFilter
+	// ForwardHeaders copies headers of the client's request onto the requests to a remote
+	// server (an MCPRoute backendRef's forwardHeaders, for per-user tokens).
+	ForwardHeaders []MCPForwardHeader
+}
+
+// MCPForwardHeader sends the client's header Name to the server as BackendHeader (Name when
+// empty).
+type MCPForwardHeader struct {
+	Name, BackendHeader string
 }
 
 // EnvVar is one variable set in a stdio server's environment.

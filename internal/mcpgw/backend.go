@@ -50,25 +50,40 @@ func newBackend(cfg *config.MCPBackend, log *slog.Logger) *backend {
 	b := &backend{cfg: cfg, print: fingerprint(cfg), log: log.With("mcp_backend", cfg.Name)}
 	if !cfg.Stdio() {
 		b.url = cfg.URL
-		b.client = &http.Client{Transport: headerTransport{headers: cfg.Headers, base: http.DefaultTransport}}
+		b.client = &http.Client{Transport: headerTransport{headers: cfg.Headers, forward: cfg.ForwardHeaders, base: http.DefaultTransport}}
 	} else {
 		b.client = &http.Client{}
 	}
 	return b
 }
 
-// headerTransport sets the backend's configured headers on every request.
+// headerTransport sets the backend's configured headers on every request, the client's
+// forwarded headers and the caller's claimToHeaders (both from the request context, see authz).
 type headerTransport struct {
 	headers []config.Header
+	forward []config.MCPForwardHeader
 	base    http.RoundTripper
 }
 
 func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	claims := authz.UpstreamHeaders(r.Context()) // the caller's claimToHeaders
-	if len(t.headers) > 0 || len(claims) > 0 {
+	claims := authz.UpstreamHeaders(r.Context())
+	var client http.Header
+	if len(t.forward) > 0 {
+		client = authz.ClientHeader(r.Context())
+	}
+	if len(t.headers) > 0 || len(claims) > 0 || len(client) > 0 {
 		r = r.Clone(r.Context())
 		for _, h := range t.headers {
 			r.Header.Set(h.Name, h.Value)
+		}
+		for _, f := range t.forward {
+			if v := client.Values(f.Name); len(v) > 0 {
+				name := f.BackendHeader
+				if name == "" {
+					name = f.Name
+				}
+				r.Header[http.CanonicalHeaderKey(name)] = v
+			}
 		}
 		for k, v := range claims {
 			r.Header[k] = v

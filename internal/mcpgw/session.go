@@ -132,7 +132,7 @@ func (s *session) conn(ctx context.Context, b *backend) (*mcp.ClientSession, err
 		c = &conn{ready: make(chan struct{})}
 		s.conns[b] = c
 		s.mu.Unlock()
-		c.cs, c.err = s.dial(b)
+		c.cs, c.err = s.dial(ctx, b)
 		close(c.ready)
 		if c.err != nil {
 			b.setDown(c.err)
@@ -181,8 +181,10 @@ func (s *session) broken(b *backend, cs *mcp.ClientSession, err error) {
 
 // dial opens an MCP session on b that declares what this session's client declared, and relays
 // what the backend sends to this client.
-func (s *session) dial(b *backend) (*mcp.ClientSession, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, error) {
+	// The request that needs the backend lends its values (the caller's forwarded headers and
+	// claims, see authz), not its cancellation: the backend session outlives it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dialTimeout)
 	defer cancel()
 	t, err := b.transport(ctx)
 	if err != nil {

@@ -38,12 +38,21 @@ func backendServer(t *testing.T) *httptest.Server {
 		return text("deleted " + a.Text), nil, nil
 	})
 	mcp.AddTool(srv, &mcp.Tool{Name: "whoami"}, func(ctx context.Context, req *mcp.CallToolRequest, a in) (*mcp.CallToolResult, any, error) {
-		return text("user:" + req.Extra.Header.Get("X-User")), nil, nil
+		return text("user:" + req.Extra.Header.Get("X-User") + " token:" + req.Extra.Header.Get("X-Token")), nil, nil
 	})
-	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Mcp-Session-Id") == "" && r.Method == http.MethodPost {
+			initHeaders <- r.Header.Clone() // the gateway's initialize
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(hs.Close)
 	return hs
 }
+
+// initHeaders receives the headers of each initialize the backend server gets.
+var initHeaders = make(chan http.Header, 16)
 
 // bearerTransport adds a token and headers to every request of an MCP client.
 type bearerTransport struct {
@@ -69,7 +78,8 @@ func TestGatewayEndToEnd(t *testing.T) {
 	key := authz.NewTestKey(t, "e2e")
 	route := &config.MCPRoute{
 		Name: "gh", Path: "/mcp",
-		Backends: []*config.MCPBackend{{Name: "gh", URL: backendServer(t).URL + "/", Transport: config.MCPTransportStreamableHTTP}},
+		Backends: []*config.MCPBackend{{Name: "gh", URL: backendServer(t).URL + "/", Transport: config.MCPTransportStreamableHTTP,
+			ForwardHeaders: []config.MCPForwardHeader{{Name: "X-Personal-Token", BackendHeader: "X-Token"}}}},
 		Auth: &config.MCPAuth{
 			JWT: &config.MCPJWT{
 				Issuer: authz.TestIssuer, Audiences: []string{"mcp-gateway"}, JWKS: authz.JWKSOf(t, key),
@@ -154,7 +164,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 	// With a valid token: delete_repo is hidden and refused; echo works unless the header rule
 	// denies it; the subject reaches the backend as X-User only through claimToHeaders.
 	tok := authz.SignToken(t, key, nil)
-	hc := &http.Client{Transport: bearerTransport{token: tok, hdr: http.Header{"X-Env": {"prod"}, "X-User": {"mallory"}}}}
+	hc := &http.Client{Transport: bearerTransport{token: tok, hdr: http.Header{"X-Env": {"prod"}, "X-User": {"mallory"}, "X-Personal-Token": {"pat-1"}}}}
 	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: -1}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -174,8 +184,16 @@ func TestGatewayEndToEnd(t *testing.T) {
 	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "gh__echo", Arguments: map[string]any{"text": "hi"}}); err != nil || res.IsError || res.Content[0].(*mcp.TextContent).Text != "echo:hi" {
 		t.Errorf("echo: %v %v", res, err)
 	}
-	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "gh__whoami", Arguments: map[string]any{"text": ""}}); err != nil || res.Content[0].(*mcp.TextContent).Text != "user:alice" {
-		t.Errorf("whoami (claimToHeaders sub -> X-User): %v %v", res, err)
+	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "gh__whoami", Arguments: map[string]any{"text": ""}}); err != nil || res.Content[0].(*mcp.TextContent).Text != "user:alice token:pat-1" {
+		t.Errorf("whoami (claimToHeaders sub -> X-User, forwardHeaders X-Personal-Token -> X-Token): %v %v", res, err)
+	}
+	select {
+	case h := <-initHeaders:
+		if h.Get("X-User") != "alice" || h.Get("X-Token") != "pat-1" {
+			t.Errorf("the backend's initialize lacks the caller's headers: X-User %q, X-Token %q", h.Get("X-User"), h.Get("X-Token"))
+		}
+	default:
+		t.Error("the backend saw no initialize")
 	}
 	_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "gh__delete_repo", Arguments: map[string]any{"text": "aigw"}})
 	if err == nil || !strings.Contains(err.Error(), `access denied: tools/call of tool "gh__delete_repo" is not allowed (authorization rule 0 denies it)`) {

@@ -174,6 +174,14 @@ func WithRequest(ctx context.Context, route string, header http.Header) context.
 	return context.WithValue(ctx, requestKey{}, routeRequest{route: route, header: header})
 }
 
+// ClientHeader returns the HTTP headers of the client request in ctx (see WithRequest), or nil.
+func ClientHeader(ctx context.Context) http.Header {
+	if rr, ok := ctx.Value(requestKey{}).(routeRequest); ok {
+		return rr.header
+	}
+	return nil
+}
+
 // WithUpstreamHeaders adds the claimToHeaders headers of the caller (subject) of the request in
 // ctx (see WithRequest) to ctx; UpstreamHeaders returns them to whoever sends the request on
 // to a backend.
