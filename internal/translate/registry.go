@@ -54,6 +54,7 @@ var registry = map[pair]Factory{
 	{EndpointMessages, config.SchemaGCPAnthropic}:           newVertexAnthropic,
 	{EndpointChatCompletions, config.SchemaGCPAnthropic}:    newOpenAIToVertexAnthropic,
 	{EndpointResponses, config.SchemaGCPAnthropic}:          newResponsesToVertexAnthropic,
+	{EndpointEmbeddings, config.SchemaGCPVertexAI}:          newOpenAIToVertexEmbeddings,
 }
 
 // New returns the translator from endpoint to the target's schema, or a 422 Error when aigw

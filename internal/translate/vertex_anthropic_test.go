@@ -61,3 +61,14 @@ func TestVertexAnthropicFromChat(t *testing.T) {
 		}
 	}
 }
+
+var vertexEmbeddingsSuite = goldenSuite{
+	dir:      "gemini_embeddings",
+	endpoint: EndpointEmbeddings,
+	backend: func(string) *config.Backend {
+		return &config.Backend{Name: "vertex", Schema: config.Schema{Name: config.SchemaGCPVertexAI}}
+	},
+	defaultReq: `{"model":"gemini-embedding-001","input":["a","b"]}`,
+}
+
+func TestGoldenVertexEmbeddings(t *testing.T) { vertexEmbeddingsSuite.run(t) }
