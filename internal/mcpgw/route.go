@@ -27,6 +27,8 @@ type route struct {
 	path string
 	cfg  atomic.Pointer[routeConfig]
 	sdk  http.Handler
+	// probe answers the go-sdk's protocol version check of requests that are not new sessions.
+	probe *mcp.Server
 
 	mu       sync.Mutex
 	sessions map[*session]bool
@@ -43,6 +45,7 @@ type routeConfig struct {
 
 func newRoute(g *Gateway, path string) *route {
 	rt := &route{g: g, path: path, sessions: map[*session]bool{}}
+	rt.probe = mcp.NewServer(&mcp.Implementation{Name: "aigw", Version: g.opts.Version}, nil)
 	rt.cfg.Store(&routeConfig{route: &config.MCPRoute{Path: path}, byName: map[string]*backend{}, byToken: map[string]*backend{}})
 	rt.sdk = mcp.NewStreamableHTTPHandler(rt.newSession, &mcp.StreamableHTTPOptions{
 		Logger:              g.log,

@@ -39,6 +39,11 @@ type conn struct {
 // newSession builds the mcp.Server of a client session that is initialising (StreamableHTTPHandler's
 // getServer), with an id bound to the request's subject.
 func (rt *route) newSession(r *http.Request) *mcp.Server {
+	if r.Header.Get("Mcp-Session-Id") != "" || r.Method != http.MethodPost {
+		// The go-sdk asks for a server on every request, also to check the protocol version of
+		// one that belongs to a session it already has: a server without a session answers it.
+		return rt.probe
+	}
 	s := &session{rt: rt, subject: Subject(r.Context()), conns: map[*backend]*conn{}, inflight: map[any]context.Context{}, seen: map[string]string{}}
 	s.srv = mcp.NewServer(&mcp.Implementation{Name: "aigw", Version: rt.g.opts.Version}, &mcp.ServerOptions{
 		Capabilities: &mcp.ServerCapabilities{
