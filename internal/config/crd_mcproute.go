@@ -19,9 +19,9 @@ import (
 // This file compiles MCPRoutes (aigateway.envoyproxy.io v1alpha1 and v1beta1; both versions have
 // the same schema) to the Model's MCPRoutes: backendRefs to Envoy Gateway Backends (their first
 // endpoint, plus the ref's path), tool selectors, backend API keys, and the securityPolicy's
-// OAuth (JWT) and authorization rules. What parses but aigw does not do is a warning naming the
-// field; a client authentication aigw cannot enforce (apiKeyAuth, extAuth) is an error, so that
-// a route meant to be protected is never served open.
+// OAuth (JWT), client API keys and authorization rules. What parses but aigw does not do is a
+// warning naming the field; a client authentication aigw cannot enforce (extAuth) is an error,
+// so that a route meant to be protected is never served open.
 
 // mcpNotHonoured says that a field is understood but the MCP gateway does not act on it.
 const mcpNotHonoured = "accepted but not honoured by aigw's MCP gateway"
@@ -30,9 +30,22 @@ const mcpNotHonoured = "accepted but not honoured by aigw's MCP gateway"
 
 type mcpSecurityPolicy struct {
 	OAuth         *mcpOAuth         `json:"oauth"`
-	APIKeyAuth    *yaml.Node        `json:"apiKeyAuth"`
+	APIKeyAuth    *mcpAPIKeyAuth    `json:"apiKeyAuth"`
 	ExtAuth       *yaml.Node        `json:"extAuth"`
 	Authorization *mcpAuthorization `json:"authorization"`
+}
+
+type mcpAPIKeyAuth struct {
+	CredentialRefs        []secretObjRef   `json:"credentialRefs" crd:"required"`
+	ExtractFrom           []mcpExtractFrom `json:"extractFrom" crd:"required"`
+	ForwardClientIDHeader string           `json:"forwardClientIDHeader"`
+	Sanitize              *bool            `json:"sanitize"`
+}
+
+type mcpExtractFrom struct {
+	Headers []string `json:"headers"`
+	Params  []string `json:"params"`
+	Cookies []string `json:"cookies"`
 }
 
 type mcpOAuth struct {
@@ -428,9 +441,9 @@ func (b *builder) mcpAuth(ns string, s *mcpRouteSpec, backends map[string]bool) 
 	ok := true
 	auth := &MCPAuth{}
 	if sp != nil {
-		if sp.APIKeyAuth != nil {
-			b.d.errorf(b.d.line(&sp.APIKeyAuth), "spec.securityPolicy.apiKeyAuth: client API key authentication is not supported by aigw yet; use oauth (the route would otherwise be served unauthenticated)")
-			ok = false
+		if k := sp.APIKeyAuth; k != nil {
+			a, aok := b.mcpAPIKeyAuth(ns, k)
+			auth.APIKey, ok = a, ok && aok
 		}
 		if sp.ExtAuth != nil {
 			b.d.errorf(b.d.line(&sp.ExtAuth), "spec.securityPolicy.extAuth: external authorization is not supported by aigw; use oauth and authorization (the route would otherwise be served unauthenticated)")
@@ -458,10 +471,68 @@ func (b *builder) mcpAuth(ns string, s *mcpRouteSpec, backends map[string]bool) 
 		a, aok := b.mcpRules("spec.backendSelector", bs.DefaultAction, rules, backends, true)
 		auth.BackendSelector, ok = a, ok && aok
 	}
-	if auth.JWT == nil && auth.Authorization == nil && auth.BackendSelector == nil {
+	if auth.JWT == nil && auth.APIKey == nil && auth.Authorization == nil && auth.BackendSelector == nil {
 		return nil, ok
 	}
 	return auth, ok
+}
+
+// mcpAPIKeyAuth compiles apiKeyAuth: every key of the referenced Secrets is a client ID and its
+// value that client's API key (the first Secret wins for a client named twice).
+func (b *builder) mcpAPIKeyAuth(ns string, k *mcpAPIKeyAuth) (*MCPAPIKeyAuth, bool) {
+	const path = "spec.securityPolicy.apiKeyAuth"
+	ok := true
+	out := &MCPAPIKeyAuth{Clients: map[string]string{}, ForwardClientIDHeader: k.ForwardClientIDHeader, Sanitize: deref(k.Sanitize, false)}
+	for i := range k.CredentialRefs {
+		ref := &k.CredentialRefs[i]
+		p := path + ".credentialRefs[" + itoa(i) + "]"
+		if (ref.Group != "" && ref.Group != "core") || (ref.Kind != "" && ref.Kind != "Secret") {
+			b.d.errorf(b.d.line(ref), "%s: must reference a Secret, not %s", p, strings.TrimPrefix(ref.Group+"/"+ref.Kind, "/"))
+			ok = false
+			continue
+		}
+		s, found := b.secretData[refKey(ns, ref.Namespace, ref.Name)]
+		if !found {
+			b.d.errorf(b.d.line(&ref.Name), "%s: Secret %q is not defined in this file", p, ref.Name)
+			ok = false
+			continue
+		}
+		if len(s.data) == 0 {
+			b.d.errorf(b.d.line(&ref.Name), "%s: Secret %q has no client keys", p, ref.Name)
+			ok = false
+		}
+		for _, id := range slices.Sorted(mapKeys(s.data)) {
+			key := strings.TrimSpace(s.data[id])
+			if key == "" {
+				b.d.errorf(b.d.line(&ref.Name), "%s: Secret %q: the API key of client %q is empty", p, ref.Name, id)
+				ok = false
+				continue
+			}
+			if _, dup := out.Clients[id]; !dup {
+				out.Clients[id] = key
+			}
+		}
+	}
+	for i := range k.ExtractFrom {
+		e := &k.ExtractFrom[i]
+		p := path + ".extractFrom[" + itoa(i) + "]"
+		for j, h := range e.Headers {
+			if !b.checkHeaderName(b.d.line(&e.Headers[j]), p+".headers["+itoa(j)+"]", h) {
+				ok = false
+			}
+		}
+		out.Headers = append(out.Headers, e.Headers...)
+		out.Params = append(out.Params, e.Params...)
+		out.Cookies = append(out.Cookies, e.Cookies...)
+	}
+	if len(out.Headers)+len(out.Params)+len(out.Cookies) == 0 {
+		b.d.errorf(b.d.line(&k.ExtractFrom), "%s.extractFrom: name at least one header, param or cookie", path)
+		ok = false
+	}
+	if h := k.ForwardClientIDHeader; h != "" && !b.checkHeaderName(b.d.line(&k.ForwardClientIDHeader), path+".forwardClientIDHeader", h) {
+		ok = false
+	}
+	return out, ok
 }
 
 // mcpJWT compiles the OAuth settings.

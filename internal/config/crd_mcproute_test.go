@@ -81,8 +81,9 @@ func renderMCPRoutes(t *testing.T, m *Model) []byte {
 		ClaimToHeaders    []MCPClaimToHeader `json:",omitempty"`
 	}
 	type auth struct {
-		JWT                            *jwt   `json:",omitempty"`
-		Authorization, BackendSelector *authz `json:",omitempty"`
+		JWT                            *jwt           `json:",omitempty"`
+		APIKey                         *MCPAPIKeyAuth `json:",omitempty"`
+		Authorization, BackendSelector *authz         `json:",omitempty"`
 	}
 	type route struct {
 		Name, Path string
@@ -117,7 +118,7 @@ func renderMCPRoutes(t *testing.T, m *Model) []byte {
 			rt.Backends = append(rt.Backends, be)
 		}
 		if a := r.Auth; a != nil {
-			rt.Auth = &auth{Authorization: rules(a.Authorization), BackendSelector: rules(a.BackendSelector)}
+			rt.Auth = &auth{APIKey: a.APIKey, Authorization: rules(a.Authorization), BackendSelector: rules(a.BackendSelector)}
 			if j := a.JWT; j != nil {
 				rt.Auth.JWT = &jwt{Issuer: j.Issuer, Audiences: j.Audiences, JWKSURL: j.JWKSURL, JWKS: string(j.JWKS),
 					Metadata: j.Metadata, ClaimToHeaders: j.ClaimToHeaders}
@@ -143,7 +144,7 @@ func renderMCPRoutes(t *testing.T, m *Model) []byte {
 // the fixtures are what a cluster would accept.
 func TestMCPRouteFixturesMatchCRDs(t *testing.T) {
 	crds := loadCRDs(t)
-	for _, name := range []string{"full.yaml", "v1alpha1.yaml", "warnings.yaml"} {
+	for _, name := range []string{"full.yaml", "v1alpha1.yaml", "warnings.yaml", "apikey.yaml"} {
 		checked := 0
 		for _, obj := range substitutedObjects(t, filepath.Join("testdata/mcproute", name), mcpEnv) {
 			if obj["kind"] != "MCPRoute" {

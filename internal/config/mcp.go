@@ -51,6 +51,22 @@ type MCPAuth struct {
 	// BackendSelector decides which backends a client may reach at all (rules see
 	// request.mcp.backend only); nil allows every backend.
 	BackendSelector *MCPAuthorization
+	// APIKey requires a client API key on every request (apiKeyAuth); with JWT, both are
+	// required.
+	APIKey *MCPAPIKeyAuth
+}
+
+// MCPAPIKeyAuth authenticates clients by API key, as Envoy Gateway's apiKeyAuth does.
+type MCPAPIKeyAuth struct {
+	// Clients maps each client ID to its API key.
+	Clients map[string]string
+	// Headers, Params (query) and Cookies are where a request carries its key; the first found
+	// is used.
+	Headers, Params, Cookies []string
+	// ForwardClientIDHeader names the header that tells backends the client ID ("": none).
+	ForwardClientIDHeader string
+	// Sanitize removes the key from the request once checked.
+	Sanitize bool
 }
 
 // MCPJWT validates bearer JWTs (oauth in an MCPRoute securityPolicy).

@@ -41,6 +41,7 @@ type Authorizer struct {
 	cfg      *config.MCPAuth
 	path     string
 	keys     *keySet
+	apiKeys  *apiKeys
 	rules    *ruleSet
 	selector *ruleSet
 	log      *slog.Logger
@@ -85,6 +86,12 @@ func New(auth *config.MCPAuth, opts Options) (*Authorizer, error) {
 			a.claimHeaders = append(a.claimHeaders, strings.ToLower(c.Header))
 		}
 	}
+	if k := auth.APIKey; k != nil {
+		a.apiKeys = newAPIKeys(k)
+		if k.ForwardClientIDHeader != "" {
+			a.claimHeaders = append(a.claimHeaders, strings.ToLower(k.ForwardClientIDHeader))
+		}
+	}
 	var err error
 	if a.rules, err = compileRules(auth.Authorization); err != nil {
 		return nil, err
@@ -106,6 +113,8 @@ type Principal struct {
 	Scopes []string
 	// Expiry is when the token expires.
 	Expiry time.Time
+	// ClientID is the client whose API key the request carried (apiKeyAuth), or "".
+	ClientID string
 }
 
 // request is what the rules see of the HTTP request; the middleware puts it in the context.
@@ -172,8 +181,8 @@ func (a *Authorizer) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate verifies r's bearer token when the route requires one and removes client-sent
-// copies of the claim headers. It returns the caller (nil when no token is required) or the
+// authenticate verifies r's bearer token and API key when the route requires them and removes
+// client-sent copies of the claim (and client ID) headers. It returns the caller (nil when no token is required) or the
 // 401 to answer.
 func (a *Authorizer) authenticate(r *http.Request) (*Principal, *Unauthorized) {
 	var p *Principal
@@ -186,6 +195,16 @@ func (a *Authorizer) authenticate(r *http.Request) (*Principal, *Unauthorized) {
 		if p, err = a.verify(r.Context(), token); err != nil {
 			return nil, &Unauthorized{a: a, code: "invalid_token", desc: err.Error()}
 		}
+	}
+	if a.apiKeys != nil {
+		id, ok := a.apiKeys.client(r)
+		if !ok {
+			return nil, &Unauthorized{a: a, desc: "a valid API key is required"}
+		}
+		if p == nil {
+			p = &Principal{Subject: "api-key#" + id, Expiry: a.now().Add(time.Hour)}
+		}
+		p.ClientID = id
 	}
 	for _, h := range a.claimHeaders {
 		r.Header.Del(h)

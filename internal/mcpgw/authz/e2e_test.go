@@ -92,15 +92,22 @@ func TestGatewayEndToEnd(t *testing.T) {
 			}},
 		},
 	}
+	keyed := &config.MCPRoute{
+		Name: "keyed", Path: "/keyed/mcp",
+		Backends: route.Backends,
+		Auth: &config.MCPAuth{APIKey: &config.MCPAPIKeyAuth{
+			Clients: map[string]string{"ci": "ci-key"}, Headers: []string{"X-Api-Key"}, ForwardClientIDHeader: "X-User", Sanitize: true,
+		}},
+	}
 	routes := authz.NewRoutes(authz.Options{})
-	if err := routes.Update([]*config.MCPRoute{route}); err != nil {
+	if err := routes.Update([]*config.MCPRoute{route, keyed}); err != nil {
 		t.Fatal(err)
 	}
 	gw, err := mcpgw.New(mcpgw.Options{Auth: routes, SeedPath: filepath.Join(t.TempDir(), "seed")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gw.Update([]*config.MCPRoute{route}); err != nil {
+	if err := gw.Update([]*config.MCPRoute{route, keyed}); err != nil {
 		t.Fatal(err)
 	}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -202,5 +209,23 @@ func TestGatewayEndToEnd(t *testing.T) {
 	_, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "gh__echo", Arguments: map[string]any{"text": "boom"}})
 	if err == nil || !strings.Contains(err.Error(), "authorization rule 1 denies it") {
 		t.Errorf("echo boom with x-env: prod: %v", err)
+	}
+
+	// The API key route: no key, no session; with one, the client ID reaches the backend.
+	if cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: front.URL + "/keyed/mcp", HTTPClient: hc, MaxRetries: -1}, nil); err == nil {
+		cs.Close()
+		t.Fatal("connected to the API key route with a bearer token only")
+	}
+	kc := &http.Client{Transport: bearerTransport{hdr: http.Header{"X-Api-Key": {"ci-key"}, "X-Personal-Token": {"pat-2"}}}}
+	ks, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: front.URL + "/keyed/mcp", HTTPClient: kc, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	if res, err := ks.CallTool(ctx, &mcp.CallToolParams{Name: "gh__whoami", Arguments: map[string]any{"text": ""}}); err != nil || res.Content[0].(*mcp.TextContent).Text != "user:ci token:pat-2" {
+		t.Errorf("whoami with an API key: %v %v", res, err)
+	}
+	if res, err := ks.CallTool(ctx, &mcp.CallToolParams{Name: "gh__delete_repo", Arguments: map[string]any{"text": "x"}}); err != nil || res.IsError {
+		t.Errorf("the other route's rules applied to this one: %v %v", res, err)
 	}
 }

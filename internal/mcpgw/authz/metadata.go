@@ -84,8 +84,11 @@ func (a *Authorizer) resource(r *http.Request) string {
 }
 
 // MetadataURL is the absolute URL of the metadata for a request to the route: the well-known
-// segment inserted between the resource's origin and its path (RFC 9728 §3.1).
+// segment inserted between the resource's origin and its path (RFC 9728 §3.1). "" without JWT.
 func (a *Authorizer) MetadataURL(r *http.Request) string {
+	if a == nil || a.cfg.JWT == nil {
+		return ""
+	}
 	res, err := url.Parse(a.resource(r))
 	if err != nil || res.Host == "" {
 		return ""
@@ -97,6 +100,10 @@ func (a *Authorizer) MetadataURL(r *http.Request) string {
 // code when the request had no token, invalid_token with a description otherwise. The body is
 // a JSON-RPC error so that MCP clients that read it see why.
 func (a *Authorizer) challenge(w http.ResponseWriter, r *http.Request, code, desc string) {
+	if a.cfg.JWT == nil { // API keys only: no bearer challenge, as Envoy's api_key_auth answers
+		writeJSONRPCError(w, http.StatusUnauthorized, UnauthorizedCode, "unauthorized: "+desc)
+		return
+	}
 	var params []string
 	if code != "" {
 		params = append(params, fmt.Sprintf("error=%q", code), fmt.Sprintf("error_description=%q", desc))

@@ -108,12 +108,12 @@ func (rs *Routes) Authenticate(r *http.Request) (string, error) {
 		return "", nil
 	}
 	token, _ := bearer(r.Header.Get("Authorization"))
-	rs.remember(sha256.Sum256([]byte(token)), p)
+	rs.remember(token, p)
 	return p.Subject, nil
 }
 
-// remember records the caller of a token.
-func (rs *Routes) remember(h [32]byte, p *Principal) {
+// remember records the caller of a bearer token ("" for none).
+func (rs *Routes) remember(token string, p *Principal) {
 	rs.cmu.Lock()
 	defer rs.cmu.Unlock()
 	now := time.Now()
@@ -136,7 +136,9 @@ func (rs *Routes) remember(h [32]byte, p *Principal) {
 			clear(rs.bySubj)
 		}
 	}
-	rs.byToken[h] = p
+	if token != "" {
+		rs.byToken[sha256.Sum256([]byte(token))] = p
+	}
 	rs.bySubj[p.Subject] = p
 }
 
@@ -258,17 +260,25 @@ func (rs *Routes) FilterTools(ctx context.Context, subject string, tools []strin
 
 // upstreamHeaders renders a caller's claims as the route's claimToHeaders say.
 func (a *Authorizer) upstreamHeaders(p *Principal) http.Header {
-	if p == nil || a.cfg.JWT == nil {
+	if p == nil {
 		return nil
 	}
 	var h http.Header
-	for _, c := range a.cfg.JWT.ClaimToHeaders {
-		if v, ok := claimString(p.Claims, c.Claim); ok {
-			if h == nil {
-				h = http.Header{}
-			}
-			h.Set(c.Header, v)
+	set := func(k, v string) {
+		if h == nil {
+			h = http.Header{}
 		}
+		h.Set(k, v)
+	}
+	if j := a.cfg.JWT; j != nil {
+		for _, c := range j.ClaimToHeaders {
+			if v, ok := claimString(p.Claims, c.Claim); ok {
+				set(c.Header, v)
+			}
+		}
+	}
+	if k := a.cfg.APIKey; k != nil && k.ForwardClientIDHeader != "" && p.ClientID != "" {
+		set(k.ForwardClientIDHeader, p.ClientID)
 	}
 	return h
 }
