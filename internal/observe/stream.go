@@ -21,6 +21,8 @@ type Hub struct {
 	subs map[*Subscription]struct{}
 	buf  int
 	now  func() time.Time
+	// inflight are the requests started (a start event) and not yet ended, by id.
+	inflight map[string]struct{}
 
 	dropped atomic.Uint64
 }
@@ -39,7 +41,8 @@ func NewHub(ringSize, subBuffer int) *Hub {
 	if subBuffer <= 0 {
 		subBuffer = DefaultSubscriber
 	}
-	return &Hub{ring: make([]*Event, ringSize), subs: map[*Subscription]struct{}{}, buf: subBuffer, now: time.Now}
+	return &Hub{ring: make([]*Event, ringSize), subs: map[*Subscription]struct{}{}, buf: subBuffer, now: time.Now,
+		inflight: map[string]struct{}{}}
 }
 
 // Subscription is one live reader of the hub.
@@ -71,6 +74,10 @@ func (h *Hub) OnMCP(ev *MCPEvent) {
 
 // Publish numbers ev, keeps it for replay and offers it to every subscriber. The event must not
 // be modified afterwards. A nil hub ignores events.
+//
+// Progress events are live only: they carry sequence number 0 and are not kept for replay (a
+// replayed stream's progress is stale, and 50 busy streams would otherwise fill the ring with
+// them in seconds); losing one is not a gap.
 func (h *Hub) Publish(ev *Event) {
 	if h == nil {
 		return
@@ -80,9 +87,20 @@ func (h *Hub) Publish(ev *Event) {
 		ev.Time = h.now()
 	}
 	h.mu.Lock()
-	h.seq++
-	ev.Seq = h.seq
-	h.ring[h.seq%uint64(len(h.ring))] = ev
+	switch ev.Kind {
+	case KindProgress:
+		ev.Seq = 0
+	default:
+		h.seq++
+		ev.Seq = h.seq
+		h.ring[h.seq%uint64(len(h.ring))] = ev
+	}
+	switch ev.Kind {
+	case KindStart:
+		h.inflight[ev.ID] = struct{}{}
+	case KindEnd:
+		delete(h.inflight, ev.ID)
+	}
 	for s := range h.subs {
 		select {
 		case s.c <- ev:
@@ -131,6 +149,25 @@ func (h *Hub) replayLocked(since uint64) []*Event {
 		out = append(out, h.ring[i%uint64(len(h.ring))])
 	}
 	return out
+}
+
+// InFlight is the requests started and not ended as of event number seq, so that a reader that
+// lost events can tell which of its in-flight requests have in fact ended.
+type InFlight struct {
+	V   int      `json:"v"`
+	Seq uint64   `json:"seq"`
+	IDs []string `json:"ids"`
+}
+
+// InFlight lists the requests in flight now.
+func (h *Hub) InFlight() InFlight {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(h.inflight))
+	for id := range h.inflight {
+		ids = append(ids, id)
+	}
+	return InFlight{V: SchemaVersion, Seq: h.seq, IDs: ids}
 }
 
 // Seq is the number of the last event published.

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -95,5 +96,42 @@ func TestUSDJSON(t *testing.T) {
 		if err := back.UnmarshalJSON(b); err != nil || back != c.u {
 			t.Errorf("round trip of %s: %+v %v", b, back, err)
 		}
+	}
+}
+
+// TestHubInFlightAndLiveProgress: the hub knows which requests are in flight (start without
+// end), and progress events go to live subscribers only, unnumbered and never replayed.
+func TestHubInFlightAndLiveProgress(t *testing.T) {
+	h := NewHub(8, 16)
+	sub, _ := h.Subscribe(0)
+	defer sub.Close()
+	h.Publish(&Event{Kind: KindStart, ID: "a"})
+	h.Publish(&Event{Kind: KindStart, ID: "b"})
+	h.Publish(&Event{Kind: KindProgress, ID: "a", Progress: &ProgressInfo{OutputTokens: 5}})
+	h.Publish(&Event{Kind: KindEnd, ID: "a", End: &RequestEvent{ID: "a"}})
+
+	f := h.InFlight()
+	if f.Seq != 3 || len(f.IDs) != 1 || f.IDs[0] != "b" {
+		t.Errorf("in flight: %+v, want b as of seq 3", f)
+	}
+	var seqs []uint64
+	for len(seqs) < 4 {
+		ev := <-sub.C()
+		seqs = append(seqs, ev.Seq)
+		if ev.Kind == KindProgress && ev.Seq != 0 {
+			t.Errorf("a progress event numbered %d", ev.Seq)
+		}
+	}
+	if want := []uint64{1, 2, 0, 3}; fmt.Sprint(seqs) != fmt.Sprint(want) {
+		t.Errorf("live sequence numbers %v, want %v", seqs, want)
+	}
+	_, replay := h.Subscribe(0)
+	for _, ev := range replay {
+		if ev.Kind == KindProgress {
+			t.Error("a progress event was replayed")
+		}
+	}
+	if len(replay) != 3 {
+		t.Errorf("replayed %d events, want 3", len(replay))
 	}
 }

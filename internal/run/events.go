@@ -35,6 +35,10 @@ func (a *adminServer) observeHandlers(hub *observe.Hub, stats *observe.Stats) {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(stats.Snapshot())
 	})
+	mux.HandleFunc("GET /inflight", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(hub.InFlight())
+	})
 }
 
 // eventsHandler streams lifecycle events as server-sent events: "id" is the event's sequence
@@ -65,9 +69,12 @@ func eventsHandler(shutdown context.Context, hub *observe.Hub) http.Handler {
 			if err != nil {
 				return err
 			}
-			bw.WriteString("id: ")
-			bw.WriteString(strconv.FormatUint(ev.Seq, 10))
-			bw.WriteString("\nevent: ")
+			if ev.Seq != 0 { // live-only events (progress) have no id, so Last-Event-ID stays put
+				bw.WriteString("id: ")
+				bw.WriteString(strconv.FormatUint(ev.Seq, 10))
+				bw.WriteByte('\n')
+			}
+			bw.WriteString("event: ")
 			bw.WriteString(string(ev.Kind))
 			bw.WriteString("\ndata: ")
 			bw.Write(data)

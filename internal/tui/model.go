@@ -171,13 +171,21 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case EventsMsg:
 		m.now = m.opts.Clock()
-		before := m.store.next
+		before, gaps := m.store.next, m.store.Gaps
 		for _, ev := range msg {
 			m.store.Apply(ev)
 		}
 		if m.paused {
 			m.unseen += int(m.store.next - before)
 		} else {
+			m.refresh()
+		}
+		if m.store.Gaps > gaps && m.opts.Admin != "" {
+			// Events were lost: ask which requests are really in flight.
+			return m, fetchInFlight(m.opts.Admin)
+		}
+	case InFlightMsg:
+		if msg.InFlight != nil && m.store.Reconcile(msg.InFlight) > 0 && !m.paused {
 			m.refresh()
 		}
 	case ConnMsg:

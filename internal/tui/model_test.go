@@ -350,3 +350,27 @@ func TestAttemptEndEvents(t *testing.T) {
 		t.Errorf("an attempt with a status says only failed:\n%s", screen)
 	}
 }
+
+// TestLostEndReconciled: after a gap in the events, the requests the gateway no longer has in
+// flight (GET /inflight) stop showing as in flight; one still in flight, or first seen after the
+// list was taken, stays.
+func TestLostEndReconciled(t *testing.T) {
+	m := newTestModel(120, 40)
+	m.opts.Admin = "http://127.0.0.1:1"
+	m.Update(ConnMsg{State: Connected})
+	start := func(seq uint64, id string) *observe.Event {
+		return &observe.Event{V: 1, Seq: seq, Kind: observe.KindStart, Time: scriptNow, ID: id, Start: &observe.StartInfo{Endpoint: "chat_completions"}}
+	}
+	m.Update(EventsMsg{start(1, "ended"), start(2, "running")})
+	// Events 3-4 (the end of "ended") are lost; 5 starts another request.
+	_, cmd := m.Update(EventsMsg{start(5, "later")})
+	if cmd == nil {
+		t.Fatal("a gap did not ask the gateway which requests are in flight")
+	}
+	m.Update(InFlightMsg{InFlight: &observe.InFlight{Seq: 4, IDs: []string{"running"}}})
+	for id, lost := range map[string]bool{"ended": true, "running": false, "later": false} {
+		if r := m.Store().Get(id); r == nil || r.Lost != lost {
+			t.Errorf("%s: lost %v, want %v", id, r != nil && r.Lost, lost)
+		}
+	}
+}

@@ -29,27 +29,35 @@ var statsClient = &http.Client{Timeout: 2 * time.Second}
 // fetchStats is the command that asks the admin server for its totals.
 func fetchStats(admin string) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/stats", nil)
-		if err != nil {
-			return StatsMsg{Err: err}
-		}
-		req.Header.Set("User-Agent", version.UserAgent())
-		resp, err := statsClient.Do(req)
-		if err != nil {
-			return StatsMsg{Err: err}
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return StatsMsg{Err: fmt.Errorf("GET /stats: %s", resp.Status)}
-		}
 		var s observe.StatsSnapshot
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&s); err != nil {
-			return StatsMsg{Err: fmt.Errorf("GET /stats: %w", err)}
+		if err := getJSON(admin+"/stats", &s); err != nil {
+			return StatsMsg{Err: err}
 		}
 		return StatsMsg{Stats: &s}
 	}
+}
+
+// getJSON reads one JSON document from the admin server, with a short timeout.
+func getJSON(url string, v any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", version.UserAgent())
+	resp, err := statsClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", req.URL.Path, err)
+	}
+	return nil
 }
 
 // statsLines sum up the gateway's totals since it started, in two lines of at most 78 cells.
@@ -67,4 +75,22 @@ func statsLines(s *observe.StatsSnapshot, loc *time.Location) []string {
 		second = "p50 " + fmtMillis(t.Latency.P50) + ", p95 " + fmtMillis(t.Latency.P95) + ". " + second
 	}
 	return []string{first, second}
+}
+
+// InFlightMsg carries the gateway's requests in flight (GET /inflight), asked for after events
+// were lost so that requests whose end was lost stop showing as in flight.
+type InFlightMsg struct {
+	InFlight *observe.InFlight
+	Err      error
+}
+
+// fetchInFlight is the command that asks the admin server which requests are in flight.
+func fetchInFlight(admin string) tea.Cmd {
+	return func() tea.Msg {
+		var f observe.InFlight
+		if err := getJSON(admin+"/inflight", &f); err != nil {
+			return InFlightMsg{Err: err}
+		}
+		return InFlightMsg{InFlight: &f}
+	}
 }

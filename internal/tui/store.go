@@ -11,7 +11,9 @@ import (
 type Request struct {
 	ID string
 	// order is the arrival order in the store, for the default sort.
-	order        uint64
+	order uint64
+	// firstSeq is the sequence number of the first event seen of the request.
+	firstSeq     uint64
 	Start        time.Time
 	Endpoint     string
 	RequestModel string
@@ -211,6 +213,9 @@ func (s *Store) Apply(ev *observe.Event) {
 		return
 	}
 	r := s.request(ev.ID, ev.Time)
+	if r.firstSeq == 0 {
+		r.firstSeq = ev.Seq
+	}
 	switch ev.Kind {
 	case observe.KindStart:
 		if st := ev.Start; st != nil {
@@ -262,6 +267,25 @@ func (s *Store) Apply(ev *observe.Event) {
 
 // Restarted is called when the gateway on the other end is a new process: requests in flight
 // will never end, and sequence numbers start again from 1.
+// Reconcile takes the gateway's list of requests in flight (GET /inflight) after events were
+// lost: a request the TUI still shows in flight, first seen at or before the list's sequence
+// number and absent from it, has ended with its end event lost; it is marked Lost. It returns
+// how many were.
+func (s *Store) Reconcile(f *observe.InFlight) int {
+	live := make(map[string]bool, len(f.IDs))
+	for _, id := range f.IDs {
+		live[id] = true
+	}
+	n := 0
+	s.Each(func(r *Request) {
+		if r.End == nil && !r.Lost && r.firstSeq != 0 && r.firstSeq <= f.Seq && !live[r.ID] {
+			r.Lost = true
+			n++
+		}
+	})
+	return n
+}
+
 func (s *Store) Restarted() {
 	s.LastSeq = 0
 	s.Each(func(r *Request) {
