@@ -228,9 +228,9 @@ func splitTool(name string) (backend, tool string) {
 
 // Allow decides a request of the caller in ctx (put there by Middleware). For tools/call, tool
 // is the exposed name ("backend__tool") and args its arguments: the backend selector and the
-// authorization rules decide. The rules decide tools/call only, as the reference's do; for any
-// other method only the backend selector applies, when tool names a backend's item. It returns
-// nil or a *DeniedError.
+// authorization rules decide. The rules decide tools/call only, as the reference's do; for
+// prompts/get only the backend selector applies, and other methods are allowed. It returns nil
+// or a *DeniedError.
 func (a *Authorizer) Allow(ctx context.Context, method, tool string, args map[string]any) error {
 	if a == nil {
 		return nil
@@ -240,6 +240,9 @@ func (a *Authorizer) Allow(ctx context.Context, method, tool string, args map[st
 
 func (a *Authorizer) allow(req *request, method, tool string, args map[string]any) error {
 	backend, local := splitTool(tool)
+	if method != MethodToolsCall && method != "prompts/get" {
+		backend = "" // a resource URI names its server otherwise; the selector is not asked
+	}
 	if backend != "" && !a.visibleBackend(req, backend) {
 		return &DeniedError{Method: method, Tool: backend, Rule: -1, Backend: true}
 	}

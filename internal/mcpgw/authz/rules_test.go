@@ -165,6 +165,9 @@ func TestBackendSelector(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `MCP server "github" is not available`) {
 		t.Errorf("prompts/get of a deselected backend: %v", err)
 	}
+	if err := a.Allow(ctx, "resources/read", "fs+file:///tmp/a__b", nil); err != nil {
+		t.Errorf("a resource URI with __ taken for a backend name: %v", err)
+	}
 }
 
 func TestNilAuthorizerAllows(t *testing.T) {
