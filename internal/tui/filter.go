@@ -114,7 +114,13 @@ func sortRows(rows []*Request, key sortKey, asc bool, now time.Time) {
 		}
 		return r.End.CostUSD.Amount
 	}
-	tokens := func(r *Request) int64 { u := r.Usage(); return u.InputTokens + u.OutputTokens }
+	tokens := func(r *Request) int64 {
+		if r.End == nil { // in flight: the output counted so far
+			return r.OutputSoFar
+		}
+		u := r.Usage()
+		return u.InputTokens + u.OutputTokens
+	}
 	slices.SortStableFunc(rows, func(a, b *Request) int {
 		var c int
 		switch key {

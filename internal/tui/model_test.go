@@ -70,8 +70,9 @@ func TestSort(t *testing.T) {
 	m := loaded(t)
 	want := map[sortKey]string{
 		sortLatency: "req-0004-error req-0006-reason req-0002-claude req-0007-stream req-0008-wait req-0003-fallback req-0005-local req-0001-mini req-0009-unrouted",
-		sortTokens:  "req-0002-claude req-0006-reason req-0003-fallback req-0005-local req-0001-mini req-0008-wait req-0007-stream req-0009-unrouted req-0004-error",
-		sortCost:    "req-0002-claude req-0006-reason req-0003-fallback req-0001-mini req-0008-wait req-0007-stream req-0009-unrouted req-0005-local req-0004-error",
+		// The stream in flight counts the output its progress events reported.
+		sortTokens: "req-0002-claude req-0006-reason req-0003-fallback req-0005-local req-0007-stream req-0001-mini req-0008-wait req-0009-unrouted req-0004-error",
+		sortCost:   "req-0002-claude req-0006-reason req-0003-fallback req-0001-mini req-0008-wait req-0007-stream req-0009-unrouted req-0005-local req-0004-error",
 	}
 	for k := sortLatency; k < numSorts; k++ {
 		m.Update(press("s"))
