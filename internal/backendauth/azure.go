@@ -52,8 +52,9 @@ func newAzureHandler(b *config.Backend) (Handler, error) {
 	return &azureHandler{auth: b.Auth, cred: cred, scope: scope}, nil
 }
 
-// azureCredential builds the azidentity credential of a: a client secret, a federated token file
-// (workload identity) or the managed identity. transport, when set, carries its HTTP requests
+// azureCredential builds the azidentity credential of a: a client secret, an OIDC token from
+// another identity provider as client assertion (the CRD's oidcExchangeToken), a federated token
+// file (workload identity) or the managed identity. transport, when set, carries its HTTP requests
 // (tests); otherwise a client with a timeout does.
 func azureCredential(a *config.AzureAuth, transport policy.Transporter) (azcore.TokenCredential, error) {
 	opts := azcore.ClientOptions{Transport: transport}
@@ -73,6 +74,17 @@ func azureCredential(a *config.AzureAuth, transport policy.Transporter) (azcore.
 		}
 		return azidentity.NewClientSecretCredential(a.TenantID, a.ClientID, a.ClientSecret.Reveal(),
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: noDiscovery})
+	case a.OIDC != nil:
+		if a.TenantID == "" || a.ClientID == "" {
+			return nil, errors.New("azure credentials: an OIDC client assertion needs tenantID and clientID")
+		}
+		var client *http.Client
+		if c, ok := opts.Transport.(*http.Client); ok {
+			client = c
+		}
+		o := newOIDCTokenSource(*a.OIDC, client)
+		return azidentity.NewClientAssertionCredential(a.TenantID, a.ClientID, o.token,
+			&azidentity.ClientAssertionCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: noDiscovery})
 	case a.FederatedTokenFile != "":
 		if a.TenantID == "" || a.ClientID == "" {
 			return nil, errors.New("azure credentials: workload identity needs tenantID and clientID")
@@ -88,7 +100,7 @@ func azureCredential(a *config.AzureAuth, transport policy.Transporter) (azcore.
 		}
 		return azidentity.NewManagedIdentityCredential(mi)
 	}
-	return nil, errors.New("azure credentials: set a client secret, a federated token file or managed identity")
+	return nil, errors.New("azure credentials: set a client secret, an OIDC exchange, a federated token file or managed identity")
 }
 
 func (h *azureHandler) Do(ctx context.Context, up *translate.Upstream) error {

@@ -57,8 +57,8 @@ func newGCPHandler(b *config.Backend) (Handler, error) {
 	return &gcpHandler{auth: b.Auth, prefix: g.VertexPathPrefix(), ts: ts}, nil
 }
 
-// gcpTokenSource makes the token source of a credential: its file's JSON when given, else
-// Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's file, the metadata
+// gcpTokenSource makes the token source of a credential: Workload Identity Federation from the
+// policy, its file's JSON when given, else Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's file, the metadata
 // server). Nothing is fetched until the first request.
 func gcpTokenSource(g *config.GCPAuth) (oauth2.TokenSource, error) {
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: tokenFetchTimeout})
@@ -69,6 +69,13 @@ func gcpTokenSource(g *config.GCPAuth) (oauth2.TokenSource, error) {
 			return nil, fmt.Errorf("gcp credentials file: %w", err)
 		}
 		data = b
+	}
+	if w := g.WorkloadIdentity; w != nil {
+		ts, err := gcpWorkloadIdentitySource(w, nil)
+		if err != nil {
+			return nil, err
+		}
+		return oauth2.ReuseTokenSource(nil, ts), nil
 	}
 	var creds *google.Credentials
 	if len(data) == 0 {

@@ -177,36 +177,36 @@ func (b *builder) policyAuth(pol *object[backendSecurityPolicySpec]) (*Auth, boo
 		}
 	case "AzureCredentials":
 		c := s.AzureCredentials
+		var azOIDC *OIDCExchange
 		switch {
 		case (c.ClientSecretRef == nil) == (c.OIDCExchangeToken == nil):
 			b.d.errorf(b.d.line(c), "spec.azureCredentials: exactly one of clientSecretRef or oidcExchangeToken must be specified")
 			ok = false
 		case c.OIDCExchangeToken != nil:
-			b.d.errorf(b.d.line(&c.OIDCExchangeToken), "spec.azureCredentials.oidcExchangeToken: not supported by aigw run; use clientSecretRef")
-			ok = false
+			azOIDC, ok = b.azureOIDC(c.OIDCExchangeToken, ns)
 		default:
 			ok = key(c.ClientSecretRef, "client-secret")
 		}
 		if ok {
-			auth.Azure = &AzureAuth{TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: auth.Key}
+			auth.Azure = &AzureAuth{TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: auth.Key, OIDC: azOIDC}
 			auth.Key = ""
 		}
 	case "GCPCredentials":
 		c := s.GCPCredentials
+		var wif *GCPWorkloadIdentity
 		switch {
 		case c.CredentialsFile != nil && c.WorkloadIdentityFederationConfig != nil:
 			b.d.errorf(b.d.line(c), "spec.gcpCredentials: at most one of credentialsFile or workloadIdentityFederationConfig may be specified")
 			ok = false
 		case c.WorkloadIdentityFederationConfig != nil:
-			b.d.errorf(b.d.line(&c.WorkloadIdentityFederationConfig), "spec.gcpCredentials.workloadIdentityFederationConfig: not supported by aigw run; use credentialsFile or application default credentials")
-			ok = false
+			wif, ok = b.gcpWorkloadIdentity(c.WorkloadIdentityFederationConfig, ns)
 		case c.CredentialsFile != nil:
 			ok = key(&c.CredentialsFile.SecretRef, "service_account.json")
 		default:
 			static = false // application default credentials
 		}
 		if ok {
-			auth.GCP = &GCPAuth{Project: c.ProjectName, Region: c.Region, CredentialsJSON: auth.Key}
+			auth.GCP = &GCPAuth{Project: c.ProjectName, Region: c.Region, CredentialsJSON: auth.Key, WorkloadIdentity: wif}
 			auth.Key = ""
 		}
 	}

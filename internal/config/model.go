@@ -259,8 +259,8 @@ type Auth struct {
 	Override *CredentialOverride
 	// GCP and Azure are the configuration of GCPCredentials and AzureCredentials policies
 	// (auth_cloud.go).
-	GCP   *GCPAuth
-	Azure *AzureAuth
+	GCP   *GCPAuth   `json:",omitempty"`
+	Azure *AzureAuth `json:",omitempty"`
 	// AWS is the configuration of an AWSCredentials policy.
 	AWS *AWSAuth `json:",omitempty"`
 }
