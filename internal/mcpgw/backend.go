@@ -39,6 +39,8 @@ type backend struct {
 	client  *http.Client
 
 	down atomic.Bool // last attempt to reach it failed (logged once per change)
+	// unreachable, when set, is told of every failed attempt to reach it (a metric).
+	unreachable func(error)
 }
 
 func fingerprint(b *config.MCPBackend) string {
@@ -154,6 +156,9 @@ func (b *backend) transport(ctx context.Context) (mcp.Transport, error) {
 
 // setDown records a failure to reach the backend, logging when it goes down.
 func (b *backend) setDown(err error) {
+	if b.unreachable != nil {
+		b.unreachable(err)
+	}
 	if !b.down.Swap(true) {
 		b.log.Warn("MCP backend is unreachable; its tools are left out until it answers again", "error", err)
 	}

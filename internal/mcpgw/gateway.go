@@ -35,6 +35,9 @@ type Options struct {
 	Auth Authorizer
 	// Events receives one Event per request; nil drops them.
 	Events func(*Event)
+	// BackendUnreachable is called for every failed attempt to reach a backend (a metric);
+	// the log says when a backend goes down and when it is back.
+	BackendUnreachable func(route, backend string)
 	// PageSize bounds the items of one list page; 0 answers a list in one page.
 	PageSize int
 	// MaxBodyBytes bounds a POSTed message (default 4 MiB).

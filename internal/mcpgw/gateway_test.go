@@ -350,7 +350,12 @@ func TestReloadListChanged(t *testing.T) {
 
 func TestBackendDown(t *testing.T) {
 	a, b := remoteServer(t, "a"), remoteServer(t, "b")
-	_, gw := newGateway(t, Options{}, remoteRoute(urlBackend("alpha", a.URL), urlBackend("beta", b.URL)))
+	var unreachable atomic.Int64
+	_, gw := newGateway(t, Options{BackendUnreachable: func(route, backend string) {
+		if route == "test" && backend == "beta" {
+			unreachable.Add(1)
+		}
+	}}, remoteRoute(urlBackend("alpha", a.URL), urlBackend("beta", b.URL)))
 	cs := connect(t, gw.URL+"/mcp", clientOpts{})
 	if got := toolNames(t, cs); len(got) != 6 {
 		t.Fatalf("before: %v", got)
@@ -366,6 +371,9 @@ func TestBackendDown(t *testing.T) {
 	}
 	if text, isErr := callText(t, cs, &mcp.CallToolParams{Name: "alpha__echo", Arguments: map[string]any{"text": "z"}}); text != "a:z" || isErr {
 		t.Errorf("alpha after beta died: %q %v", text, isErr)
+	}
+	if unreachable.Load() == 0 {
+		t.Error("BackendUnreachable was not called for beta")
 	}
 }
 
@@ -396,6 +404,9 @@ func TestOriginAndMalformed(t *testing.T) {
 	}
 	if st, _ := do(init, "http://localhost:3000"); st != http.StatusOK {
 		t.Errorf("loopback origin: %d", st)
+	}
+	if st, out := do(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"`+strings.Repeat("a", 5<<20)+`"}}`, ""); st != http.StatusRequestEntityTooLarge || !strings.Contains(out, `"code":-32600`) {
+		t.Errorf("a body over the bound: %d %s", st, out)
 	}
 	for _, body := range []string{`{not json`, `[` + init + `]`, `{"jsonrpc":"2.0"}`} {
 		st, out := do(body, "")

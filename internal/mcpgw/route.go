@@ -70,6 +70,10 @@ func (rt *route) update(rc *config.MCPRoute) {
 		b := old.byName[bc.Name]
 		if b == nil || b.print != fingerprint(bc) || b.token != tokens[i] {
 			b = newBackend(bc, rt.g.log)
+			if f := rt.g.opts.BackendUnreachable; f != nil {
+				route, name := rc.Name, bc.Name
+				b.unreachable = func(error) { f(route, name) }
+			}
 			b.token = tokens[i]
 			if bc.Stdio() {
 				go b.start(rt.g.ctx) // errors are logged by start; sessions retry

@@ -95,8 +95,9 @@ func (l *AccessLog) OnMCP(ev *MCPEvent) {
 // MCPMetrics records MCP requests: mcp.request.duration (seconds) and mcp.method.count, by
 // method, backend, tool (mcp_tool_name) and status.
 type MCPMetrics struct {
-	duration metric.Float64Histogram
-	count    metric.Int64Counter
+	duration    metric.Float64Histogram
+	count       metric.Int64Counter
+	unreachable metric.Int64Counter
 }
 
 // MCPMetrics makes the MCP instruments on the metrics' provider.
@@ -111,7 +112,17 @@ func (m *Metrics) MCPMetrics() (*MCPMetrics, error) {
 	if mm.count, err = meter.Int64Counter("mcp.method.count", metric.WithDescription("MCP requests through the gateway")); err != nil {
 		return nil, err
 	}
+	if mm.unreachable, err = meter.Int64Counter("mcp.backend.unreachable",
+		metric.WithDescription("Failed attempts to reach an MCP backend (its tools are left out meanwhile)")); err != nil {
+		return nil, err
+	}
 	return &mm, nil
+}
+
+// BackendUnreachable counts one failed attempt to reach an MCP backend.
+func (mm *MCPMetrics) BackendUnreachable(route, backend string) {
+	mm.unreachable.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("mcp.route", route), attribute.String("mcp.backend", backend)))
 }
 
 // OnMCP records one request.

@@ -115,11 +115,12 @@ func startMCP(ctx context.Context, opts Options, m *config.Model, log *slog.Logg
 	}
 	events := observe.NewMCPQueue(1024, observe.NewAccessLog(accessLog), mm, hub)
 	gw, err := mcpgw.New(mcpgw.Options{
-		Logger:        log.With("component", "mcp"),
-		Version:       version.Version(),
-		DataHome:      opts.Dirs.DataHome,
-		KeyIterations: opts.MCPSessionIterations,
-		Events:        events.Publish,
+		Logger:             log.With("component", "mcp"),
+		Version:            version.Version(),
+		DataHome:           opts.Dirs.DataHome,
+		KeyIterations:      opts.MCPSessionIterations,
+		Events:             events.Publish,
+		BackendUnreachable: mm.BackendUnreachable,
 	})
 	if err != nil {
 		events.Close()

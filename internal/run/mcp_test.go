@@ -194,3 +194,25 @@ func repoRootDir(t *testing.T) string {
 		dir = parent
 	}
 }
+
+// TestMCPShutdownWithOpenSession stops aigw while a client holds its MCP session (and the
+// session's standalone SSE stream) open: the drain must not wait for the stream, and a backend
+// that went away is counted in mcp.backend.unreachable.
+func TestMCPShutdownWithOpenSession(t *testing.T) {
+	a, gone := mcpTestServer(t, "a"), mcpTestServer(t, "gone")
+	j, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"alpha": map[string]any{"url": a.URL}, "gone": map[string]any{"url": gone.URL}}})
+	gone.Close()
+	g := startGateway(t, Options{MCPJSON: string(j)})
+	cs := mcpConnect(t, g.Gateway+"/mcp", nil)
+	if got := mcpToolNames(t, cs); !slices.Equal(got, []string{"alpha__echo", "alpha__hidden"}) {
+		t.Fatalf("tools with one backend down: %v", got)
+	}
+	if v, _ := g.waitMetric(t, "mcp_backend_unreachable_total", `mcp_backend="gone"`); v == "" || v == "0" {
+		t.Errorf("mcp.backend.unreachable for the dead backend: %q", v)
+	}
+	start := time.Now()
+	g.stop(t)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("shutdown with an open MCP session took %v", d)
+	}
+}
