@@ -94,7 +94,8 @@ func (d *awsEventDecoder) each(chunk []byte, fn func(awsEvent) error) error {
 func (d *awsEventDecoder) complete() bool { return len(d.pending) == 0 }
 
 // bedrockExceptionStatus is the HTTP status of each Bedrock exception, as the API reference
-// lists them; exceptions inside a stream carry only the type.
+// lists them (exceptions inside a stream carry only the type), except the model's own failures
+// (424 at Bedrock), which a client sees as the upstream failure they are: 502.
 var bedrockExceptionStatus = map[string]int{
 	"validationException":           http.StatusBadRequest,
 	"ValidationException":           http.StatusBadRequest,
@@ -114,10 +115,10 @@ var bedrockExceptionStatus = map[string]int{
 	"ModelNotReadyException":        http.StatusTooManyRequests,
 	"internalServerException":       http.StatusInternalServerError,
 	"InternalServerException":       http.StatusInternalServerError,
-	"modelStreamErrorException":     http.StatusFailedDependency,
-	"ModelStreamErrorException":     http.StatusFailedDependency,
-	"modelErrorException":           http.StatusFailedDependency,
-	"ModelErrorException":           http.StatusFailedDependency,
+	"modelStreamErrorException":     http.StatusBadGateway,
+	"ModelStreamErrorException":     http.StatusBadGateway,
+	"modelErrorException":           http.StatusBadGateway,
+	"ModelErrorException":           http.StatusBadGateway,
 }
 
 // bedrockError is the Error for an exception in a stream, or an error frame.

@@ -68,6 +68,11 @@ func (t *anthropicToBedrockInvoke) RequestBody(req *Request) (*Upstream, error) 
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("Accept", "application/json")
+	if stream {
+		// The stream is event-stream frames; the body of each chunk is JSON.
+		h.Set("Accept", AWSEventStreamType)
+		h.Set("X-Amzn-Bedrock-Accept", "application/json")
+	}
 	return &Upstream{Method: http.MethodPost, Path: bedrockModelPath(t.target.Model, op), Header: h, Remove: vendorHeaders[APIAnthropic], Body: body}, nil
 }
 

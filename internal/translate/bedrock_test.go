@@ -1,0 +1,224 @@
+package translate
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"github.com/aigw/aigw/internal/backendauth/awsfake"
+	"github.com/aigw/aigw/internal/config"
+)
+
+// The Bedrock golden cases are in testdata/bedrock/<translator>/, named as in goldenSuite:
+// req_ (client body → upstream request; every Converse body also decodes strictly into the
+// SDK's types), resp_ (upstream body → client body), err_<status>_ (upstream error → client
+// error, with <case>.headers.json for the X-Amzn-Errortype header) and stream_ cases, whose input
+// is a text file of frames, one a line: "<event-type> <json payload>", or "!<exception-type>
+// <json>" for an exception. The frames are encoded with the SDK's event-stream encoder and fed
+// whole, a byte at a time and in 7-byte pieces; all three must give the golden output.
+
+type bedrockSuite struct {
+	dir        string
+	endpoint   Endpoint
+	schema     config.SchemaName
+	defaultReq string
+}
+
+var bedrockSuites = []bedrockSuite{
+	{"converse", EndpointChatCompletions, config.SchemaAWSBedrock, `{"model":"us.anthropic.claude-3-5-haiku-20241022-v1:0","messages":[{"role":"user","content":"Hi"}]}`},
+	{"anthropic_converse", EndpointMessages, config.SchemaAWSBedrock, `{"model":"amazon.nova-pro-v1:0","max_tokens":100,"messages":[{"role":"user","content":"Hi"}]}`},
+	{"invoke", EndpointMessages, config.SchemaAWSAnthropic, `{"model":"anthropic.claude-sonnet-4-20250514-v1:0","max_tokens":100,"messages":[{"role":"user","content":"Hi"}]}`},
+	{"titan", EndpointEmbeddings, config.SchemaAWSBedrock, `{"model":"amazon.titan-embed-text-v2:0","input":"Hi"}`},
+}
+
+func TestGoldenBedrock(t *testing.T) {
+	for _, s := range bedrockSuites {
+		t.Run(s.dir, s.run)
+	}
+}
+
+func (s bedrockSuite) backend() *config.Backend {
+	return &config.Backend{Name: "bedrock", Schema: config.Schema{Name: s.schema}}
+}
+
+func (s bedrockSuite) translatorFor(t *testing.T, body []byte) Translator {
+	tr, err := New(s.endpoint, Target{Backend: s.backend(), Model: modelOf(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixBedrockClock(tr)
+	return tr
+}
+
+// fixBedrockClock fixes the clock of the Bedrock translators, chained ones included.
+func fixBedrockClock(tr Translator) {
+	switch x := tr.(type) {
+	case *chained:
+		fixBedrockClock(x.outer)
+		fixBedrockClock(x.inner)
+	case *openAIToBedrock:
+		x.now = func() time.Time { return fixedNow }
+	default:
+		setClock(tr)
+	}
+}
+
+func (s bedrockSuite) prepared(t *testing.T, name, contentType string) Translator {
+	body := []byte(s.defaultReq)
+	if b, err := os.ReadFile(filepath.Join("testdata", "bedrock", s.dir, name+".req.json")); err == nil {
+		body = b
+	}
+	tr := s.translatorFor(t, body)
+	if _, err := tr.RequestBody(&Request{Endpoint: s.endpoint, Body: body, Model: modelOf(body), Header: http.Header{}}); err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	h := http.Header{"Content-Type": {contentType}, "X-Amzn-Requestid": {"0b5a-req"}}
+	if err := tr.ResponseHeaders(http.StatusOK, h); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func (s bedrockSuite) run(t *testing.T) {
+	dir := filepath.Join("testdata", "bedrock", s.dir)
+	files, err := filepath.Glob(filepath.Join(dir, "*.in.*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures in %s: %v", dir, err)
+	}
+	for _, in := range files {
+		name := strings.SplitN(filepath.Base(in), ".", 2)[0]
+		t.Run(name, func(t *testing.T) {
+			input := readFile(t, in)
+			outExt := ".out.json"
+			var got []byte
+			switch {
+			case strings.HasPrefix(name, "req_"):
+				got = s.request(t, name, input)
+			case strings.HasPrefix(name, "resp_"):
+				out, err := s.prepared(t, name, "application/json").ResponseBody(input, true)
+				got = resultOrError(out, err)
+			case strings.HasPrefix(name, "stream_"):
+				outExt = ".out.sse"
+				frames := encodeFrames(t, input)
+				got = feedStream(t, s.prepared(t, name, AWSEventStreamType), frames, nil)
+				for _, sizes := range [][]int{{1}, {7}} {
+					if split := feedStream(t, s.prepared(t, name, AWSEventStreamType), frames, sizes); !bytes.Equal(split, got) {
+						t.Errorf("fed in %v-byte pieces the stream differs:\n%s\n--- whole\n%s", sizes, split, got)
+					}
+				}
+			case strings.HasPrefix(name, "err_"):
+				status, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "err_"), "_", 2)[0])
+				h := http.Header{}
+				if hb, err := os.ReadFile(filepath.Join(dir, name+".headers.json")); err == nil {
+					_ = json.Unmarshal(hb, &h)
+				}
+				got = s.translatorFor(t, []byte(s.defaultReq)).ResponseError(status, h, input)
+			default:
+				t.Fatalf("unknown case kind %s", name)
+			}
+			if outExt == ".out.json" {
+				got = indentJSON(t, got)
+			}
+			compareGolden(t, filepath.Join(dir, name+outExt), got)
+		})
+	}
+}
+
+// request runs RequestBody and renders the upstream request, or the error; a Converse body
+// must decode strictly into the SDK's ConverseInput.
+func (s bedrockSuite) request(t *testing.T, name string, body []byte) []byte {
+	h := http.Header{}
+	if hb, err := os.ReadFile(filepath.Join("testdata", "bedrock", s.dir, name+".headers.json")); err == nil {
+		if err := json.Unmarshal(hb, &h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up, err := s.translatorFor(t, body).RequestBody(&Request{Endpoint: s.endpoint, Body: body, Model: modelOf(body), Header: h})
+	if err != nil {
+		return errorJSON(t, err)
+	}
+	if strings.HasSuffix(up.Path, "/converse") || strings.HasSuffix(up.Path, "/converse-stream") {
+		if _, err := awsfake.StrictConverseInput(up.Body); err != nil {
+			t.Errorf("the Converse body does not decode strictly into the SDK's types: %v", err)
+		}
+	}
+	out, err := marshalJSON(struct {
+		Method string          `json:"method"`
+		Path   string          `json:"path"`
+		Header http.Header     `json:"header"`
+		Remove []string        `json:"remove"`
+		Body   json.RawMessage `json:"body"`
+	}{up.Method, up.Path, up.Header, up.Remove, up.Body})
+	if err != nil {
+		t.Fatalf("upstream body is not JSON: %v\n%s", err, up.Body)
+	}
+	return out
+}
+
+// encodeFrames encodes a stream fixture with the SDK's event-stream encoder.
+func encodeFrames(t *testing.T, fixture []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := eventstream.NewEncoder()
+	sc := bufio.NewScanner(bytes.NewReader(fixture))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		typ, payload, _ := strings.Cut(line, " ")
+		var m eventstream.Message
+		if exc, ok := strings.CutPrefix(typ, "!"); ok {
+			m.Headers.Set(":message-type", eventstream.StringValue("exception"))
+			m.Headers.Set(":exception-type", eventstream.StringValue(exc))
+		} else {
+			m.Headers.Set(":message-type", eventstream.StringValue("event"))
+			m.Headers.Set(":event-type", eventstream.StringValue(typ))
+		}
+		m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+		m.Payload = []byte(payload)
+		if err := enc.Encode(&buf, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+func TestBedrockModelPath(t *testing.T) {
+	cases := map[string]string{
+		"amazon.nova-pro-v1:0": "/model/amazon.nova-pro-v1%3A0/converse",
+		"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0": "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-haiku-20241022-v1%3A0/converse",
+		"a b+c?d#e": "/model/a%20b%2Bc%3Fd%23e/converse",
+	}
+	for model, want := range cases {
+		if got := bedrockModelPath(model, "converse"); got != want {
+			t.Errorf("%s: %s, want %s", model, got, want)
+		}
+	}
+}
+
+// TestBedrockEventDecoderBounds: a frame announcing more than MaxAWSEventBytes, or a corrupt
+// frame, ends the stream with an error event instead of buffering or passing it on.
+func TestBedrockEventDecoderBounds(t *testing.T) {
+	s := bedrockSuites[0]
+	frames := encodeFrames(t, []byte(`messageStart {"role":"assistant"}`))
+	corrupt := bytes.Clone(frames)
+	corrupt[len(corrupt)-5] ^= 0xff // the payload: its CRC no longer matches
+	huge := []byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0}
+	for name, in := range map[string][]byte{"corrupt": corrupt, "huge": huge} {
+		out := feedStream(t, s.prepared(t, name, AWSEventStreamType), in, nil)
+		if !HasErrorEvent(out) || bytes.Contains(out, []byte("[DONE]")) {
+			t.Errorf("%s: %s", name, out)
+		}
+	}
+}
