@@ -179,4 +179,3 @@ func sdkEncode(v smithy.Serializable) ([]byte, error) {
 	}
 	return m.Payload, nil
 }
-
