@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -101,6 +103,11 @@ func (b *builder) awsAuth(c *awsCredentials, ns string, file Secret) (*AWSAuth, 
 		return nil, false
 	}
 	line := b.d.line(&c.OIDCExchangeToken)
+	ok := checkRest(b, "spec.awsCredentials.oidcExchangeToken.oidc", x.OIDC.Rest, oidcBrowserFields)
+	ok = checkRest(b, "spec.awsCredentials.oidcExchangeToken.oidc.provider", x.OIDC.Provider.Rest, oidcProviderFields) && ok
+	if !ok {
+		return nil, false
+	}
 	o := &AWSOIDCExchange{
 		Issuer: x.OIDC.Provider.Issuer, TokenEndpoint: x.OIDC.Provider.TokenEndpoint,
 		ClientID: x.OIDC.ClientID, Scopes: x.OIDC.Scopes,
@@ -128,4 +135,25 @@ func (b *builder) awsAuth(c *awsCredentials, ns string, file Secret) (*AWSAuth, 
 	}
 	a.OIDC = o
 	return a, true
+}
+
+// oidcBrowserFields and oidcProviderFields are the CRD's OIDC fields that only Envoy Gateway's
+// browser login uses; a token exchange accepts and ignores them. Any other key is a typo.
+var (
+	oidcBrowserFields = []string{"cookieConfig", "cookieDomain", "cookieNames", "csrfTokenTTL", "defaultRefreshTokenTTL",
+		"defaultTokenTTL", "denyRedirect", "disableTokenEncryption", "forwardAccessToken", "forwardIDToken", "logoutPath",
+		"passThroughAuthHeader", "redirectURL", "refreshToken", "resources"}
+	oidcProviderFields = []string{"authorizationEndpoint", "backendRef", "backendRefs", "backendSettings", "endSessionEndpoint"}
+)
+
+// checkRest reports keys of rest that are not in allowed as unknown fields.
+func checkRest(b *builder, path string, rest map[string]*yaml.Node, allowed []string) bool {
+	ok := true
+	for _, k := range slices.Sorted(maps.Keys(rest)) {
+		if !slices.Contains(allowed, k) {
+			b.d.errorf(rest[k].Line, "%s.%s: unknown field", path, k)
+			ok = false
+		}
+	}
+	return ok
 }
