@@ -98,9 +98,12 @@ func spanName(e translate.Endpoint) string {
 // endpoint.
 func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byte) {
 	embedding := e == translate.EndpointEmbeddings
-	if embedding {
+	switch {
+	case embedding:
 		a.str(oiSpanKind, "EMBEDDING")
-	} else {
+	case e == translate.EndpointRerank:
+		a.str(oiSpanKind, "RERANKER")
+	default:
 		a.str(oiSpanKind, "LLM")
 		if e.API() == translate.APIAnthropic {
 			a.str(oiSystem, "anthropic")
@@ -166,6 +169,23 @@ func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byt
 				}
 			}
 		}
+	case translate.EndpointRerank:
+		// OpenInference's reranker attributes: the query, the model, top_k and each document.
+		a.str("reranker.query", req.Get("query").String())
+		a.str("reranker.model_name", req.Get("model").String())
+		if n := req.Get("top_n"); n.Exists() {
+			a.int("reranker.top_k", n.Int())
+		}
+		i := 0
+		req.Get("documents").ForEach(func(_, d gjson.Result) bool {
+			text := d.String()
+			if d.IsObject() {
+				text = d.Get("text").String()
+			}
+			a.str("reranker.input_documents."+strconv.Itoa(i)+".document.content", text)
+			i++
+			return true
+		})
 	default:
 		a.str(oiInvocation, without(body, "messages", "input", "prompt", "tools"))
 	}
@@ -322,9 +342,14 @@ func responseAttrs(a *attrs, e translate.Endpoint, body []byte, contentType stri
 	if !gjson.ValidBytes(body) {
 		return
 	}
-	a.str(oiOutputValue, string(body))
-	a.str(oiOutputMime, mimeJSON)
 	resp := gjson.ParseBytes(body)
+	if e == translate.EndpointImageGenerations {
+		// Generated images come back as base64 (megabytes each): the span keeps their size.
+		a.str(oiOutputValue, withoutImageData(body, resp))
+	} else {
+		a.str(oiOutputValue, string(body))
+	}
+	a.str(oiOutputMime, mimeJSON)
 	switch e {
 	case translate.EndpointChatCompletions:
 		modelName(a, e, resp)
@@ -358,6 +383,24 @@ func responseAttrs(a *attrs, e translate.Endpoint, body []byte, contentType stri
 		anthropicUsage(a, resp.Get("usage"))
 		a.str("llm.output_messages.0.message.role", resp.Get("role").String())
 		anthropicContent(a, "llm.output_messages.0.message.", resp.Get("content"))
+	case translate.EndpointImageGenerations:
+		if u := resp.Get("usage"); u.Exists() {
+			a.int(oiTokensPrompt, u.Get("input_tokens").Int())
+			a.int(oiTokensOutput, u.Get("output_tokens").Int())
+			a.int(oiTokensTotal, u.Get("total_tokens").Int())
+		}
+	case translate.EndpointRerank:
+		i := 0
+		resp.Get("results").ForEach(func(_, r gjson.Result) bool {
+			p := "reranker.output_documents." + strconv.Itoa(i) + ".document."
+			a.str(p+"id", strconv.FormatInt(r.Get("index").Int(), 10))
+			a.kv = append(a.kv, attribute.Float64(p+"score", r.Get("relevance_score").Float()))
+			i++
+			return true
+		})
+		if n := resp.Get("meta.billed_units.search_units"); n.Exists() {
+			a.int("aigw.rerank.search_units", n.Int())
+		}
 	case translate.EndpointResponses:
 		modelName(a, e, resp)
 		if u := resp.Get("usage"); u.Exists() {
@@ -442,4 +485,19 @@ func embeddingVector(v gjson.Result) []float64 {
 func compactJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// withoutImageData is an image generation response with each image's base64 data replaced by its
+// size, so that a span carries what was generated, not megabytes of pixels.
+func withoutImageData(body []byte, resp gjson.Result) string {
+	out := body
+	for i, d := range resp.Get("data").Array() {
+		if b := d.Get("b64_json"); b.Type == gjson.String {
+			marker := "[base64 image, " + strconv.Itoa(len(b.String())) + " bytes]"
+			if o, err := sjson.SetBytes(out, "data."+strconv.Itoa(i)+".b64_json", marker); err == nil {
+				out = o
+			}
+		}
+	}
+	return string(out)
 }
