@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -440,5 +441,38 @@ func TestSeedFile(t *testing.T) {
 	}
 	if per := time.Since(start) / 1000; per > time.Millisecond || n.Load() != 1000 {
 		t.Errorf("%v per session id, %d valid", per, n.Load())
+	}
+}
+
+// TestBackendReturns: a url backend that goes away and comes back on the same address is
+// listed and callable again in the same client session.
+func TestBackendReturns(t *testing.T) {
+	b := remoteServer(t, "b")
+	addr := b.Listener.Addr().String()
+	a := remoteServer(t, "a")
+	_, gw := newGateway(t, Options{}, remoteRoute(urlBackend("alpha", a.URL), urlBackend("beta", b.URL)))
+	cs := connect(t, gw.URL+"/mcp", clientOpts{})
+	if got := toolNames(t, cs); len(got) != 6 {
+		t.Fatalf("before: %v", got)
+	}
+	b.CloseClientConnections()
+	b.Close()
+	if got := toolNames(t, cs); len(got) != 3 {
+		t.Fatalf("beta down: %v", got)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	again := remoteServer(t, "b2")
+	again.Listener.Close()
+	srv := &http.Server{Handler: again.Config.Handler}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if got := toolNames(t, cs); len(got) != 6 {
+		t.Fatalf("beta back: %v", got)
+	}
+	if text, isErr := callText(t, cs, &mcp.CallToolParams{Name: "beta__echo", Arguments: map[string]any{"text": "w"}}); text != "b2:w" || isErr {
+		t.Errorf("beta back: %q %v", text, isErr)
 	}
 }

@@ -140,3 +140,47 @@ func alive(pid int) bool {
 	}
 	return !errors.Is(p.Signal(syscallZero), os.ErrProcessDone) && p.Signal(syscallZero) == nil
 }
+
+// TestStdioBackendKilled kills a stdio server's process mid-session: the bridge starts it again
+// and the same client session reaches it, while the other backend answers throughout.
+func TestStdioBackendKilled(t *testing.T) {
+	bs := stdioBackends(t)[:1]
+	remote := remoteServer(t, "r")
+	bs = append(bs, urlBackend("remote", remote.URL))
+	g, gw := newGateway(t, Options{}, remoteRoute(bs...))
+	cs := connect(t, gw.URL+"/mcp", clientOpts{})
+	if text, _ := callText(t, cs, &mcp.CallToolParams{Name: "everything__echo", Arguments: map[string]any{"message": "one"}}); text != "Echo: one" {
+		t.Fatalf("before: %q", text)
+	}
+	pids := g.childPIDs("everything")
+	if len(pids) == 0 {
+		t.Fatal("no child")
+	}
+	// The shared child and the one the bridge gave this session (its client declares roots).
+	for _, pid := range pids {
+		p, _ := os.FindProcess(pid)
+		if err := p.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if text, _ := callText(t, cs, &mcp.CallToolParams{Name: "remote__echo", Arguments: map[string]any{"text": "x"}}); text != "r:x" {
+		t.Errorf("the other backend while everything restarts: %q", text)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// While it restarts, calls fail (a JSON-RPC error from the bridge, or a tool error).
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "everything__echo", Arguments: map[string]any{"message": "two"}})
+		if err == nil && !res.IsError && res.Content[0].(*mcp.TextContent).Text == "Echo: two" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("everything did not come back: %v %+v", err, res)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, pid := range g.childPIDs("everything") {
+		if slices.Contains(pids, pid) {
+			t.Errorf("child pids before %v after %v", pids, g.childPIDs("everything"))
+		}
+	}
+}
