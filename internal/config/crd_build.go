@@ -64,6 +64,7 @@ func (p *parsed) build() {
 	b.globalCosts()
 	b.buildRoutes()
 	b.trafficPolicies()
+	b.rateLimits()
 	b.buildMCPRoutes()
 	b.checkQuotaPolicies()
 	p.d.subject = ""

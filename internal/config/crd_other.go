@@ -1,14 +1,14 @@
 package config
 
-// QuotaPolicy is decoded and validated now so that a file using it fails early with the right
-// message; the Model does not carry it yet. MCPRoutes are compiled in crd_mcproute.go.
+// QuotaPolicy is compiled into the Model's quotas (crd_ratelimit.go). MCPRoutes are compiled in
+// crd_mcproute.go.
 
 func (b *builder) checkQuotaPolicies() {
 	for _, q := range b.quotaPolicies {
 		b.about("QuotaPolicy", q.Metadata)
 		ns := namespaceOf(q.Metadata)
 		s := &q.Spec
-		b.d.warnf(b.d.line(q), "QuotaPolicy is validated but not enforced yet")
+		var backends []*Backend
 		for i := range s.TargetRefs {
 			t := &s.TargetRefs[i]
 			path := "spec.targetRefs[" + itoa(i) + "]"
@@ -18,6 +18,8 @@ func (b *builder) checkQuotaPolicies() {
 			}
 			if _, ok := b.aiBackendIdx[refKey(ns, "", t.Name)]; !ok {
 				b.d.errorf(b.d.line(&t.Name), "%s: AIServiceBackend %q is not defined in this file", path, t.Name)
+			} else if be := b.built[refKey(ns, "", t.Name)]; be != nil {
+				backends = append(backends, be)
 			}
 		}
 		if sq := s.ServiceQuota; sq != nil && sq.CostExpression != nil {
@@ -28,6 +30,7 @@ func (b *builder) checkQuotaPolicies() {
 				b.costExpression("spec.perModelQuotas["+itoa(i)+"].quota.costExpression", e)
 			}
 		}
+		b.quotaPolicy(q, backends)
 	}
 }
 

@@ -353,6 +353,9 @@ func (b *builder) trafficPolicies() {
 		b.about("BackendTrafficPolicy", pol.Metadata)
 		ns := namespaceOf(pol.Metadata)
 		for _, k := range slices.Sorted(mapKeys(pol.Spec.Rest)) {
+			if k == "rateLimit" {
+				continue // crd_ratelimit.go
+			}
 			b.d.warnf(pol.Spec.Rest[k].Line, "spec.%s: %s", k, notHonoured)
 		}
 		if pol.Spec.TargetSelectors != nil {

@@ -43,6 +43,8 @@ type Model struct {
 	Warnings []string
 	// MCPRoutes are the MCP endpoints served on the gateway listener (see mcp.go).
 	MCPRoutes []*MCPRoute
+	// Limits are the rate limits and quotas (ratelimit.go); nil when there are none.
+	Limits *Limits
 
 	orderOnce sync.Once
 	order     []matchEntry // see matchOrder

@@ -26,6 +26,7 @@ type Pipeline struct {
 	model   atomic.Pointer[config.Model]
 	auth    backendauth.Set // each backend's credential handler, kept across reloads
 	pub     Publisher
+	rl      limitState // rate limits and quotas (ratelimit.go)
 	hub     *observe.Hub
 	prices  *observe.Prices
 	tracing *observe.Tracing

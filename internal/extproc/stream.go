@@ -26,6 +26,7 @@ type Stream struct {
 	ev       observe.RequestEvent
 	done     bool
 	obs      streamObs
+	rl       streamLimits // see ratelimit.go
 }
 
 // MaxRequestBodyBytes is the body limit of the configuration this request runs under.
@@ -66,7 +67,7 @@ func (s *Stream) RequestBody(contentType string, body []byte) error {
 	}
 	s.route, s.rule = route, rule
 	s.ev.Route = rule.Name
-	return nil
+	return s.admit()
 }
 
 // Timeout bounds one attempt until the response headers arrive.
@@ -80,7 +81,7 @@ func (s *Stream) Timeout() time.Duration {
 // Candidates lists the backends to try in order: by priority, and within one priority in a
 // weighted random order. Zero-weight references are never tried.
 func (s *Stream) Candidates() []*config.BackendRef {
-	refs := s.rule.Backends
+	refs := s.openRefs()
 	if len(refs) == 1 && refs[0].Weight > 0 {
 		return refs
 	}
@@ -146,6 +147,7 @@ func (s *Stream) Finish(status int, err error) {
 			s.ev.Error = err.Error()
 		}
 	}
+	s.settleLimits(status)
 	s.observeEnd()
 	if s.p.pub != nil {
 		s.p.pub.Publish(&s.ev)

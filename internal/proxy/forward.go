@@ -413,6 +413,7 @@ func jsonContent(ct string) bool {
 // fail writes err in the client's shape and returns the status it sent.
 func (s *Server) fail(w http.ResponseWriter, st *extproc.Stream, err error) (int, error) {
 	status, body := st.ErrorResponse(err)
+	st.LimitHeaders(w.Header())
 	writeJSON(w, status, body)
 	return status, err
 }
