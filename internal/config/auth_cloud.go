@@ -206,3 +206,24 @@ func mapKeysSlice[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// backendCredentialFits checks a backend's credential against what its schema needs: Vertex AI
+// schemas need GCPCredentials (the project and region are in every path), and a Vertex host that
+// is not the region's is most likely a mistake.
+func (b *builder) backendCredentialFits(ab *object[aiServiceBackendSpec], be *Backend) bool {
+	need := be.Schema.Name.RequiredAuth()
+	if need == "" {
+		return true
+	}
+	if be.Auth == nil || be.Auth.Type != need {
+		b.d.errorf(b.d.line(&ab.Spec.Schema.Name), "spec.schema.name: a %s backend needs a BackendSecurityPolicy of type %s (it names the project and region requests go to)", be.Schema.Name, need)
+		return false
+	}
+	if g := be.Auth.GCP; g != nil && be.Endpoint != nil {
+		host := be.Endpoint.Hostname()
+		if strings.HasSuffix(host, "aiplatform.googleapis.com") && host != g.VertexHost() {
+			b.d.warnf(b.d.line(&ab.Spec.BackendRef), "spec.backendRef: the Backend's host %s is not Vertex AI's host for region %s (%s)", host, g.Region, g.VertexHost())
+		}
+	}
+	return true
+}

@@ -154,3 +154,31 @@ func TestCloudCredentialsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestVertexSchemaNeedsGCPCredentials(t *testing.T) {
+	_, err := loadCloud(t, cloudPolicyConfig("GCPAnthropic", `  type: APIKey
+  apiKey: {secretRef: {name: k}}
+`, `
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: k}
+stringData: {apiKey: x}
+`))
+	if err == nil || !strings.Contains(err.Error(), "a GCPAnthropic backend needs a BackendSecurityPolicy of type GCPCredentials") {
+		t.Errorf("GCPAnthropic with an API key: %v", err)
+	}
+	m, err := loadCloud(t, cloudPolicyConfig("GCPVertexAI", `  type: GCPCredentials
+  gcpCredentials: {projectName: p1, region: europe-west4}
+`, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range m.Warnings {
+		found = found || strings.Contains(w, "us-east5-aiplatform.googleapis.com is not Vertex AI's host for region europe-west4 (europe-west4-aiplatform.googleapis.com)")
+	}
+	if !found {
+		t.Errorf("no warning about the host: %q", m.Warnings)
+	}
+}

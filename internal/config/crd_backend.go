@@ -245,6 +245,7 @@ func (b *builder) buildBackends() {
 		ok := b.backendSchema(ab, be)
 		ok = b.backendEndpoint(ab, be) && ok
 		ok = b.backendAnnotations(ab, be) && ok
+		ok = b.backendCredentialFits(ab, be) && ok
 		be.HeaderMutation = b.headerMutation("spec.headerMutation", ab.Spec.HeaderMutation)
 		be.BodyMutation = b.bodyMutation("spec.bodyMutation", ab.Spec.BodyMutation)
 		if ok {

@@ -26,6 +26,8 @@ type schemaInfo struct {
 	defaultPrefix string
 	// checkModel, when set, says why a model name cannot be sent to the schema's API.
 	checkModel func(model string) error
+	// auth, when set, is the credential type the schema needs (it says where requests go).
+	auth AuthType
 }
 
 var schemas = map[SchemaName]schemaInfo{
@@ -35,8 +37,8 @@ var schemas = map[SchemaName]schemaInfo{
 	SchemaCohere:       {provider: "cohere", defaultPrefix: ""},
 	SchemaAWSBedrock:   {provider: "aws.bedrock", defaultPrefix: ""},
 	SchemaAWSAnthropic: {provider: "aws.bedrock", defaultPrefix: ""},
-	SchemaGCPVertexAI:  {provider: "gcp.vertex_ai", defaultPrefix: ""},
-	SchemaGCPAnthropic: {provider: "gcp.vertex_ai", defaultPrefix: ""},
+	SchemaGCPVertexAI:  {provider: "gcp.vertex_ai", defaultPrefix: "", auth: AuthGCPCredentials},
+	SchemaGCPAnthropic: {provider: "gcp.vertex_ai", defaultPrefix: "", auth: AuthGCPCredentials},
 }
 
 // ProviderName is the OpenTelemetry gen_ai.provider.name of the schema.
@@ -58,6 +60,10 @@ func (s SchemaName) CheckModel(model string) error {
 
 // DefaultPrefix is the path prefix of the schema's endpoints when the backend sets none.
 func (s SchemaName) DefaultPrefix() string { return schemas[s].defaultPrefix }
+
+// RequiredAuth is the credential type a backend of the schema must have, or "" for any: Vertex
+// AI schemas need GCPCredentials, whose project and region are part of every request's path.
+func (s SchemaName) RequiredAuth() AuthType { return schemas[s].auth }
 
 // ParseSchemaName checks a schema name, suggesting the closest known one when it is wrong.
 func ParseSchemaName(v string) (SchemaName, error) {
