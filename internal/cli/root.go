@@ -51,6 +51,7 @@ MCP servers on your machine, with token and cost accounting, metrics and traces.
 		newMCPCmd(f),
 		newTUICmd(f, nil),
 		newRenderCmd(f, g, nil),
+		newDownloadEnvoyCmd(f, g, nil),
 	)
 	return root
 }

@@ -51,6 +51,8 @@ type RunOptions struct {
 	MCPSessionIterations   int
 	// CaptureContent puts each request's messages on the event stream (--capture-content).
 	CaptureContent bool
+	// DataPlane is --data-plane (builtin, envoy or auto); EnvoyPath is --envoy-path.
+	DataPlane, EnvoyPath string
 }
 
 func newRunCmd(f *Factory, g *globalOptions, runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -98,6 +100,14 @@ from --demo, a built-in simulated provider that works offline.`,
 			if opts.MCPSessionIterations < 0 {
 				return usageErrorf("--mcp-session-encryption-iterations must not be negative")
 			}
+			switch opts.DataPlane {
+			case run.DataPlaneBuiltin, run.DataPlaneEnvoy, run.DataPlaneAuto:
+			default:
+				return usageErrorf("--data-plane must be builtin, envoy or auto, not %q", opts.DataPlane)
+			}
+			if opts.EnvoyPath != "" && opts.DataPlane == run.DataPlaneBuiltin {
+				return usageErrorf("--envoy-path needs --data-plane envoy or auto")
+			}
 			if opts.ShutdownGrace <= 0 {
 				return usageErrorf("--shutdown-grace must be positive")
 			}
@@ -138,6 +148,8 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.StringVar(&opts.PricesPath, "prices", "", "price catalog consulted before the built-in one (default: prices.yaml in the config home, when present)")
 	fl.Int64Var(&opts.LogMaxSize, "log-max-size", observe.DefaultLogMaxSize, "size in bytes at which the run log rotates (0 never rotates)")
 	fl.IntVar(&opts.LogMaxFiles, "log-max-files", observe.DefaultLogMaxFiles, "rotated run logs kept (aigw.log.1 is the newest)")
+	fl.StringVar(&opts.DataPlane, "data-plane", run.DataPlaneBuiltin, "builtin (aigw forwards itself), envoy (Envoy, downloaded with func-e when missing; fails without it) or auto (Envoy when at hand or downloadable, else builtin)")
+	fl.StringVar(&opts.EnvoyPath, "envoy-path", "", "Envoy binary to use as is with --data-plane envoy or auto (default: envoy on PATH, else one downloaded into the data home; ENVOY_VERSION picks the version)")
 	fl.DurationVar(&opts.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long requests in flight may finish (a second signal stops at once; exit 1 if any were cut off)")
 	return cmd
 }
@@ -167,6 +179,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		PortFromConfig:      !opts.PortSet,
 	}
 	ro.MCPConfigPath, ro.MCPJSON, ro.MCPSessionIterations = opts.MCPConfigPath, opts.MCPJSON, opts.MCPSessionIterations
+	ro.DataPlane, ro.EnvoyPath = opts.DataPlane, opts.EnvoyPath
 	if opts.ValidateOnly {
 		summary, err := run.Validate(ro)
 		if err != nil {

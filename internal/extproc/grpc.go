@@ -54,9 +54,17 @@ type GRPCServer struct {
 	// MaxStreamEventBytes bounds one upstream stream event (0: the default).
 	maxEvent int
 
+	// passUnknown lets requests to paths outside the pipeline through (to the builtin server
+	// behind Envoy's fallback route: /v1/models, MCP) instead of answering 404.
+	passUnknown bool
+
 	mu   sync.Mutex
 	reqs map[string]*envoyRequest
 }
+
+// PassUnknownPaths lets requests to paths that are not LLM endpoints pass the router filter
+// untouched, for Envoy's fallback route to serve.
+func (g *GRPCServer) PassUnknownPaths() { g.passUnknown = true }
 
 // NewGRPCServer returns the ext_proc server of p. log may be nil.
 func NewGRPCServer(p *Pipeline, log *slog.Logger, maxStreamEventBytes int) *GRPCServer {

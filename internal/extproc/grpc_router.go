@@ -61,6 +61,9 @@ func (g *GRPCServer) routerRequestHeaders(hs *extprocv3.HttpHeaders) (*envoyRequ
 	}
 	e, ok := g.paths[path]
 	if !ok || pseudo[":method"] != http.MethodPost {
+		if g.passUnknown {
+			return nil, headersResponse(nil, false)
+		}
 		return nil, notFound(path, pseudo[":method"], ok)
 	}
 	var mut headerEdits
@@ -92,7 +95,7 @@ func (g *GRPCServer) routerRequestHeaders(hs *extprocv3.HttpHeaders) (*envoyRequ
 // cleared so the route is chosen again with them.
 func (g *GRPCServer) routerRequestBody(r *envoyRequest, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	if r == nil {
-		return internalError("request body before its headers")
+		return continueBody(false) // a request the pipeline does not serve (PassUnknownPaths)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -132,7 +135,7 @@ func (r *envoyRequest) fail(err error) *extprocv3.ProcessingResponse {
 // replaced by the error the builtin plane gives, in the client's shape.
 func (g *GRPCServer) routerResponseHeaders(r *envoyRequest, hs *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	if r == nil {
-		return internalError("response headers before request headers")
+		return continueHeaders() // a request the pipeline does not serve (PassUnknownPaths)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

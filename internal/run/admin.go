@@ -14,11 +14,14 @@ import (
 // adminServer serves /health and /metrics.
 type adminServer struct {
 	srv *http.Server
+	// planeReady, when set, is the Envoy data plane's readiness, which /health reports.
+	planeReady func() error
 }
 
 // newAdminServer serves the admin endpoints; draining reports whether the gateway is shutting
 // down (its data plane letting requests in flight finish).
 func newAdminServer(dp *proxy.Server, metrics *observe.Metrics, draining func() bool) *adminServer {
+	a := &adminServer{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -32,10 +35,18 @@ func newAdminServer(dp *proxy.Server, metrics *observe.Metrics, draining func() 
 			_, _ = w.Write([]byte("data plane not serving\n"))
 			return
 		}
+		if a.planeReady != nil {
+			if err := a.planeReady(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(err.Error() + "\n"))
+				return
+			}
+		}
 		_, _ = w.Write([]byte("serving\n"))
 	})
 	mux.Handle("GET /metrics", metrics.Handler())
-	return &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return a
 }
 
 // serve runs until ctx is done, then lets open requests finish for up to 5s, or none once

@@ -213,9 +213,9 @@ func TestEnvoySupervisorStartupFailure(t *testing.T) {
 // TestEnvoySupervisorNeverReady: the wait for readiness is bounded and the process is stopped.
 func TestEnvoySupervisorNeverReady(t *testing.T) {
 	e, _ := standIn(t, "never-ready")
-	e.ReadyTimeout = 400 * time.Millisecond
+	e.ReadyTimeout = 3 * time.Second
 	started, done := runSupervised(t.Context(), e)
-	if err := <-started; err == nil || !strings.Contains(err.Error(), "not ready within 400ms") || !strings.Contains(err.Error(), "starting main dispatch loop") {
+	if err := <-started; err == nil || !strings.Contains(err.Error(), "not ready within 3s") || !strings.Contains(err.Error(), "starting main dispatch loop") {
 		t.Fatalf("err %v", err)
 	}
 	<-done

@@ -71,6 +71,11 @@ type Options struct {
 	MCPConfigPath, MCPJSON string
 	// MCPSessionIterations is --mcp-session-encryption-iterations (mcpgw.Options.KeyIterations).
 	MCPSessionIterations int
+	// DataPlane is builtin (""), envoy or auto (--data-plane); EnvoyPath an Envoy binary to use
+	// as is (--envoy-path); EnvoyVersionsURL replaces func-e's release list (tests).
+	DataPlane, EnvoyPath, EnvoyVersionsURL string
+	// envoyLookPath replaces exec.LookPath when looking for envoy on PATH (tests).
+	envoyLookPath func(string) (string, error)
 }
 
 // Ready describes a gateway that is serving.
@@ -113,9 +118,13 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer stopDemo()
+	var envoy *envoyPlane // the Envoy data plane, when it is the one
 	adjust := func(m *config.Model) {
 		if opts.MaxRequestBodyBytes > 0 {
 			m.MaxRequestBodyBytes = opts.MaxRequestBodyBytes
+		}
+		if envoy != nil {
+			envoy.update(m)
 		}
 	}
 	adjust(model)
@@ -185,8 +194,19 @@ func Run(ctx context.Context, opts Options) error {
 	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits,
 		Fallback: mcpGW.handler})
 
-	gwLn, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
+	envoyPath, err := chooseEnvoy(ctx, opts, log)
 	if err != nil {
+		return err
+	}
+	var gwLn net.Listener
+	if envoyPath != "" {
+		// Envoy listens on the gateway port; the builtin server answers behind it what the
+		// pipeline does not (its fallback route).
+		if envoy, err = startEnvoyPlane(ctx, opts, envoyPath, pipeline, log); err != nil {
+			return err
+		}
+		gwLn = envoy.fallback
+	} else if gwLn, err = net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))); err != nil {
 		return fmt.Errorf("gateway listener: %w (is another aigw running? use --port)", err)
 	}
 	adminHost := opts.AdminHost
@@ -196,17 +216,30 @@ func Run(ctx context.Context, opts Options) error {
 	adminLn, err := net.Listen("tcp", net.JoinHostPort(adminHost, strconv.Itoa(opts.AdminPort)))
 	if err != nil {
 		gwLn.Close()
+		if envoy != nil {
+			cancel()
+			_ = envoy.wait()
+		}
 		return fmt.Errorf("admin listener: %w (use --admin-port)", err)
 	}
 	// The admin server outlives the data plane's drain, so /health can say "draining" (503)
 	// instead of refusing connections while requests in flight finish.
 	draining := func() bool { return ctx.Err() != nil }
 	admin := newAdminServer(dp, metrics, draining)
+	if envoy != nil {
+		admin.planeReady = envoy.ready
+	}
 	admin.observeHandlers(hub, stats)
 	adminCtx, stopAdmin := context.WithCancel(context.Background())
 	defer stopAdmin()
 	dpDone, adminDone := make(chan error, 1), make(chan error, 1)
-	go func() { dpDone <- dp.Serve(ctx, gwLn) }()
+	go func() {
+		err := dp.Serve(ctx, gwLn)
+		if envoy != nil {
+			err = errors.Join(err, envoy.wait())
+		}
+		dpDone <- err
+	}()
 	go func() { adminDone <- admin.serve(adminCtx, adminLn, opts.Forced) }()
 
 	if path := configPath(opts); path != "" {
@@ -226,8 +259,12 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	ready := Ready{Gateway: "http://" + gwLn.Addr().String(), Admin: "http://" + adminLn.Addr().String(), LogFile: logFile.Name()}
-	fmt.Fprintf(opts.Status, "aigw ready: gateway %s, admin %s (%s, builtin data plane, %d backend(s)); log %s\n",
-		ready.Gateway, ready.Admin, model.Source, len(model.Backends), ready.LogFile)
+	plane := "builtin data plane"
+	if envoy != nil {
+		ready.Gateway, plane = envoy.gateway, "envoy data plane ("+envoyPath+")"
+	}
+	fmt.Fprintf(opts.Status, "aigw ready: gateway %s, admin %s (%s, %s, %d backend(s)); log %s\n",
+		ready.Gateway, ready.Admin, model.Source, plane, len(model.Backends), ready.LogFile)
 	log.Info("ready", "gateway", ready.Gateway, "admin", ready.Admin, "source", model.Source)
 	if opts.OnReady != nil {
 		opts.OnReady(ready)

@@ -34,8 +34,8 @@ func Bootstrap(o BootstrapOptions) (*bootstrapv3.Bootstrap, error) {
 			Address: pipe(o.AdminSocket),
 		},
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{Clusters: []*clusterv3.Cluster{
-			b.grpcCluster(XDSCluster, o.XDSSocket),
-			b.grpcCluster(ExtProcCluster, o.ExtProcSocket),
+			b.pipeCluster(XDSCluster, o.XDSSocket, true),
+			b.pipeCluster(ExtProcCluster, o.ExtProcSocket, true),
 		}},
 		DynamicResources: &bootstrapv3.Bootstrap_DynamicResources{
 			AdsConfig: &corev3.ApiConfigSource{
@@ -68,17 +68,21 @@ func BootstrapJSON(o BootstrapOptions) ([]byte, error) {
 	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(bs)
 }
 
-// grpcCluster is a static HTTP/2 cluster of one unix socket.
-func (b *builder) grpcCluster(name, socket string) *clusterv3.Cluster {
+// pipeCluster is a static cluster of one unix socket, HTTP/2 (gRPC) or HTTP/1.1.
+func (b *builder) pipeCluster(name, socket string, h2 bool) *clusterv3.Cluster {
+	proto := &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+		ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
+	}
+	if !h2 {
+		proto.ProtocolConfig = &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}}
+	}
 	return &clusterv3.Cluster{
 		Name:                 name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
 		ConnectTimeout:       durationpb.New(5 * time.Second),
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": b.any(&httpv3.HttpProtocolOptions{
-				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
-					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
-				}},
+				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: proto},
 			}),
 		},
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{

@@ -35,7 +35,14 @@ type Options struct {
 	// Address and Port of the gateway listener.
 	Address string
 	Port    int
+	// FallbackSocket, when set, is the unix socket of aigw's builtin server: requests no rule
+	// takes (/v1/models, MCP, unknown paths) go there, so they are answered as the builtin plane
+	// answers them.
+	FallbackSocket string
 }
+
+// FallbackCluster is the cluster of aigw's builtin server behind Envoy's fallback route.
+const FallbackCluster = "aigw-fallback"
 
 // Resources are one Model's Envoy resources.
 type Resources struct {
@@ -64,7 +71,7 @@ func Build(m *config.Model, o Options) (*Resources, error) {
 	b := &builder{}
 	res := &Resources{
 		Listeners: []*listenerv3.Listener{b.listener(m, o)},
-		Routes:    []*routev3.RouteConfiguration{b.routes(m)},
+		Routes:    []*routev3.RouteConfiguration{b.routes(m, o)},
 	}
 	for _, route := range m.Routes {
 		for _, rule := range route.Rules {
@@ -72,6 +79,9 @@ func Build(m *config.Model, o Options) (*Resources, error) {
 				res.Clusters = append(res.Clusters, c)
 			}
 		}
+	}
+	if o.FallbackSocket != "" {
+		res.Clusters = append(res.Clusters, b.pipeCluster(FallbackCluster, o.FallbackSocket, false))
 	}
 	if b.err != nil {
 		return nil, b.err
@@ -115,7 +125,7 @@ func (b *builder) listener(m *config.Model, o Options) *listenerv3.Listener {
 // one route per rule that may serve it. A route matches the rule header the router-level
 // ext_proc filter sets from the pipeline's own match (model header and header matches), so
 // Envoy's choice and the pipeline's are the same by construction.
-func (b *builder) routes(m *config.Model) *routev3.RouteConfiguration {
+func (b *builder) routes(m *config.Model, o Options) *routev3.RouteConfiguration {
 	type vhost struct {
 		domains []string
 		rules   []*config.Rule
@@ -152,11 +162,27 @@ func (b *builder) routes(m *config.Model) *routev3.RouteConfiguration {
 		for _, rule := range h.rules {
 			vh.Routes = append(vh.Routes, b.ruleRoute(rule))
 		}
+		if o.FallbackSocket != "" {
+			vh.Routes = append(vh.Routes, fallbackRoute())
+		}
 		if len(vh.Domains) > 0 {
 			rc.VirtualHosts = append(rc.VirtualHosts, vh)
 		}
 	}
 	return rc
+}
+
+// fallbackRoute sends what no rule takes to the builtin server, without a timeout (MCP streams
+// are long).
+func fallbackRoute() *routev3.Route {
+	return &routev3.Route{
+		Name:  "aigw-fallback",
+		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: FallbackCluster},
+			Timeout:          durationpb.New(0),
+		}},
+	}
 }
 
 // dedupDomains drops domains an earlier virtual host has (Envoy refuses duplicates).
