@@ -216,3 +216,24 @@ func FuzzGeminiStream(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkGeminiChat measures one whole chat completion through the Gemini translator: the
+// request converted, a streamed answer converted event by event.
+func BenchmarkGeminiChat(b *testing.B) {
+	req := []byte(`{"model":"gemini-2.5-pro","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"reasoning_effort":"low"}`)
+	stream, err := os.ReadFile(filepath.Join("testdata", "gemini_openai", "stream_text.in.sse"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		tr, _ := New(EndpointChatCompletions, Target{Backend: geminiSuite.backend(""), Model: "gemini-2.5-pro"})
+		if _, err := tr.RequestBody(&Request{Endpoint: EndpointChatCompletions, Body: req, Model: "gemini-2.5-pro", Stream: true}); err != nil {
+			b.Fatal(err)
+		}
+		_ = tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"text/event-stream"}})
+		if _, err := tr.ResponseBody(stream, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
