@@ -55,6 +55,7 @@ var registry = map[pair]Factory{
 	{EndpointChatCompletions, config.SchemaGCPAnthropic}:    newOpenAIToVertexAnthropic,
 	{EndpointResponses, config.SchemaGCPAnthropic}:          newResponsesToVertexAnthropic,
 	{EndpointEmbeddings, config.SchemaGCPVertexAI}:          newOpenAIToVertexEmbeddings,
+	{EndpointCountTokens, config.SchemaGCPAnthropic}:        newVertexAnthropicCountTokens,
 }
 
 // New returns the translator from endpoint to the target's schema, or a 422 Error when aigw

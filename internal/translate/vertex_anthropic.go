@@ -24,12 +24,20 @@ const VertexAnthropicVersion = "vertex-2023-10-16"
 type vertexAnthropic struct {
 	Translator
 	api API // the client's API, for error shapes
+	// countTokens sends to Vertex's count-tokens model, which reads the model from the body.
+	countTokens bool
 }
 
 var _ Translator = (*vertexAnthropic)(nil)
 
 func newVertexAnthropic(t Target) Translator {
 	return &vertexAnthropic{Translator: newAnthropicPassthrough(t), api: APIAnthropic}
+}
+
+// newVertexAnthropicCountTokens serves /v1/messages/count_tokens from Vertex's count-tokens
+// endpoint (publishers/anthropic/models/count-tokens:rawPredict, the model in the body).
+func newVertexAnthropicCountTokens(t Target) Translator {
+	return &vertexAnthropic{Translator: newAnthropicCountTokens(t), api: APIAnthropic, countTokens: true}
 }
 
 func newOpenAIToVertexAnthropic(t Target) Translator {
@@ -52,7 +60,10 @@ func (v *vertexAnthropic) RequestBody(req *Request) (*Upstream, error) {
 	if res[1].Bool() {
 		method = "streamRawPredict"
 	}
-	body, err := sjson.DeleteBytes(up.Body, "model")
+	body, err := up.Body, error(nil)
+	if !v.countTokens {
+		body, err = sjson.DeleteBytes(body, "model")
+	}
 	if err == nil {
 		body, err = sjson.SetBytes(body, "anthropic_version", VertexAnthropicVersion)
 	}
@@ -72,6 +83,9 @@ func (v *vertexAnthropic) RequestBody(req *Request) (*Upstream, error) {
 	}
 	up.Body = body
 	up.Path = "/publishers/anthropic/models/" + pathEscapeModel(model) + ":" + method
+	if v.countTokens {
+		up.Path = "/publishers/anthropic/models/count-tokens:rawPredict"
+	}
 	up.Header.Del("Anthropic-Version")
 	up.Header.Del("Anthropic-Beta")
 	up.Remove = append(up.Remove, vendorHeaders[APIAnthropic]...)

@@ -72,3 +72,24 @@ var vertexEmbeddingsSuite = goldenSuite{
 }
 
 func TestGoldenVertexEmbeddings(t *testing.T) { vertexEmbeddingsSuite.run(t) }
+
+func TestVertexAnthropicCountTokens(t *testing.T) {
+	tr, err := New(EndpointCountTokens, Target{Backend: vertexAnthropicSuite.backend(""), Model: "claude-sonnet-4-5@20250929"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"model":"claude-sonnet-4-5@20250929","messages":[{"role":"user","content":"Hi"}]}`
+	up, err := tr.RequestBody(&Request{Endpoint: EndpointCountTokens, Body: []byte(body), Model: "claude-sonnet-4-5@20250929", Header: http.Header{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Path != "/publishers/anthropic/models/count-tokens:rawPredict" || string(up.Body) != `{"model":"claude-sonnet-4-5@20250929","messages":[{"role":"user","content":"Hi"}],"anthropic_version":"vertex-2023-10-16"}` {
+		t.Errorf("%s %s", up.Path, up.Body)
+	}
+	if err := tr.ResponseHeaders(200, http.Header{"Content-Type": {"application/json"}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tr.ResponseBody([]byte(`{"input_tokens":9}`), true); err != nil || string(out) != `{"input_tokens":9}` || tr.Usage() != (Usage{}) {
+		t.Errorf("%s %v %+v", out, err, tr.Usage())
+	}
+}
