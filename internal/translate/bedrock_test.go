@@ -165,7 +165,7 @@ func (s bedrockSuite) request(t *testing.T, name string, body []byte) []byte {
 }
 
 // encodeFrames encodes a stream fixture with the SDK's event-stream encoder.
-func encodeFrames(t *testing.T, fixture []byte) []byte {
+func encodeFrames(t testing.TB, fixture []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	enc := eventstream.NewEncoder()
@@ -219,6 +219,49 @@ func TestBedrockEventDecoderBounds(t *testing.T) {
 		out := feedStream(t, s.prepared(t, name, AWSEventStreamType), in, nil)
 		if !HasErrorEvent(out) || bytes.Contains(out, []byte("[DONE]")) {
 			t.Errorf("%s: %s", name, out)
+		}
+	}
+}
+
+// converseBenchStream is benchTexts as a ConverseStream (40 frames), the counterpart of
+// anthropicBenchStream.
+func converseBenchStream(b testing.TB) []byte {
+	var f strings.Builder
+	f.WriteString(`messageStart {"role":"assistant"}` + "\n")
+	for _, t := range benchTexts {
+		q, _ := marshalJSON(t)
+		f.WriteString(`contentBlockDelta {"contentBlockIndex":0,"delta":{"text":` + string(q) + `},"p":"abcdefghijkl"}` + "\n")
+	}
+	f.WriteString(`contentBlockStop {"contentBlockIndex":0}` + "\n")
+	f.WriteString(`messageStop {"stopReason":"end_turn"}` + "\n")
+	f.WriteString(`metadata {"usage":{"inputTokens":25,"outputTokens":40,"totalTokens":65},"metrics":{"latencyMs":400}}` + "\n")
+	return encodeFrames(b, []byte(f.String()))
+}
+
+// BenchmarkBedrockStream feeds a whole 40-event ConverseStream through the chat translator, as
+// BenchmarkTranslatedStream does for the SSE translators (compare with its openai_anthropic).
+func BenchmarkBedrockStream(b *testing.B) {
+	s := bedrockSuites[0]
+	stream := converseBenchStream(b)
+	tr, err := New(s.endpoint, Target{Backend: s.backend(), Model: "amazon.nova-pro-v1:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := []byte(`{"model":"amazon.nova-pro-v1:0","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`)
+	if _, err := tr.RequestBody(&Request{Endpoint: s.endpoint, Body: req, Model: "m", Stream: true}); err != nil {
+		b.Fatal(err)
+	}
+	h := http.Header{"Content-Type": {AWSEventStreamType}}
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := tr.ResponseHeaders(http.StatusOK, h); err != nil {
+			b.Fatal(err)
+		}
+		h.Set("Content-Type", AWSEventStreamType)
+		out, err := tr.ResponseBody(stream, true)
+		if err != nil || !bytes.HasSuffix(out, []byte("[DONE]\n\n")) {
+			b.Fatalf("%v %s", err, out)
 		}
 	}
 }
