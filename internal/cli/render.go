@@ -142,14 +142,19 @@ func renderRun(_ context.Context, opts *RenderOptions) error {
 
 // secretHint is the one line that creates or replaces a rendered Secret with its real value.
 func secretHint(s k8sgen.SecretInfo) string {
-	value := "<value>"
-	if s.Env != "" {
+	value, from := "<value>", "--from-literal"
+	switch {
+	case s.Env != "":
 		value = `"$` + s.Env + `"`
+	case s.File && s.Path != "":
+		value, from = s.Path, "--from-file"
+	case s.File:
+		value, from = "<file>", "--from-file"
 	}
 	ns := ""
 	if s.Namespace != "" {
 		ns = " -n " + s.Namespace
 	}
-	return fmt.Sprintf("secret %s holds a placeholder; set it with: kubectl%s create secret generic %s --from-literal=%s=%s --dry-run=client -o yaml | kubectl%s apply -f -",
-		s.Name, ns, s.Name, s.Key, value, ns)
+	return fmt.Sprintf("secret %s holds a placeholder; set it with: kubectl%s create secret generic %s %s=%s=%s --dry-run=client -o yaml | kubectl%s apply -f -",
+		s.Name, ns, s.Name, from, s.Key, value, ns)
 }

@@ -90,6 +90,8 @@ const (
 	GatewayConfigAnnotation = gatewayConfigAnnotation
 	// SubstEnvPrefix + key on a Secret names the environment variable that supplies key.
 	SubstEnvPrefix = substEnvPrefix
+	// SubstFilePrefix + key on a Secret names the file whose content is key's value.
+	SubstFilePrefix = substFilePrefix
 	// SecretAPIKey is the key a BackendSecurityPolicy reads from its Secret.
 	SecretAPIKey                  = secretAPIKey
 	MaxOutputTokensAnnotation     = maxOutputTokensAnnotation

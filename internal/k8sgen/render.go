@@ -71,6 +71,10 @@ type SecretInfo struct {
 	Name, Namespace, Key string
 	// Env is the environment variable that holds the value; "" when unknown.
 	Env string
+	// File says the value is a file's content (a credentials file, a service account key); Path
+	// is that file when known.
+	File bool
+	Path string
 }
 
 // Result is a rendering.
@@ -451,14 +455,20 @@ func (r *renderer) auth(name string, b *config.Backend) {
 	case config.AuthAzureAPIKey:
 		spec.AzureAPIKey = ref
 	default:
-		r.warnf("backend %q: credential type %s is not rendered", b.Name, a.Type)
+		oidc, ok := r.cloudAuth(name, b, &spec)
+		if !ok {
+			return
+		}
+		r.override(&spec, a)
+		pol := crd(aigatewayV1beta1, "BackendSecurityPolicy", r.meta(name), spec)
+		if oidc != nil {
+			r.add("BackendSecurityPolicy", name, awsPolicy{pol, oidc})
+		} else {
+			r.add("BackendSecurityPolicy", name, pol)
+		}
 		return
 	}
-	if o := a.Override; o != nil {
-		spec.CredentialOverride = &config.CRDCredentialOverride{FromRequestHeaders: &config.FromRequestHeaders{
-			Header: o.Header, FallbackToConfigured: ptr(o.FallbackToConfigured),
-		}}
-	}
+	r.override(&spec, a)
 	r.add("BackendSecurityPolicy", name, crd(aigatewayV1beta1, "BackendSecurityPolicy", r.meta(name), spec))
 
 	env := ""
@@ -468,9 +478,17 @@ func (r *renderer) auth(name string, b *config.Backend) {
 	r.secret(secretName, config.SecretAPIKey, a.Key.Reveal(), env)
 }
 
+func (r *renderer) override(spec *config.BackendSecurityPolicySpec, a *config.Auth) {
+	if o := a.Override; o != nil {
+		spec.CredentialOverride = &config.CRDCredentialOverride{FromRequestHeaders: &config.FromRequestHeaders{
+			Header: o.Header, FallbackToConfigured: ptr(o.FallbackToConfigured),
+		}}
+	}
+}
+
 // secret renders a Secret holding one key: Placeholder unless real values are asked for. env,
 // when known, names the variable the value came from.
-func (r *renderer) secret(name, key, value, env string) {
+func (r *renderer) secret(name, key, value, env string) *corev1.Secret {
 	if !r.opts.IncludeSecrets {
 		value = Placeholder
 	}
@@ -490,4 +508,5 @@ func (r *renderer) secret(name, key, value, env string) {
 	}
 	r.add("Secret", name, s)
 	r.res.Secrets = append(r.res.Secrets, SecretInfo{Name: name, Namespace: r.opts.Namespace, Key: key, Env: env})
+	return s
 }

@@ -176,8 +176,16 @@ func TestNoSecretsByDefault(t *testing.T) {
 					}
 				}
 			}
+			// Cloud credentials and MCP keys too, line by line (a credentials file spans lines).
+			for _, v := range modelSecrets(m) {
+				for _, line := range strings.Split(v, "\n") {
+					if len(strings.TrimSpace(line)) > 8 && bytes.Contains(out, []byte(line)) {
+						t.Errorf("a credential's line %q is in the output", line)
+					}
+				}
+			}
 			for k, v := range c.env {
-				if strings.HasSuffix(k, "_API_KEY") && bytes.Contains(out, []byte(v)) {
+				if (strings.HasSuffix(k, "_API_KEY") || strings.HasSuffix(k, "_SECRET") || strings.HasSuffix(k, "_TOKEN")) && bytes.Contains(out, []byte(v)) {
 					t.Errorf("%s's value is in the output", k)
 				}
 			}
@@ -281,6 +289,7 @@ func normal(m *config.Model, masked map[string]bool, mcpMasked bool) string {
 		Type     config.AuthType
 		Key      string
 		Override *config.CredentialOverride
+		Cloud    any
 	}
 	type backend struct {
 		Name, Schema, Prefix, Version, Endpoint string
@@ -351,7 +360,7 @@ func normal(m *config.Model, masked map[string]bool, mcpMasked bool) string {
 			nb.HeaderMutation = hm
 		}
 		if a := b.Auth; a != nil {
-			nb.Auth = &auth{Type: a.Type, Key: a.Key.Reveal(), Override: a.Override}
+			nb.Auth = &auth{Type: a.Type, Key: a.Key.Reveal(), Override: a.Override, Cloud: normalCloud(a, masked[b.Name])}
 			if masked[b.Name] {
 				nb.Auth.Key = "masked"
 			}
