@@ -66,6 +66,9 @@ func TestCostHandComputed(t *testing.T) {
 		{"fallback to the backend model", []string{"my-finetune-xyz", "gpt-4.1-mini"}, usage.Usage{InputTokens: 1e6, OutputTokens: 1e6}, 0.40 + 1.60},
 		// Embeddings: input only.
 		{"embeddings", []string{"text-embedding-3-small"}, usage.Usage{InputTokens: 7, TotalTokens: 7}, 7 * 0.02e-6},
+		// Claude Opus 5.5 is not Opus 5 ("claude-opus-5*" priced it at $5 / $25): 1000 in = 500 fresh +
+		// 300 read + 200 written, 100 out; 500×4 + 300×0.20 + 200×5 + 100×20 = 5060 µ$.
+		{"opus 5.5", []string{"claude-opus-5-5"}, usage.Usage{InputTokens: 1000, CachedInputTokens: 300, CacheCreationInputTokens: 200, OutputTokens: 100}, 5060e-6},
 	} {
 		got, p := c.Cost(tc.u, tc.models...)
 		if got == nil || got.Unknown || p == nil {
@@ -94,6 +97,8 @@ func TestLongestPatternWins(t *testing.T) {
 		"o3":                     "o3",
 		"us.anthropic.claude-sonnet-4-5-20250929-v1:0": "*anthropic.claude-sonnet-4*",
 		"openai/gpt-oss-120b":                          "openai/gpt-oss-120b",
+		"claude-opus-5-5":                              "claude-opus-5-5*",
+		"claude-sonnet-5":                              "claude-sonnet-5*",
 	} {
 		p, ok := c.Lookup(model)
 		if !ok || p.Model != pattern {
