@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/extproc"
 	"github.com/aigw/aigw/internal/observe"
@@ -377,4 +380,90 @@ func TestGRPCUnknownPath(t *testing.T) {
 	if pl.grpc.InFlight() != 0 {
 		t.Fatal("a request was tracked")
 	}
+}
+
+// TestGRPCPassUnknownPaths: with PassUnknownPaths, a path outside the pipeline passes the router
+// filter untouched in every phase (Envoy's fallback route serves it) and nothing is tracked.
+func TestGRPCPassUnknownPaths(t *testing.T) {
+	pl := newPlanes(t, testModel())
+	pl.grpc.PassUnknownPaths()
+	router := pl.envoy.open(extproc.FilterRouter)
+	defer router.close()
+	h := headerList{{":method", "GET"}, {":path", "/v1/models"}, {":authority", "x"}, {"x-request-id", "pass-1"}}
+	resp := router.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: h.proto(false)}}, "router:request_headers")
+	if resp.GetRequestHeaders() == nil || resp.GetRequestHeaders().GetResponse().GetHeaderMutation() != nil {
+		t.Fatalf("headers answer %v", resp)
+	}
+	resp = router.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte("{}"), EndOfStream: true}}}, "router:request_body")
+	if resp.GetRequestBody() == nil || resp.GetRequestBody().GetResponse().GetBodyMutation() != nil {
+		t.Fatalf("body answer %v", resp)
+	}
+	rh := headerList{{":status", "200"}}
+	resp = router.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{ResponseHeaders: rh.proto(false)}}, "router:response_headers")
+	if resp.GetResponseHeaders() == nil {
+		t.Fatalf("response headers answer %v", resp)
+	}
+	if pl.grpc.InFlight() != 0 {
+		t.Fatal("a request was tracked")
+	}
+}
+
+// TestGRPCClientGoneMidStream: when Envoy resets both streams before the response ends (the
+// client hung up), the request is recorded as 499 and forgotten.
+func TestGRPCClientGoneMidStream(t *testing.T) {
+	oa := newProvider(t, 200)
+	m := testModel(rule("r/0", "gpt", &config.BackendRef{Backend: backend("oa", config.SchemaOpenAI, oa.srv.URL), Weight: 1}))
+	pl := newPlanes(t, m)
+	e := pl.envoy
+	router := e.open(extproc.FilterRouter)
+	h := headerList{{":method", "POST"}, {":path", "/v1/chat/completions"}, {":authority", "x"}, {"x-request-id", "gone-1"}, {"content-type", "application/json"}}
+	router.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: h.proto(false)}}, "router:request_headers")
+	resp := router.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(`{"model":"gpt","stream":true,"messages":[]}`), EndOfStream: true}}}, "router:request_body")
+	h = h.apply(resp.GetRequestBody().GetResponse().GetHeaderMutation())
+	up := e.open(extproc.FilterUpstream)
+	attrs := map[string]*structpb.Struct{"envoy.filters.http.ext_proc": {Fields: map[string]*structpb.Value{
+		extproc.UpstreamHostMetadataAttribute: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"filter_metadata": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+				extproc.EndpointMetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+					"backend": structpb.NewStringValue("oa"), "ref": structpb.NewNumberValue(0),
+				}}),
+			}}),
+		}}),
+	}}}
+	up.send(&extprocv3.ProcessingRequest{Attributes: attrs, Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: h.proto(false)}}, "upstream:request_headers")
+	up.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(`{}`), EndOfStream: true}}}, "upstream:request_body")
+	rh := headerList{{":status", "200"}, {"content-type", "text/event-stream"}}
+	up.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{ResponseHeaders: rh.proto(false)}}, "upstream:response_headers")
+	up.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: []byte(openAIStream[:40])}}}, "upstream:response_body")
+	router.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{ResponseHeaders: rh.proto(false)}}, "router:response_headers")
+	up.end()
+	router.end()
+	ev := pl.evEnvoy.last(t)
+	if ev.Status != 499 || ev.Attempts != 1 {
+		t.Errorf("event status %d attempts %d error %q", ev.Status, ev.Attempts, ev.Error)
+	}
+	waitIdle(t, pl.grpc)
+}
+
+// TestGRPCStreamErrorEvent: an event larger than the limit ends the stream with an error event
+// in the client's shape; what the backend sends after it is dropped, and the request is a 502.
+func TestGRPCStreamErrorEvent(t *testing.T) {
+	big := "data: {\"x\":\"" + strings.Repeat("a", 2000) + "\"}\n\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, openAIStream[:strings.Index(openAIStream, "\n\n")+2]+big+"data: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	m := testModel(rule("r/0", "gpt", &config.BackendRef{Backend: backend("oa", config.SchemaOpenAI, srv.URL), Weight: 1}))
+	ev := &events{}
+	g := extproc.NewGRPCServer(extproc.New(m, ev), nil, 1000)
+	e := &fakeEnvoy{t: t, client: startGRPC(t, g), model: m, http: &http.Client{}, chunk: 64}
+	got := e.do(request{path: "/v1/chat/completions", header: headerList{{"content-type", "application/json"}}, body: []byte(`{"model":"gpt","stream":true,"messages":[]}`)})
+	if !bytes.Contains(got.body, []byte(`"error"`)) || bytes.Contains(got.body, []byte("[DONE]")) || bytes.Contains(got.body, []byte("aaaa")) {
+		t.Errorf("client got %s", got.body)
+	}
+	if st := ev.last(t).Status; st != 502 {
+		t.Errorf("event status %d", st)
+	}
+	waitIdle(t, g)
 }

@@ -288,3 +288,30 @@ func TestADSServesSnapshots(t *testing.T) {
 		t.Errorf("http filters %v", hcm.HttpFilters)
 	}
 }
+
+// TestFallbackRoute: with the builtin server's socket, every virtual host ends with a route to
+// it (after the rule routes), and its cluster is a plain HTTP/1.1 pipe cluster without the
+// upstream ext_proc filter.
+func TestFallbackRoute(t *testing.T) {
+	b := testBackend("a", "http://127.0.0.1:8001")
+	m := &config.Model{Routes: []*config.Route{
+		{Name: "scoped", Hostnames: []string{"llm.example.com"}, Rules: []*config.Rule{{Name: "scoped/0", Backends: []*config.BackendRef{{Backend: b, Weight: 1}}}}},
+	}}
+	res, err := Build(m, Options{FallbackSocket: "/run/aigw/builtin.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vh := range res.Routes[0].VirtualHosts {
+		last := vh.Routes[len(vh.Routes)-1]
+		if last.GetRoute().GetCluster() != FallbackCluster {
+			t.Errorf("virtual host %s ends with %v", vh.Name, last)
+		}
+	}
+	c := res.Clusters[len(res.Clusters)-1]
+	if c.Name != FallbackCluster || c.LoadAssignment.Endpoints[0].LbEndpoints[0].GetEndpoint().Address.GetPipe().GetPath() != "/run/aigw/builtin.sock" {
+		t.Errorf("fallback cluster %v", c)
+	}
+	if bytes.Contains(stableJSON(t, []proto.Message{c}), []byte("ext_proc")) {
+		t.Error("the fallback cluster runs the upstream ext_proc filter")
+	}
+}
