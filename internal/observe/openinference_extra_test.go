@@ -27,7 +27,7 @@ func TestRerankSpanAttributes(t *testing.T) {
 		"openinference.span.kind": "RERANKER", "reranker.query": "capital of France", "reranker.model_name": "rerank-v3.5",
 		"reranker.top_k": "2", "reranker.input_documents.0.document.content": "Paris is the capital.",
 		"reranker.input_documents.1.document.content": "Berlin is in Germany.",
-		"reranker.output_documents.0.document.id": "0", "reranker.output_documents.0.document.score": "0.98",
+		"reranker.output_documents.0.document.id":     "0", "reranker.output_documents.0.document.score": "0.98",
 		"reranker.output_documents.1.document.id": "1", "aigw.rerank.search_units": "1",
 	} {
 		if m[k] != v {
