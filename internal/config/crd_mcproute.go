@@ -278,7 +278,7 @@ func (b *builder) mcpBackend(ns string, i int, ref *mcpBackendRef, names map[str
 		u.Path = *ref.Path
 	}
 	if sp := ref.SecurityPolicy; sp != nil && sp.APIKey != nil {
-		if !b.mcpBackendAPIKey(ns, path+".securityPolicy.apiKey", sp.APIKey, be, u) {
+		if !b.mcpBackendAPIKey(ns, path+".securityPolicy.apiKey", sp.APIKey, be) {
 			ok = false
 		}
 	}
@@ -349,8 +349,8 @@ func (b *builder) mcpEndpoint(eg *object[egBackendSpec], path string, port *int3
 }
 
 // mcpBackendAPIKey adds a backend's API key to its headers (Authorization: Bearer by default)
-// or to its URL's query.
-func (b *builder) mcpBackendAPIKey(ns, path string, k *mcpBackendAPIKey, be *MCPBackend, u *url.URL) bool {
+// or to its query parameters.
+func (b *builder) mcpBackendAPIKey(ns, path string, k *mcpBackendAPIKey, be *MCPBackend) bool {
 	var key string
 	switch {
 	case k.SecretRef != nil && k.Inline != nil, k.SecretRef == nil && k.Inline == nil:
@@ -379,9 +379,7 @@ func (b *builder) mcpBackendAPIKey(ns, path string, k *mcpBackendAPIKey, be *MCP
 		return false
 	}
 	if k.QueryParam != nil {
-		q := u.Query()
-		q.Set(*k.QueryParam, key)
-		u.RawQuery = q.Encode()
+		be.Query = append(be.Query, Header{Name: *k.QueryParam, Value: key})
 		return true
 	}
 	name := deref(k.Header, "Authorization")

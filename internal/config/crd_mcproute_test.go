@@ -56,6 +56,7 @@ func renderMCPRoutes(t *testing.T, m *Model) []byte {
 	type backend struct {
 		Name, URL, Transport string
 		Headers              []Header           `json:",omitempty"`
+		Query                []Header           `json:",omitempty"`
 		ForwardHeaders       []MCPForwardHeader `json:",omitempty"`
 		Tools                *filter            `json:",omitempty"`
 	}
@@ -104,7 +105,7 @@ func renderMCPRoutes(t *testing.T, m *Model) []byte {
 	for _, r := range m.MCPRoutes {
 		rt := route{Name: r.Name, Path: r.Path}
 		for _, b := range r.Backends {
-			be := backend{Name: b.Name, URL: b.URL, Transport: b.Transport, Headers: b.Headers, ForwardHeaders: b.ForwardHeaders}
+			be := backend{Name: b.Name, URL: b.URL, Transport: b.Transport, Headers: b.Headers, Query: b.Query, ForwardHeaders: b.ForwardHeaders}
 			if !b.Tools.Empty() {
 				f := &filter{Include: b.Tools.Include, Exclude: b.Tools.Exclude}
 				for _, re := range b.Tools.IncludeRegex {

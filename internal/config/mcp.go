@@ -155,6 +155,9 @@ type MCPBackend struct {
 	Transport string // MCPTransportStreamableHTTP or MCPTransportSSE
 	// Headers are sent on every request to a remote server (all of them, not only Authorization).
 	Headers []Header
+	// Query parameters are added to every request's URL (an API key in a queryParam): kept out
+	// of URL so that it never shows in a logged error.
+	Query []Header
 	// Tools filters which of the server's tools the route exposes.
 	Tools ToolFilter
 	// ForwardHeaders copies headers of the client's request onto the requests to a remote

@@ -52,7 +52,7 @@ func newBackend(cfg *config.MCPBackend, log *slog.Logger) *backend {
 	b := &backend{cfg: cfg, print: fingerprint(cfg), log: log.With("mcp_backend", cfg.Name)}
 	if !cfg.Stdio() {
 		b.url = cfg.URL
-		b.client = &http.Client{Transport: headerTransport{headers: cfg.Headers, forward: cfg.ForwardHeaders, base: http.DefaultTransport}}
+		b.client = &http.Client{Transport: headerTransport{headers: cfg.Headers, query: cfg.Query, forward: cfg.ForwardHeaders, base: http.DefaultTransport}}
 	} else {
 		b.client = &http.Client{}
 	}
@@ -63,6 +63,7 @@ func newBackend(cfg *config.MCPBackend, log *slog.Logger) *backend {
 // forwarded headers and the caller's claimToHeaders (both from the request context, see authz).
 type headerTransport struct {
 	headers []config.Header
+	query   []config.Header
 	forward []config.MCPForwardHeader
 	base    http.RoundTripper
 }
@@ -73,10 +74,17 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if len(t.forward) > 0 {
 		client = authz.ClientHeader(r.Context())
 	}
-	if len(t.headers) > 0 || len(claims) > 0 || len(client) > 0 {
+	if len(t.headers) > 0 || len(t.query) > 0 || len(claims) > 0 || len(client) > 0 {
 		r = r.Clone(r.Context())
 		for _, h := range t.headers {
 			r.Header.Set(h.Name, h.Value)
+		}
+		if len(t.query) > 0 {
+			q := r.URL.Query()
+			for _, p := range t.query {
+				q.Set(p.Name, p.Value)
+			}
+			r.URL.RawQuery = q.Encode()
 		}
 		for _, f := range t.forward {
 			if v := client.Values(f.Name); len(v) > 0 {

@@ -43,7 +43,9 @@ func backendServer(t *testing.T) *httptest.Server {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Mcp-Session-Id") == "" && r.Method == http.MethodPost {
-			initHeaders <- r.Header.Clone() // the gateway's initialize
+			h := r.Header.Clone()
+			h.Set("X-Query", r.URL.RawQuery)
+			initHeaders <- h // the gateway's initialize
 		}
 		h.ServeHTTP(w, r)
 	}))
@@ -94,7 +96,8 @@ func TestGatewayEndToEnd(t *testing.T) {
 	}
 	keyed := &config.MCPRoute{
 		Name: "keyed", Path: "/keyed/mcp",
-		Backends: route.Backends,
+		Backends: []*config.MCPBackend{{Name: "gh", URL: route.Backends[0].URL, Transport: config.MCPTransportStreamableHTTP,
+			Query: []config.Header{{Name: "api_key", Value: "backend-secret"}}}},
 		Auth: &config.MCPAuth{APIKey: &config.MCPAPIKeyAuth{
 			Clients: map[string]string{"ci": "ci-key"}, Headers: []string{"X-Api-Key"}, ForwardClientIDHeader: "X-User", Sanitize: true,
 		}},
@@ -222,8 +225,21 @@ func TestGatewayEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ks.Close()
-	if res, err := ks.CallTool(ctx, &mcp.CallToolParams{Name: "gh__whoami", Arguments: map[string]any{"text": ""}}); err != nil || res.Content[0].(*mcp.TextContent).Text != "user:ci token:pat-2" {
-		t.Errorf("whoami with an API key: %v %v", res, err)
+	if res, err := ks.CallTool(ctx, &mcp.CallToolParams{Name: "gh__whoami", Arguments: map[string]any{"text": ""}}); err != nil || res.Content[0].(*mcp.TextContent).Text != "user:ci token:" {
+		t.Errorf("whoami with an API key (no forwardHeaders on this route): %v %v", res, err)
+	}
+	sawQuery := false
+	for len(initHeaders) > 0 {
+		h := <-initHeaders
+		if h.Get("X-Query") == "api_key=backend-secret" {
+			sawQuery = true
+			if h.Get("X-Api-Key") != "" || h.Get("X-User") != "ci" {
+				t.Errorf("initialize of the API key route's backend: client key %q, X-User %q", h.Get("X-Api-Key"), h.Get("X-User"))
+			}
+		}
+	}
+	if !sawQuery {
+		t.Error("the backend's query parameter (an API key) was not sent")
 	}
 	if res, err := ks.CallTool(ctx, &mcp.CallToolParams{Name: "gh__delete_repo", Arguments: map[string]any{"text": "x"}}); err != nil || res.IsError {
 		t.Errorf("the other route's rules applied to this one: %v %v", res, err)
