@@ -33,7 +33,7 @@ import (
 // with Envoy's mutation and immediate-response rules. It forwards to the backends itself, as
 // Envoy's router would, with the route's retries.
 type fakeEnvoy struct {
-	t      *testing.T
+	t      testing.TB
 	client extprocv3.ExternalProcessorClient
 	model  *config.Model
 	http   *http.Client

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/aigw/aigw/internal/config"
@@ -105,7 +108,7 @@ type provider struct {
 	body [][]byte
 }
 
-func newProvider(t *testing.T, status int) *provider {
+func newProvider(t testing.TB, status int) *provider {
 	p := &provider{}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -466,4 +469,70 @@ func TestGRPCStreamErrorEvent(t *testing.T) {
 		t.Errorf("event status %d", st)
 	}
 	waitIdle(t, g)
+}
+
+// BenchmarkGRPCRoundTrips drives whole requests through the fake Envoy and reports what the
+// ext_proc hop costs: ext_proc messages per second and the latency it adds to each request
+// (the time per request less a direct call to the same backend).
+func BenchmarkGRPCRoundTrips(b *testing.B) {
+	for _, stream := range []bool{false, true} {
+		name := "chat"
+		body := `{"model":"gpt","messages":[{"role":"user","content":"hi"}]}`
+		if stream {
+			name, body = "stream", `{"model":"gpt","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+		}
+		b.Run(name, func(b *testing.B) {
+			oa := newProvider(b, 200)
+			m := testModel(rule("r/0", "gpt", &config.BackendRef{Backend: backend("oa", config.SchemaOpenAI, oa.srv.URL), Weight: 1}))
+			g := extproc.NewGRPCServer(extproc.New(m, nil), nil, 0)
+			e := &fakeEnvoy{t: b, client: startGRPCBench(b, g), model: m, http: &http.Client{}, chunk: 64}
+			direct := func() {
+				resp, err := e.http.Post(oa.srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			start := time.Now()
+			for i := 0; i < 200; i++ {
+				direct()
+			}
+			directPer := time.Since(start) / 200
+			msgs := 0
+			b.ResetTimer()
+			start = time.Now()
+			for i := 0; i < b.N; i++ {
+				got := e.do(request{path: "/v1/chat/completions", header: headerList{{"content-type", "application/json"}}, body: []byte(body)})
+				if got.status != 200 {
+					b.Fatalf("status %d: %s", got.status, got.body)
+				}
+				msgs += len(e.trace)
+			}
+			elapsed := time.Since(start)
+			b.ReportMetric(float64(msgs)/elapsed.Seconds(), "extproc-msgs/s")
+			b.ReportMetric(float64(elapsed/time.Duration(b.N)-directPer)/1e3, "added-µs/req")
+		})
+	}
+}
+
+// startGRPCBench is startGRPC for a benchmark.
+func startGRPCBench(b *testing.B, g *extproc.GRPCServer) extprocv3.ExternalProcessorClient {
+	sock := filepath.Join(b.TempDir(), "extproc.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	extprocv3.RegisterExternalProcessorServer(srv, g)
+	go func() { _ = srv.Serve(ln) }()
+	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cc.Close()
+		srv.Stop()
+	})
+	return extprocv3.NewExternalProcessorClient(cc)
 }
