@@ -48,7 +48,7 @@ type btpRateLimitHeader struct {
 }
 
 type btpRateLimitValue struct {
-	Requests uint64 `json:"requests" crd:"required"`
+	Requests int64  `json:"requests" crd:"required"`
 	Unit     string `json:"unit" crd:"required,enum=Second|Minute|Hour|Day"`
 }
 
@@ -59,7 +59,7 @@ type btpRateLimitCost struct {
 
 type btpCostSpecifier struct {
 	From     string           `json:"from" crd:"required,enum=Number|Metadata"`
-	Number   *uint64          `json:"number"`
+	Number   *int64           `json:"number"`
 	Metadata *btpCostMetadata `json:"metadata"`
 }
 
@@ -208,8 +208,12 @@ func (b *builder) targetsGateway(pol *object[backendTrafficPolicySpec]) bool {
 
 // rateLimitRule compiles one rule; nil when it has errors.
 func (b *builder) rateLimitRule(name, path string, src *btpRateLimitRule, global bool) *RateLimit {
-	r := &RateLimit{Name: name, Global: global, Limit: src.Limit.Requests, Window: rateLimitUnits[src.Limit.Unit]}
+	r := &RateLimit{Name: name, Global: global, Limit: uint64(max(src.Limit.Requests, 0)), Window: rateLimitUnits[src.Limit.Unit]}
 	ok := true
+	if src.Limit.Requests < 0 {
+		b.d.errorf(b.d.line(&src.Limit.Requests), "%s.limit.requests: must not be negative", path)
+		ok = false
+	}
 	if r.Window == 0 {
 		ok = false // the enum check reported it
 	}

@@ -1,0 +1,142 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// tokenCosts is the route's llmRequestCosts entry the token limits below charge; it follows
+// the rules, the last key of the AIGatewayRoute spec that crdConfig writes.
+const tokenCosts = `  llmRequestCosts:
+  - {metadataKey: llm_total_token, type: TotalToken}
+`
+
+// tenantTokenLimit is a BackendTrafficPolicy on the route: 12 tokens an hour per x-tenant.
+const tenantTokenLimit = `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: tenant-tokens}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: route}]
+  rateLimit:
+    type: Global
+    global:
+      rules:
+      - clientSelectors: [{headers: [{name: x-tenant, type: Distinct}]}]
+        limit: {requests: 12, unit: Hour}
+        cost:
+          request: {from: Number, number: 0}
+          response: {from: Metadata, metadata: {namespace: io.envoy.ai_gateway, key: llm_total_token}}
+`
+
+func chatSDK(ctx context.Context, c openai.Client, tenant string) (*openai.ChatCompletion, error) {
+	return c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model:    "gpt-x",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	}, option.WithHeader("x-tenant", tenant))
+}
+
+// TestTenantTokenBudget: a tenant spends its token budget (5 tokens a request, charged after
+// each response) and then gets a 429 that the OpenAI SDK reports with retry-after and the
+// x-ratelimit-* headers; another tenant is unaffected; the refusal is in the metrics.
+func TestTenantTokenBudget(t *testing.T) {
+	up := newFakeOpenAI(t, "up", 200)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, crdConfig(map[string]string{"up": up.port()}, `
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: gpt-x}]}]
+      backendRefs: [{name: up}]
+`+tokenCosts)+tenantTokenLimit)
+	g := startGateway(t, Options{ConfigPath: path})
+	ctx := context.Background()
+	c := openAIClient(g)
+	// 0 → 5 → 10 → 15 tokens: three requests fit in 12 (each is admitted while budget is left).
+	for i := 0; i < 3; i++ {
+		if _, err := chatSDK(ctx, c, "acme"); err != nil {
+			t.Fatalf("request %d of acme: %v", i+1, err)
+		}
+	}
+	_, err := chatSDK(ctx, c, "acme")
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("fourth request of acme: want an API error, got %v", err)
+	}
+	if apiErr.StatusCode != 429 || apiErr.Type != "rate_limit_error" || apiErr.Code != "rate_limit_exceeded" {
+		t.Fatalf("want a 429 rate_limit_error, got %d %s %s: %s", apiErr.StatusCode, apiErr.Type, apiErr.Code, apiErr.Message)
+	}
+	h := apiErr.Response.Header
+	ra, err := strconv.Atoi(h.Get("retry-after"))
+	if err != nil || ra < 1 || ra > 3600 {
+		t.Errorf("retry-after %q, want seconds until the hour's end", h.Get("retry-after"))
+	}
+	for k, want := range map[string]string{"x-ratelimit-limit-tokens": "12", "x-ratelimit-remaining-tokens": "0"} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if h.Get("x-ratelimit-reset-tokens") == "" || h.Get("retry-after-ms") == "" {
+		t.Errorf("reset headers missing: %v", h)
+	}
+	if up.calls.Load() != 3 {
+		t.Errorf("the upstream got %d calls, want 3: a refused request must not reach it", up.calls.Load())
+	}
+	if _, err := chatSDK(ctx, c, "globex"); err != nil {
+		t.Fatalf("another tenant is refused: %v", err)
+	}
+	if v, m := g.waitMetric(t, "gen_ai_server_request_duration_seconds_count", `error_type="429"`); v != "1" {
+		t.Errorf("limited requests in /metrics: %q\n%s", v, m)
+	}
+}
+
+// TestQuotaFallback: when the primary backend's QuotaPolicy budget is spent, requests go to the
+// next priority instead of failing; when both are spent, 429 in the client's shape.
+func TestQuotaFallback(t *testing.T) {
+	primary, secondary := newFakeOpenAI(t, "primary", 200), newFakeOpenAI(t, "secondary", 200)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	quota := func(backend string, limit int) string {
+		return fmt.Sprintf(`---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: QuotaPolicy
+metadata: {name: %[1]s-quota}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: %[1]s}]
+  serviceQuota:
+    quota: {duration: 1h, limit: %[2]d}
+`, backend, limit)
+	}
+	writeConfig(t, path, crdConfig(map[string]string{"primary": primary.port(), "secondary": secondary.port()}, `
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: gpt-x}]}]
+      backendRefs: [{name: primary, priority: 0}, {name: secondary, priority: 1}]
+`)+quota("primary", 10)+quota("secondary", 5))
+	g := startGateway(t, Options{ConfigPath: path})
+	var got []string
+	for i := 0; i < 3; i++ {
+		status, body := chat(t, g, "gpt-x")
+		if status != 200 {
+			t.Fatalf("request %d: %d %s", i+1, status, body)
+		}
+		got = append(got, strings.TrimPrefix(body[strings.Index(body, "from "):strings.Index(body, `"},`)], "from "))
+	}
+	if want := "primary primary secondary"; strings.Join(got, " ") != want {
+		t.Errorf("served by %v, want %s", got, want)
+	}
+	resp, body := post(t, g.Gateway+"/v1/chat/completions", `{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 429 || !strings.Contains(body, `"quota_exceeded"`) || resp.Header.Get("retry-after") == "" {
+		t.Fatalf("every quota spent: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	if primary.calls.Load() != 2 || secondary.calls.Load() != 1 {
+		t.Errorf("calls: primary %d, secondary %d", primary.calls.Load(), secondary.calls.Load())
+	}
+	// Anthropic clients get their own error shape.
+	resp, body = post(t, g.Gateway+"/anthropic/v1/messages", `{"model":"gpt-x","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 429 || !strings.Contains(body, `"rate_limit_error"`) || !strings.Contains(body, `"type":"error"`) {
+		t.Fatalf("anthropic client: %d %s", resp.StatusCode, body)
+	}
+}
