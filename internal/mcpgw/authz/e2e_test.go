@@ -151,6 +151,11 @@ func TestGatewayEndToEnd(t *testing.T) {
 			t.Errorf("%s token: WWW-Authenticate %q", name, www)
 		}
 	}
+	if resp, err := http.Get(front.URL + "/.well-known/oauth-protected-resource"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("root metadata with one OAuth route: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	resp, err := http.Get(metadataURL)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -141,5 +142,46 @@ func TestMetadataURLs(t *testing.T) {
 	want := []string{"https://auth.example.com/.well-known/oauth-authorization-server/realms/x", "https://auth.example.com/realms/x/.well-known/openid-configuration"}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("%v", got)
+	}
+}
+
+// TestJWKSConcurrent verifies tokens from many goroutines while the key set rotates: every
+// token of a published key verifies, and fetches stay one per interval (run with -race).
+func TestJWKSConcurrent(t *testing.T) {
+	k1, k2 := newECKey(t, "k1"), newECKey(t, "k2")
+	srv := newJWKSServer(t, jwks(t, k1))
+	clk := &clock{t: time.Now()}
+	a := newAuthorizer(t, &config.MCPAuth{JWT: &config.MCPJWT{Issuer: testIssuer, JWKSURL: srv.URL}}, Options{Now: clk.now})
+	t1, t2 := sign(t, k1, nil), sign(t, k2, nil)
+	if s := serve(t, a, t1, nil).StatusCode; s != 200 {
+		t.Fatalf("k1: %d", s)
+	}
+	srv.set(jwks(t, k1, k2), 200)
+	clk.advance(minJWKSRefetch)
+	errs := make(chan string, 64)
+	done := make(chan struct{})
+	for g := range 16 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 10 {
+				tok := t1
+				if (g+i)%2 == 1 {
+					tok = t2
+				}
+				if s := serve(t, a, tok, nil).StatusCode; s != 200 {
+					errs <- fmt.Sprintf("goroutine %d call %d: %d", g, i, s)
+				}
+			}
+		}()
+	}
+	for range 16 {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want 2 (the first and one for the new kid)", n)
 	}
 }

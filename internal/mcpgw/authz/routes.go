@@ -44,6 +44,7 @@ func NewRoutes(opts Options) *Routes {
 // not change keeps its fetched keys.
 func (rs *Routes) Update(routes []*config.MCPRoute) error {
 	byPath, meta := map[string]*Authorizer{}, map[string]*Authorizer{}
+	var oauth []*Authorizer
 	rs.mu.RLock()
 	old := rs.byPath
 	rs.mu.RUnlock()
@@ -68,6 +69,14 @@ func (rs *Routes) Update(routes []*config.MCPRoute) error {
 		for _, p := range a.MetadataPaths() {
 			meta[p] = a
 		}
+		if a.cfg.JWT != nil {
+			oauth = append(oauth, a)
+		}
+	}
+	if len(oauth) == 1 {
+		// Clients that do not follow the challenge's link look at the root too; with one OAuth
+		// route there is no doubt which metadata it is.
+		meta[WellKnownPath] = oauth[0]
 	}
 	rs.mu.Lock()
 	rs.byPath, rs.meta = byPath, meta
