@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,4 +155,43 @@ func TestBedrockTitanEmbeddings(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(apiErr.Message, "one input per request") {
 		t.Errorf("two inputs: %v", err)
 	}
+}
+
+// TestBedrockExampleModels serves configs/aws-bedrock.yaml and lists its declared models
+// (Bedrock has no model list aigw could ask; nothing is sent to AWS).
+func TestBedrockExampleModels(t *testing.T) {
+	noAWSEnv(t)
+	g := startGateway(t, Options{ConfigPath: "../../configs/aws-bedrock.yaml"})
+	resp, body := get(t, g.Gateway+"/v1/models")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	var list struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range list.Data {
+		ids = append(ids, m.ID)
+	}
+	for _, want := range []string{"us.anthropic.claude-sonnet-4-20250514-v1:0", "amazon.nova-pro-v1:0", "meta.llama3-3-70b-instruct-v1:0", "amazon.titan-embed-text-v2:0"} {
+		if !slices.Contains(ids, want) {
+			t.Errorf("/v1/models = %v, want %s", ids, want)
+		}
+	}
+}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
 }
