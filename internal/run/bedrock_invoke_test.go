@@ -162,7 +162,7 @@ func TestBedrockTitanEmbeddings(t *testing.T) {
 func TestBedrockExampleModels(t *testing.T) {
 	noAWSEnv(t)
 	g := startGateway(t, Options{ConfigPath: "../../configs/aws-bedrock.yaml"})
-	resp, body := get(t, g.Gateway+"/v1/models")
+	resp, body := bedrockGet(t, g.Gateway+"/v1/models")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
@@ -185,7 +185,7 @@ func TestBedrockExampleModels(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string) (*http.Response, string) {
+func bedrockGet(t *testing.T, url string) (*http.Response, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
