@@ -73,15 +73,15 @@ func (g *GRPCServer) routerRequestHeaders(hs *extprocv3.HttpHeaders) (*envoyRequ
 		h.Set(requestIDKey, id)
 		mut.set(requestIDKey, id)
 	}
-	r := &envoyRequest{id: id, streams: 1}
-	r.st = g.p.NewStream(e)
-	r.st.RequestHeaders(id, pseudo[":authority"], h)
-	if !g.register(r) {
-		te := translate.Errorf(http.StatusConflict, "duplicate_request_id", "another request with the id %q is in progress", id)
-		status, body := r.st.ErrorResponse(te)
-		r.st.Finish(status, te)
-		return nil, immediate(status, body, "")
+	r := &envoyRequest{id: id, streams: 1, st: g.p.NewStream(e)}
+	for !g.register(r) {
+		// A client reused an id while its first request runs: this one gets its own, which the
+		// upstream filter sees and the client gets back.
+		r.id = newRequestID()
+		h.Set(requestIDKey, r.id)
+		mut.set(requestIDKey, r.id)
 	}
+	r.st.RequestHeaders(r.id, pseudo[":authority"], h)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if hs.EndOfStream {

@@ -536,3 +536,25 @@ func startGRPCBench(b *testing.B, g *extproc.GRPCServer) extprocv3.ExternalProce
 	})
 	return extprocv3.NewExternalProcessorClient(cc)
 }
+
+// TestGRPCDuplicateRequestID: a second request with the id of one in progress gets an id of its
+// own (so the two filters of each find their own request), set on the request and answered.
+func TestGRPCDuplicateRequestID(t *testing.T) {
+	pl := newPlanes(t, testModel())
+	h := headerList{{":method", "POST"}, {":path", "/v1/chat/completions"}, {":authority", "x"}, {"x-request-id", "dup"}}
+	a, b := pl.envoy.open(extproc.FilterRouter), pl.envoy.open(extproc.FilterRouter)
+	ra := a.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: h.proto(false)}}, "a")
+	rb := b.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: h.proto(false)}}, "b")
+	if ra.GetRequestHeaders().GetResponse().GetHeaderMutation() != nil {
+		t.Errorf("the first request's id was changed: %v", ra)
+	}
+	if id := h.apply(rb.GetRequestHeaders().GetResponse().GetHeaderMutation()).get("x-request-id"); id == "dup" || id == "" {
+		t.Errorf("the second request kept id %q", id)
+	}
+	if n := pl.grpc.InFlight(); n != 2 {
+		t.Errorf("%d requests tracked, want 2", n)
+	}
+	a.close()
+	b.close()
+	waitIdle(t, pl.grpc)
+}
