@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
@@ -38,6 +39,9 @@ type fakeBedrock struct {
 	// /invoke-with-response-stream.
 	invoke       func(model string, body []byte) string
 	invokeStream []string
+	// pause, when set, holds a Converse stream after pauseAfter frames until it is closed.
+	pause      chan struct{}
+	pauseAfter int
 }
 
 type bedrockRequest struct {
@@ -117,7 +121,7 @@ func (f *fakeBedrock) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
-	conv, frames, invoke, invokeStream := f.converse, f.stream, f.invoke, f.invokeStream
+	conv, frames, invoke, invokeStream, pause, pauseAfter := f.converse, f.stream, f.invoke, f.invokeStream, f.pause, f.pauseAfter
 	f.mu.Unlock()
 	w.Header().Set("X-Amzn-Requestid", "req-1")
 	switch req.Op {
@@ -125,7 +129,7 @@ func (f *fakeBedrock) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, conv)
 	case "converse-stream":
-		writeFrames(w, frames)
+		writeFrames(w, frames, pauseAfter, pause)
 	case "invoke":
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, invoke(model, body))
@@ -135,18 +139,26 @@ func (f *fakeBedrock) serve(w http.ResponseWriter, r *http.Request) {
 			b, _ := json.Marshal(map[string][]byte{"bytes": []byte(s)})
 			fr = append(fr, bedrockFrame{event: "chunk", payload: string(b)})
 		}
-		writeFrames(w, fr)
+		writeFrames(w, fr, 0, nil)
 	default:
 		awsError(w, http.StatusNotFound, "UnknownOperationException", "unknown operation "+req.Op)
 	}
 }
 
-// writeFrames sends frames with the SDK's encoder, flushing each as the service does.
-func writeFrames(w http.ResponseWriter, frames []bedrockFrame) {
+// writeFrames sends frames with the SDK's encoder, flushing each as the service does; with a
+// pause channel it waits after pauseAfter frames until the channel is closed.
+func writeFrames(w http.ResponseWriter, frames []bedrockFrame, pauseAfter int, pause chan struct{}) {
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 	w.WriteHeader(http.StatusOK)
 	enc := eventstream.NewEncoder()
-	for _, fr := range frames {
+	for i, fr := range frames {
+		if pause != nil && i == pauseAfter {
+			select {
+			case <-pause:
+			case <-time.After(10 * time.Second):
+				return
+			}
+		}
 		var m eventstream.Message
 		if fr.exception != "" {
 			m.Headers.Set(":message-type", eventstream.StringValue("exception"))

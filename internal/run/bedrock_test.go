@@ -442,3 +442,48 @@ func oidcIssuer(t *testing.T, token string) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestBedrockStreamRelayedAsItComes: the binary event stream is relayed frame by frame (the
+// client has the first words while Bedrock still holds the rest), and the SSE bound on one event
+// does not apply to it: a stream of 40 frames without a blank line, longer than
+// MaxStreamEventBytes, goes through (the guard once cut such streams).
+func TestBedrockStreamRelayedAsItComes(t *testing.T) {
+	noAWSEnv(t)
+	keys := &awsfake.Keys{}
+	keys.Add("AKIATEST", "test-secret", "", time.Time{})
+	fb := newFakeBedrock(t, keys, "us-east-1")
+	frames := []bedrockFrame{{event: "messageStart", payload: `{"role":"assistant"}`}}
+	for i := range 40 {
+		frames = append(frames, bedrockFrame{event: "contentBlockDelta", payload: fmt.Sprintf(`{"contentBlockIndex":0,"delta":{"text":"w%02d "},"p":"%s"}`, i, strings.Repeat("x", 60))})
+	}
+	frames = append(frames, bedrockFrame{event: "contentBlockStop", payload: `{"contentBlockIndex":0}`},
+		bedrockFrame{event: "messageStop", payload: `{"stopReason":"end_turn"}`},
+		bedrockFrame{event: "metadata", payload: `{"usage":{"inputTokens":1,"outputTokens":40,"totalTokens":41}}`})
+	fb.stream, fb.pause, fb.pauseAfter = frames, make(chan struct{}), 2
+	creds, secret := fileCredentials("us-east-1", "AKIATEST", "test-secret")
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, bedrockConfig("AWSBedrock", fb.port(), creds, secret))
+	opts := Options{ConfigPath: path}
+	opts.Limits.MaxStreamEventBytes = 1024
+	g := startGateway(t, opts)
+
+	oc := openAIClient(g)
+	stream := oc.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+		Model: bedrockModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	})
+	var text strings.Builder
+	for stream.Next() {
+		for _, ch := range stream.Current().Choices {
+			text.WriteString(ch.Delta.Content)
+		}
+		if text.String() == "w00 " {
+			close(fb.pause) // the first word arrived while the fake held the rest
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(text.String(), "w00 w01 ") || !strings.HasSuffix(text.String(), "w39 ") {
+		t.Errorf("text = %q", text.String())
+	}
+}
