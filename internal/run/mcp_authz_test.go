@@ -67,6 +67,32 @@ spec:
 // without a valid token get 401 with the protected resource metadata link, which aigw serves;
 // a valid token's client sees every tool but the one a CEL rule denies, and cannot call it.
 func TestMCPRouteOAuth(t *testing.T) {
+	g, sign := startOAuthRoute(t)
+	testOAuthRoute(t, g, sign)
+}
+
+// TestMCPRouteOAuthNodeClient drives the same route with the MCP TypeScript SDK client.
+func TestMCPRouteOAuthNodeClient(t *testing.T) {
+	nm := npmPackage(t, "@modelcontextprotocol/sdk")
+	g, sign := startOAuthRoute(t)
+	got := nodeScript(t, nm, "mcp_oauth", "MCP_URL="+g.Gateway+"/mcp", "MCP_TOKEN="+sign(nil))
+	t.Logf("the SDK saw: %v", got)
+	if got["status"] != float64(401) || !strings.Contains(str(got, "challenge"), `resource_metadata="http://localhost/.well-known/oauth-protected-resource/mcp"`) {
+		t.Errorf("without a token: %v %q", got["status"], str(got, "challenge"))
+	}
+	if got["connectedWithoutToken"] == true || str(got, "errorWithoutToken") == "" {
+		t.Errorf("the SDK connected without a token: %v", got)
+	}
+	if tools, _ := got["tools"].([]any); len(tools) != 1 || tools[0] != "alpha__echo" {
+		t.Errorf("tools %v", got["tools"])
+	}
+	if str(got, "echo") != "a:hi" || !strings.Contains(str(got, "hidden"), "access denied") {
+		t.Errorf("calls: echo %q, hidden %q", str(got, "echo"), str(got, "hidden"))
+	}
+}
+
+// startOAuthRoute runs aigw on mcpRouteOAuthYAML and returns a token signer for it.
+func startOAuthRoute(t *testing.T) (*gateway, func(map[string]any) string) {
 	a := mcpTestServer(t, "a")
 	u, _ := url.Parse(a.URL)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -94,7 +120,10 @@ func TestMCPRouteOAuth(t *testing.T) {
 		}
 		return tok
 	}
+	return g, sign
+}
 
+func testOAuthRoute(t *testing.T, g *gateway, sign func(map[string]any) string) {
 	const metadata = "http://localhost/.well-known/oauth-protected-resource/mcp"
 	for name, tok := range map[string]string{
 		"missing":        "",
