@@ -22,6 +22,7 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/responses"
 	"google.golang.org/genai"
 )
 
@@ -117,6 +118,30 @@ func (f *fakeVertex) token(w http.ResponseWriter, r *http.Request) {
 
 func (f *fakeVertex) gemini(w http.ResponseWriter, r *http.Request, method string, body []byte) {
 	model, op, _ := strings.Cut(method, ":")
+	if op == "predict" {
+		var in struct {
+			Instances []struct {
+				Content  string `json:"content"`
+				TaskType string `json:"task_type"`
+			} `json:"instances"`
+			Parameters struct {
+				OutputDimensionality int `json:"outputDimensionality"`
+			} `json:"parameters"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil || len(in.Instances) == 0 || in.Parameters.OutputDimensionality != 3 {
+			f.t.Errorf("predict body %s", body)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"predictions":[`)
+		for i, inst := range in.Instances {
+			if i > 0 {
+				io.WriteString(w, ",")
+			}
+			fmt.Fprintf(w, `{"embeddings":{"values":[%d,0.5,-1],"statistics":{"token_count":%d,"truncated":false}}}`, len(inst.Content), len(inst.Content))
+		}
+		io.WriteString(w, `]}`)
+		return
+	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.DisallowUnknownFields()
 	var in genaiBody
@@ -446,5 +471,34 @@ func TestVertexTokenExpiresUnderLoad(t *testing.T) {
 	}
 	if n := f.issued.Load(); n < 2 {
 		t.Errorf("%d tokens issued over 3.5 s of 1 s tokens: no refresh", n)
+	}
+}
+
+// TestVertexEmbeddingsAndResponses: OpenAI embeddings reach a Vertex embedding model through
+// predict, and the Responses API reaches Gemini through its chat translation.
+func TestVertexEmbeddingsAndResponses(t *testing.T) {
+	g, _ := startVertex(t, time.Hour, time.Hour)
+	c := openAIClient(g)
+	ctx := context.Background()
+	emb, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Model:      "gemini-embedding-001",
+		Input:      openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"ab", "cde"}},
+		Dimensions: openai.Int(3),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(emb.Data) != 2 || emb.Data[1].Embedding[0] != 3 || emb.Data[1].Index != 1 || emb.Usage.PromptTokens != 5 {
+		t.Errorf("embeddings %+v", emb)
+	}
+	res, err := c.Responses.New(ctx, responses.ResponseNewParams{
+		Model: "gemini-2.5-flash",
+		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Weather?")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OutputText() != "It is sunny." || res.Usage.OutputTokensDetails.ReasoningTokens != 8 {
+		t.Errorf("response %q, usage %+v", res.OutputText(), res.Usage)
 	}
 }
