@@ -146,7 +146,7 @@ func secretHint(s k8sgen.SecretInfo) string {
 	switch {
 	case s.Env != "":
 		value = `"$` + s.Env + `"`
-	case s.File && s.Path != "":
+	case s.Path != "":
 		value, from = s.Path, "--from-file"
 	case s.File:
 		value, from = "<file>", "--from-file"

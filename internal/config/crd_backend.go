@@ -157,6 +157,7 @@ func (b *builder) policyAuth(pol *object[backendSecurityPolicySpec]) (*Auth, boo
 			}
 		}
 		auth.Key = Secret(v)
+		auth.Source = b.secretData[refKey(ns, ref.Namespace, ref.Name)].sources[dataKey]
 		return true
 	}
 	switch s.Type {

@@ -138,13 +138,15 @@ func quote(s string) string { return `"` + s + `"` }
 type resolvedSecret struct {
 	obj  *secretObject
 	data map[string]string
+	// sources names where a key's value came from: "env:VAR" or "file:PATH" (Auth.Source).
+	sources map[string]string
 }
 
 // indexSecrets decodes every Secret and applies its substitution annotations.
 func (b *builder) indexSecrets() {
 	for _, s := range b.secrets {
 		b.about("Secret", s.Metadata)
-		rs := &resolvedSecret{obj: s, data: map[string]string{}}
+		rs := &resolvedSecret{obj: s, data: map[string]string{}, sources: map[string]string{}}
 		for k, v := range s.Data {
 			raw, err := base64.StdEncoding.DecodeString(v)
 			if err != nil {
@@ -155,6 +157,9 @@ func (b *builder) indexSecrets() {
 		}
 		for k, v := range s.StringData {
 			rs.data[k] = v // stringData wins, as the API server merges it
+			if name, ok := b.d.envOf[v]; ok {
+				rs.sources[k] = "env:" + name
+			}
 		}
 		for _, a := range slices.Sorted(mapKeys(s.Metadata.Annotations)) {
 			v := s.Metadata.Annotations[a]
@@ -168,6 +173,7 @@ func (b *builder) indexSecrets() {
 					continue
 				}
 				rs.data[k] = val
+				rs.sources[k] = "env:" + v
 			case strings.HasPrefix(a, substFilePrefix):
 				k := strings.TrimPrefix(a, substFilePrefix)
 				path := expandHome(v, b.getenv)
@@ -180,6 +186,7 @@ func (b *builder) indexSecrets() {
 				if abs, err := filepath.Abs(path); err == nil {
 					path = abs
 				}
+				rs.sources[k] = "file:" + path
 				if !slices.Contains(b.model.Files, path) {
 					b.model.Files = append(b.model.Files, path)
 				}

@@ -43,6 +43,9 @@ type decoder struct {
 	// substituted are the plain scalars ${...} substitution retyped: they may still fill a string
 	// field ("apiKey: ${KEY}" with an all-digit key).
 	substituted map[*yaml.Node]bool
+	// envOf maps the value of a scalar that was one ${VAR} to VAR, so that a Secret's value can
+	// name its source (renderers keep it; nothing is served differently).
+	envOf map[string]string
 }
 
 func newDecoder(file string) *decoder {

@@ -265,6 +265,10 @@ type Auth struct {
 	Azure *AzureAuth `json:",omitempty"`
 	// AWS is the configuration of an AWSCredentials policy.
 	AWS *AWSAuth `json:",omitempty"`
+	// Source says where the credential's value came from in a config file: "env:VAR" (a Secret
+	// value that was ${VAR}, or an env substitution annotation) or "file:PATH"; "" when written
+	// inline or unknown. Rendering keeps it; nothing is served differently.
+	Source string `json:"-"`
 }
 
 // CredentialOverride takes a per-request credential from a request header (credentialOverride

@@ -27,6 +27,12 @@ func (d *decoder) substitute(n *yaml.Node, getenv func(string) string) {
 			return
 		}
 		out, changed := d.expand(n.Line, n.Value, getenv)
+		if m := wholeVar.FindStringSubmatch(n.Value); changed && m != nil {
+			if d.envOf == nil {
+				d.envOf = map[string]string{}
+			}
+			d.envOf[out] = m[1]
+		}
 		if changed {
 			n.Value = out
 			if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
@@ -40,6 +46,7 @@ func (d *decoder) substitute(n *yaml.Node, getenv func(string) string) {
 var (
 	varName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	bareVars = regexp.MustCompile(`\$([A-Za-z_][A-Za-z0-9_]*)`)
+	wholeVar = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 )
 
 // expand substitutes one scalar's text.

@@ -71,7 +71,7 @@ func (r *renderer) awsAuth(name string, b *config.Backend, spec *config.BackendS
 	case aws.CredentialsFile != "":
 		secret := r.secretNames.name(name+"-aws-credentials", 0)
 		spec.AWSCredentials.CredentialsFile = &config.AWSCredentialsFile{SecretRef: config.SecretObjRef{Name: secret}, Profile: aws.Profile}
-		r.fileSecret(secret, awsCredentialsKey, aws.CredentialsFile.Reveal(), "")
+		r.fileSecret(secret, awsCredentialsKey, aws.CredentialsFile.Reveal(), b.Auth.Source)
 	default:
 		r.warnf("backend %q: AWS credentials come from the default chain; in the cluster that is the pod's identity (EKS Pod Identity or IRSA on Envoy AI Gateway's extproc), which you set up there", b.Name)
 	}
@@ -85,9 +85,9 @@ func (r *renderer) gcpAuth(name string, b *config.Backend, spec *config.BackendS
 		return false
 	}
 	spec.GCPCredentials = &config.GCPCredentials{ProjectName: g.Project, Region: g.Region}
-	value, source := g.CredentialsJSON.Reveal(), ""
+	value, source := g.CredentialsJSON.Reveal(), b.Auth.Source
 	if value == "" && g.CredentialsFile != "" {
-		source = g.CredentialsFile
+		source = "file:" + g.CredentialsFile
 		if r.opts.IncludeSecrets {
 			data, err := os.ReadFile(g.CredentialsFile)
 			if err != nil {
@@ -126,21 +126,15 @@ func (r *renderer) azureAuth(name string, b *config.Backend, spec *config.Backen
 	}
 	secret := r.secretNames.name(name+"-azure-client-secret", 0)
 	spec.AzureCredentials = &config.AzureCredentials{ClientID: az.ClientID, TenantID: az.TenantID, ClientSecretRef: &config.SecretObjRef{Name: secret}}
-	r.secret(secret, azureClientSecret, az.ClientSecret.Reveal(), "")
+	r.secret(secret, azureClientSecret, az.ClientSecret.Reveal(), b.Auth.Source)
 	return true
 }
 
-// fileSecret is a Secret whose value is a file's content; path, when known, is kept in the
-// source annotation and in aigw's file substitution annotation, so that loading the output with
-// aigw reads the file again.
-func (r *renderer) fileSecret(name, key, value, path string) {
-	s := r.secret(name, key, value, "")
-	info := &r.res.Secrets[len(r.res.Secrets)-1]
-	info.File, info.Path = true, path
-	if path == "" {
-		return
-	}
-	s.Annotations = map[string]string{SourceAnnotation: "file:" + path, config.SubstFilePrefix + key: path}
+// fileSecret is a Secret whose value is a file's content (a credentials file, a service account
+// key), for which the kubectl hint is --from-file.
+func (r *renderer) fileSecret(name, key, value, source string) {
+	r.secret(name, key, value, source)
+	r.res.Secrets[len(r.res.Secrets)-1].File = true
 }
 
 // awsPolicy is a BackendSecurityPolicy whose awsCredentials.oidcExchangeToken, a YAML node in

@@ -471,11 +471,18 @@ func (r *renderer) auth(name string, b *config.Backend) {
 	r.override(&spec, a)
 	r.add("BackendSecurityPolicy", name, crd(aigatewayV1beta1, "BackendSecurityPolicy", r.meta(name), spec))
 
-	env := ""
+	r.secret(secretName, config.SecretAPIKey, a.Key.Reveal(), r.source(b))
+}
+
+// source says where a backend's credential came from: "env:VAR" or "file:PATH" (see
+// config.Auth.Source), or "".
+func (r *renderer) source(b *config.Backend) string {
 	if r.opts.SecretEnv != nil {
-		env = r.opts.SecretEnv(b)
+		if env := r.opts.SecretEnv(b); env != "" {
+			return "env:" + env
+		}
 	}
-	r.secret(secretName, config.SecretAPIKey, a.Key.Reveal(), env)
+	return b.Auth.Source
 }
 
 func (r *renderer) override(spec *config.BackendSecurityPolicySpec, a *config.Auth) {
@@ -486,9 +493,9 @@ func (r *renderer) override(spec *config.BackendSecurityPolicySpec, a *config.Au
 	}
 }
 
-// secret renders a Secret holding one key: Placeholder unless real values are asked for. env,
-// when known, names the variable the value came from.
-func (r *renderer) secret(name, key, value, env string) *corev1.Secret {
+// secret renders a Secret holding one key: Placeholder unless real values are asked for. source,
+// when known, is where the value came from ("env:VAR" or "file:PATH").
+func (r *renderer) secret(name, key, value, source string) *corev1.Secret {
 	if !r.opts.IncludeSecrets {
 		value = Placeholder
 	}
@@ -498,15 +505,17 @@ func (r *renderer) secret(name, key, value, env string) *corev1.Secret {
 		Type:       corev1.SecretTypeOpaque,
 		StringData: map[string]string{key: value},
 	}
-	if env != "" {
-		// The first is for people and tools; the second makes `aigw run` on this file take the
-		// value from the same variable (a cluster ignores it).
-		s.Annotations = map[string]string{
-			SourceAnnotation:            "env:" + env,
-			config.SubstEnvPrefix + key: env,
-		}
+	info := SecretInfo{Name: name, Namespace: r.opts.Namespace, Key: key}
+	// The source annotation is for people and tools; the substitution annotation makes `aigw run`
+	// on this file take the value from the same variable or file (a cluster ignores both).
+	if env, ok := strings.CutPrefix(source, "env:"); ok {
+		info.Env = env
+		s.Annotations = map[string]string{SourceAnnotation: source, config.SubstEnvPrefix + key: env}
+	} else if path, ok := strings.CutPrefix(source, "file:"); ok {
+		info.Path = path
+		s.Annotations = map[string]string{SourceAnnotation: source, config.SubstFilePrefix + key: path}
 	}
 	r.add("Secret", name, s)
-	r.res.Secrets = append(r.res.Secrets, SecretInfo{Name: name, Namespace: r.opts.Namespace, Key: key, Env: env})
+	r.res.Secrets = append(r.res.Secrets, info)
 	return s
 }

@@ -268,11 +268,11 @@ func TestRoundTrip(t *testing.T) {
 				if len(back.Warnings) > len(m.Warnings) {
 					t.Errorf("include secrets %v: loading the rendering warns more than the input: %q", include, back.Warnings)
 				}
-				// Without real values only keys that came from a variable (the substitution
-				// annotation) survive; the others are placeholders.
+				// Without real values only keys that came from a variable or a file (the
+				// substitution annotation) survive; the others are placeholders.
 				masked := map[string]bool{}
 				for _, b := range m.Backends {
-					masked[b.Name] = !include && config.EnvKeyVariable(m, b) == ""
+					masked[b.Name] = !include && config.EnvKeyVariable(m, b) == "" && (b.Auth == nil || b.Auth.Source == "")
 				}
 				want, got := normal(m, masked, !include), normal(back, masked, !include)
 				if want != got {
