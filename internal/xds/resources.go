@@ -263,6 +263,14 @@ func (b *builder) retryPolicy(rule *config.Rule, timeout time.Duration) *routev3
 		}},
 		HostSelectionRetryMaxAttempts: int64(live),
 	}
+	if live == 1 {
+		// No other backend to fall back to: only what the policy names is retried, as on the
+		// builtin plane.
+		rp.RetryOn, rp.RetriableStatusCodes, rp.RetryHostPredicate, rp.HostSelectionRetryMaxAttempts = "retriable-status-codes", nil, nil, 0
+		if p.ConnectFailure {
+			rp.RetryOn += ",connect-failure,reset"
+		}
+	}
 	if live > 1 {
 		rp.RetryPriority = &routev3.RetryPolicy_RetryPriority{
 			Name: "envoy.retry_priorities.previous_priorities",
@@ -273,7 +281,7 @@ func (b *builder) retryPolicy(rule *config.Rule, timeout time.Duration) *routev3
 	}
 	if p != nil {
 		for _, s := range p.Statuses {
-			if s != 429 {
+			if !slices.Contains(rp.RetriableStatusCodes, uint32(s)) {
 				rp.RetriableStatusCodes = append(rp.RetriableStatusCodes, uint32(s))
 			}
 		}

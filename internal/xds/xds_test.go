@@ -315,3 +315,23 @@ func TestFallbackRoute(t *testing.T) {
 		t.Error("the fallback cluster runs the upstream ext_proc filter")
 	}
 }
+
+// TestRetrySingleBackend: with one backend, only the policy's statuses (and connect failures
+// when it says so) are retried, as on the builtin plane; without a policy, nothing is.
+func TestRetrySingleBackend(t *testing.T) {
+	ref := []*config.BackendRef{{Backend: testBackend("a", "http://127.0.0.1:8001"), Weight: 1}}
+	rule := &config.Rule{Name: "r/0", Backends: ref, Retry: &config.RetryPolicy{NumRetries: 2, Statuses: []int{503}}}
+	noPolicy := &config.Rule{Name: "r/1", Backends: ref}
+	res, err := Build(&config.Model{Routes: []*config.Route{{Name: "r", Rules: []*config.Rule{rule, noPolicy}}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := res.Routes[0].VirtualHosts[0].Routes
+	rp := routes[0].GetRoute().RetryPolicy
+	if rp.RetryOn != "retriable-status-codes" || !slices.Equal(rp.RetriableStatusCodes, []uint32{503}) || rp.NumRetries.GetValue() != 2 || rp.RetryHostPredicate != nil {
+		t.Errorf("retry policy %v", rp)
+	}
+	if rp := routes[1].GetRoute().RetryPolicy; rp != nil {
+		t.Errorf("a single backend without a policy retries: %v", rp)
+	}
+}
