@@ -53,6 +53,9 @@ type RunOptions struct {
 	CaptureContent bool
 	// DataPlane is --data-plane (builtin, envoy or auto); EnvoyPath is --envoy-path.
 	DataPlane, EnvoyPath string
+	// RateLimitRedis and RateLimitFailClosed are --ratelimit-redis and --ratelimit-fail-closed.
+	RateLimitRedis      string
+	RateLimitFailClosed bool
 }
 
 func newRunCmd(f *Factory, g *globalOptions, runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -150,6 +153,8 @@ from --demo, a built-in simulated provider that works offline.`,
 	fl.IntVar(&opts.LogMaxFiles, "log-max-files", observe.DefaultLogMaxFiles, "rotated run logs kept (aigw.log.1 is the newest)")
 	fl.StringVar(&opts.DataPlane, "data-plane", run.DataPlaneBuiltin, "builtin (aigw forwards itself), envoy (Envoy, downloaded with func-e when missing; fails without it) or auto (Envoy when at hand or downloadable, else builtin)")
 	fl.StringVar(&opts.EnvoyPath, "envoy-path", "", "Envoy binary to use as is with --data-plane envoy or auto (default: envoy on PATH, else one downloaded into the data home; ENVOY_VERSION picks the version)")
+	fl.StringVar(&opts.RateLimitRedis, "ratelimit-redis", "", "keep global rate limit and quota counters in this Redis server (redis://[user:password@]host:port/db, rediss://, unix://), shared by every aigw using it (default: in memory)")
+	fl.BoolVar(&opts.RateLimitFailClosed, "ratelimit-fail-closed", false, "refuse requests with 503 while the --ratelimit-redis server is unreachable (default: admit them, as Envoy's rate limit filter does); a check never waits more than 250ms")
 	fl.DurationVar(&opts.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGINT/SIGTERM, how long requests in flight may finish (a second signal stops at once; exit 1 if any were cut off)")
 	return cmd
 }
@@ -180,6 +185,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	ro.MCPConfigPath, ro.MCPJSON, ro.MCPSessionIterations = opts.MCPConfigPath, opts.MCPJSON, opts.MCPSessionIterations
 	ro.DataPlane, ro.EnvoyPath = opts.DataPlane, opts.EnvoyPath
+	ro.RateLimitRedis, ro.RateLimitFailOpen = opts.RateLimitRedis, !opts.RateLimitFailClosed
 	if opts.ValidateOnly {
 		summary, err := run.Validate(ro)
 		if err != nil {

@@ -363,3 +363,23 @@ func (l *Limiter) ChargeQuotas(ctx context.Context, lim *config.Limits, b *confi
 		l.add(ctx, l.shared, quotaKey(q), WindowAt(now, q.Window), int64(cost))
 	}
 }
+
+// Open returns the Limiter aigw run uses: counters in memory, or in the Redis server at
+// redisURL (--ratelimit-redis) for global limits and quotas, failing open or closed when it is
+// unreachable. A server that does not answer at start is logged, not fatal: the fail policy
+// applies until it does. The returned function closes the store.
+func Open(ctx context.Context, redisURL string, failOpen bool, log *slog.Logger) (*Limiter, func(), error) {
+	if redisURL == "" {
+		return New(Options{Log: log}), func() {}, nil
+	}
+	r, err := NewRedis(redisURL, DefaultTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*DefaultTimeout)
+	defer cancel()
+	if err := r.Ping(pctx); err != nil && log != nil {
+		log.Warn("rate limit redis does not answer", "error", err, "fail_open", failOpen)
+	}
+	return New(Options{Shared: r, FailOpen: failOpen, Log: log}), func() { _ = r.Close() }, nil
+}

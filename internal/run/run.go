@@ -21,6 +21,7 @@ import (
 	"github.com/aigw/aigw/internal/extproc"
 	"github.com/aigw/aigw/internal/observe"
 	"github.com/aigw/aigw/internal/proxy"
+	"github.com/aigw/aigw/internal/ratelimit"
 )
 
 // Options configure one run.
@@ -63,6 +64,11 @@ type Options struct {
 	// CaptureContent puts each request's messages and tool calls on its end event in the event
 	// stream (under the OPENINFERENCE_HIDE_* privacy settings), for aigw tui's Trace view.
 	CaptureContent bool
+	// RateLimitRedis keeps global rate limit and quota counters in this Redis server
+	// (--ratelimit-redis), shared by every aigw using it; "" keeps them in memory.
+	// RateLimitFailOpen admits requests while it is unreachable; otherwise they get 503.
+	RateLimitRedis    string
+	RateLimitFailOpen bool
 	// Status receives human status lines (the ready line, warnings).
 	Status io.Writer
 	// OnReady is called once both servers listen, with their base URLs.
@@ -190,6 +196,12 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.CaptureContent {
 		popts = append(popts, extproc.WithContentCapture(observe.PrivacyFromEnv(opts.Getenv)))
 	}
+	limiter, closeLimiter, err := ratelimit.Open(ctx, opts.RateLimitRedis, opts.RateLimitFailOpen, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+	popts = append(popts, extproc.WithLimiter(limiter))
 	pipeline = extproc.New(model, events, popts...)
 	dp := proxy.New(pipeline, proxy.Options{Logger: log, ShutdownGrace: opts.ShutdownGrace, Forced: opts.Forced, Limits: opts.Limits,
 		Fallback: mcpGW.handler})
