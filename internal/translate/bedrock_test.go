@@ -265,3 +265,50 @@ func BenchmarkBedrockStream(b *testing.B) {
 		}
 	}
 }
+
+// FuzzBedrockStream feeds arbitrary bytes, split anywhere, to the event-stream translators: no
+// panic, and a stream either completes or ends with an error event, never silently cut.
+func FuzzBedrockStream(f *testing.F) {
+	for _, s := range bedrockSuites {
+		files, _ := filepath.Glob(filepath.Join("testdata", "bedrock", s.dir, "stream_*.in.evs"))
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(encodeFrames(f, b), uint8(0), s.dir == "invoke")
+			f.Add(encodeFrames(f, b), uint8(5), s.dir == "invoke")
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte, split uint8, invoke bool) {
+		s := bedrockSuites[0]
+		if invoke {
+			s = bedrockSuites[2]
+		}
+		tr := s.prepared(t, "fuzz", AWSEventStreamType)
+		var sizes []int
+		if split > 0 {
+			sizes = []int{int(split)}
+		}
+		var out []byte
+		for i := 0; ; i++ {
+			n := len(in)
+			if len(sizes) > 0 {
+				n = min(sizes[0], len(in))
+			}
+			b, err := tr.ResponseBody(append([]byte(nil), in[:n]...), n == len(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b...)
+			in = in[n:]
+			if len(in) == 0 {
+				break
+			}
+		}
+		complete := bytes.HasSuffix(out, []byte("data: [DONE]\n\n")) || bytes.Contains(out, []byte("event: message_stop\n"))
+		if !complete && !HasErrorEvent(out) {
+			t.Fatalf("the stream ended neither complete nor with an error:\n%s", out)
+		}
+	})
+}
