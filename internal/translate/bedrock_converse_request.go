@@ -56,22 +56,33 @@ func (t *openAIToBedrock) converseRequest(in *oaChatRequest, ext *bedrockExtensi
 	if err := converseTools(in, out); err != nil {
 		return nil, err
 	}
-	extra, err := t.reasoningFields(in, ext.AdditionalModelRequestFields)
+	extra, thinking, err := t.reasoningFields(in, ext.AdditionalModelRequestFields)
 	if err != nil {
 		return nil, err
 	}
 	out.AdditionalModelRequestFields = extra
+	if thinking && out.InferenceConfig != nil {
+		// As at Anthropic, Claude with thinking on refuses temperature other than 1 and top_p
+		// below 0.95 (and top_k, which reasoningFields leaves out then).
+		if c := out.InferenceConfig; c.Temperature != nil && *c.Temperature != 1 {
+			c.Temperature = nil
+		}
+		if c := out.InferenceConfig; c.TopP != nil && *c.TopP < 0.95 {
+			c.TopP = nil
+		}
+	}
 	return out, nil
 }
 
 // reasoningFields adds reasoning to additionalModelRequestFields: Claude models take
 // Anthropic's thinking object (a budget from reasoning_effort, or the client's own thinking);
 // other models take reasoning_effort as named (gpt-oss and other reasoning models on Bedrock).
-func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessage) (json.RawMessage, error) {
+// thinking reports whether Claude's thinking is on, for the sampling limits that come with it.
+func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessage) (_ json.RawMessage, thinking bool, _ error) {
 	fields := map[string]json.RawMessage{}
 	if len(extra) > 0 {
 		if err := json.Unmarshal(extra, &fields); err != nil {
-			return nil, badRequest("additionalModelRequestFields", "additionalModelRequestFields must be an object")
+			return nil, false, badRequest("additionalModelRequestFields", "additionalModelRequestFields must be an object")
 		}
 	}
 	claude := strings.Contains(t.target.Model, "anthropic.claude") || strings.Contains(t.target.Model, "anthropic/claude")
@@ -82,7 +93,7 @@ func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessa
 	case in.ReasoningEffort != "" && in.ReasoningEffort != "none" && claude:
 		lvl, ok := effortByName(in.ReasoningEffort)
 		if !ok {
-			return nil, badRequest("reasoning_effort", "unknown reasoning_effort %q", in.ReasoningEffort)
+			return nil, false, badRequest("reasoning_effort", "unknown reasoning_effort %q", in.ReasoningEffort)
 		}
 		budget := lvl.budget
 		if m := in.MaxCompletionTokens; m != nil && *m-1 < budget && *m-1 >= 1024 {
@@ -94,17 +105,20 @@ func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessa
 	case in.ReasoningEffort != "" && !claude:
 		fields["reasoning_effort"], _ = json.Marshal(in.ReasoningEffort)
 	}
-	if in.TopK != nil {
+	if th, ok := fields["thinking"]; ok && claude && !strings.Contains(string(th), `"disabled"`) {
+		thinking = true
+	}
+	if in.TopK != nil && !thinking {
 		fields["top_k"] = json.RawMessage(strconv.FormatInt(*in.TopK, 10))
 	}
 	if len(fields) == 0 {
-		return nil, nil
+		return nil, thinking, nil
 	}
 	b, err := marshalJSON(fields)
 	if err != nil {
-		return nil, badRequest("additionalModelRequestFields", "%v", err)
+		return nil, false, badRequest("additionalModelRequestFields", "%v", err)
 	}
-	return b, nil
+	return b, thinking, nil
 }
 
 // converseMessages splits the chat messages into Converse system blocks and alternating user
