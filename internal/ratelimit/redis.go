@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,6 +43,7 @@ return c
 // rediss:// for TLS). Every call is bounded by timeout, connecting included, and never retried:
 // a slow or dead server makes the Limiter apply its fail-open or fail-closed choice, not wait.
 func NewRedis(url string, timeout time.Duration) (*Redis, error) {
+	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("rate limit redis url: %w", err)
@@ -54,6 +56,14 @@ func NewRedis(url string, timeout time.Duration) (*Redis, error) {
 	o.MaxRetries = -1 // no retries: the limiter decides what a failure means
 	return &Redis{c: redis.NewClient(o)}, nil
 }
+
+// quiet drops go-redis's own log lines (dial failures, to stderr): the Limiter logs store
+// failures itself, through aigw's logger and without repeating each one.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+var quietOnce sync.Once
 
 // Ping checks that the server answers.
 func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }

@@ -4,10 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -138,5 +145,116 @@ spec:
 	resp, body = post(t, g.Gateway+"/anthropic/v1/messages", `{"model":"gpt-x","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`)
 	if resp.StatusCode != 429 || !strings.Contains(body, `"rate_limit_error"`) || !strings.Contains(body, `"type":"error"`) {
 		t.Fatalf("anthropic client: %d %s", resp.StatusCode, body)
+	}
+}
+
+// startRedisServer starts a redis-server child on a unix socket for one test, or skips the test
+// saying why when redis-server is not installed. The returned function kills it.
+func startRedisServer(t *testing.T) (url string, kill func()) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed (apt-get install redis-server): shared limits are not tested")
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "redis.sock")
+	cmd := exec.Command(bin, "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	var once sync.Once
+	kill = func() { once.Do(func() { _ = cmd.Process.Kill(); <-done }) }
+	t.Cleanup(kill)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return "unix://" + sock, kill
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server did not listen in 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSharedBudgetAcrossGateways: two aigw instances count one token budget in one Redis; 16
+// concurrent clients spread over both spend it, and together they admit less than one request's
+// cost beyond it. Then Redis dies: the fail-open instance keeps serving, the fail-closed one
+// answers 503, both at once.
+func TestSharedBudgetAcrossGateways(t *testing.T) {
+	url, kill := startRedisServer(t)
+	up := newFakeOpenAI(t, "up", 200) // 5 tokens a request
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, crdConfig(map[string]string{"up": up.port()}, `
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: gpt-x}]}]
+      backendRefs: [{name: up}]
+`+tokenCosts)+`---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: shared}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  rateLimit:
+    type: Global
+    global:
+      rules:
+      - limit: {requests: 60, unit: Hour}
+        cost:
+          request: {from: Number, number: 0}
+          response: {from: Metadata, metadata: {namespace: io.envoy.ai_gateway, key: llm_total_token}}
+`)
+	open := startGateway(t, Options{ConfigPath: path, RateLimitRedis: url, RateLimitFailOpen: true})
+	closed := startGateway(t, Options{ConfigPath: path, RateLimitRedis: url})
+	gws := []*gateway{open, closed}
+	// Each instance learns a request's cost from its first answer.
+	for _, g := range gws {
+		if status, body := chat(t, g, "gpt-x"); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	var ok, limited atomic.Int64
+	var eg errgroup.Group
+	for i := 0; i < 16; i++ {
+		g := gws[i%2]
+		eg.Go(func() error {
+			for {
+				resp, body := post(t, g.Gateway+"/v1/chat/completions", `{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}`)
+				switch resp.StatusCode {
+				case 200:
+					ok.Add(1)
+				case 429:
+					limited.Add(1)
+					return nil
+				default:
+					return fmt.Errorf("%d %s", resp.StatusCode, body)
+				}
+			}
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	spent := (ok.Load() + 2) * 5
+	if spent < 60 || spent >= 65 {
+		t.Errorf("the two instances spent %d tokens of a 60 budget: want at least all of it and under one request (5) more", spent)
+	}
+	if up.calls.Load() != ok.Load()+2 {
+		t.Errorf("upstream calls %d, admitted %d", up.calls.Load(), ok.Load()+2)
+	}
+	t.Logf("%d admitted, %d refused, %d tokens of 60", ok.Load()+2, limited.Load(), spent)
+
+	kill()
+	start := time.Now()
+	if status, body := chat(t, open, "gpt-x"); status != 200 {
+		t.Errorf("fail-open with redis down: %d %s", status, body)
+	}
+	if status, body := chat(t, closed, "gpt-x"); status != 503 || !strings.Contains(body, "rate_limit_unavailable") {
+		t.Errorf("fail-closed with redis down: %d %s", status, body)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("two requests with redis down took %s", took)
 	}
 }
