@@ -9,6 +9,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/aigw/aigw/internal/mcpgw/authz"
 )
 
 // session is one client session of a route. It has its own mcp.Server (so what the gateway sends
@@ -187,9 +189,9 @@ func (s *session) broken(b *backend, cs *mcp.ClientSession, err error) {
 // dial opens an MCP session on b that declares what this session's client declared, and relays
 // what the backend sends to this client.
 func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, error) {
-	// The request that needs the backend lends its values (the caller's forwarded headers and
-	// claims, see authz), not its cancellation: the backend session outlives it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dialTimeout)
+	// The request that needs the backend lends it the caller (forwarded headers and claims, see
+	// authz), not its cancellation or its other values: the backend session outlives it.
+	ctx, cancel := context.WithTimeout(authz.Detached(ctx), dialTimeout)
 	defer cancel()
 	t, err := b.transport(ctx)
 	if err != nil {

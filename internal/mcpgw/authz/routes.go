@@ -185,6 +185,21 @@ func WithRequest(ctx context.Context, route string, header http.Header) context.
 	return context.WithValue(ctx, requestKey{}, routeRequest{route: route, header: header})
 }
 
+// Detached returns a context with no deadline, cancellation or values but the caller's request
+// that ctx carries (WithRequest, WithUpstreamHeaders, Middleware): for work that outlives the
+// request but acts for its caller, such as opening a backend session, without the request's
+// other values (the go-sdk keeps per-request protocol state in its context).
+func Detached(ctx context.Context) context.Context {
+	out := context.Background()
+	if rr, ok := ctx.Value(requestKey{}).(routeRequest); ok {
+		out = context.WithValue(out, requestKey{}, rr)
+	}
+	if r, ok := ctx.Value(ctxKey{}).(*request); ok {
+		out = context.WithValue(out, ctxKey{}, r)
+	}
+	return out
+}
+
 // ClientHeader returns the HTTP headers of the client request in ctx (see WithRequest), or nil.
 func ClientHeader(ctx context.Context) http.Header {
 	if rr, ok := ctx.Value(requestKey{}).(routeRequest); ok {
