@@ -155,6 +155,10 @@ func secretHint(s k8sgen.SecretInfo) string {
 	if s.Namespace != "" {
 		ns = " -n " + s.Namespace
 	}
-	return fmt.Sprintf("secret %s holds a placeholder; set it with: kubectl%s create secret generic %s %s=%s=%s --dry-run=client -o yaml | kubectl%s apply -f -",
-		s.Name, ns, s.Name, from, s.Key, value, ns)
+	more := ""
+	for _, k := range s.MoreKeys {
+		more += " " + from + "=" + k + "=" + value
+	}
+	return fmt.Sprintf("secret %s holds a placeholder; set it with: kubectl%s create secret generic %s %s=%s=%s%s --dry-run=client -o yaml | kubectl%s apply -f -",
+		s.Name, ns, s.Name, from, s.Key, value, more, ns)
 }

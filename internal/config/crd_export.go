@@ -69,6 +69,9 @@ type (
 	MCPToolCall              = mcpToolCall
 	MCPBackendSelector       = mcpBackendSelector
 	MCPBackendSelectorRule   = mcpBackendSelectorRule
+	CRDMCPForwardHeader      = forwardHeader
+	CRDMCPAPIKeyAuth         = mcpAPIKeyAuth
+	MCPExtractFrom           = mcpExtractFrom
 
 	// Cloud credentials of a BackendSecurityPolicy (crd_types.go, auth_aws.go). The loader keeps
 	// oidcExchangeToken as a node and decodes it as AWSOIDCExchangeToken.

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/aigw/aigw/internal/config"
 )
 
@@ -109,6 +112,9 @@ func (r *renderer) mcpBackendRef(route string, b *config.MCPBackend) (config.MCP
 	if !b.Tools.Empty() {
 		ref.ToolSelector = r.toolSelector(route, b)
 	}
+	for _, f := range b.ForwardHeaders {
+		ref.ForwardHeaders = append(ref.ForwardHeaders, config.CRDMCPForwardHeader{Name: f.Name, BackendHeader: f.BackendHeader})
+	}
 	if b.Transport == config.MCPTransportSSE {
 		r.warnf("MCPRoute %q: server %q speaks the SSE transport; Envoy AI Gateway reaches MCP servers over streamable HTTP only", route, b.Name)
 	}
@@ -203,8 +209,17 @@ func (r *renderer) mcpAPIKey(route, backend string, b *config.MCPBackend, u *url
 			dropped = append(dropped, h.Name)
 		}
 	}
-	q := u.Query()
+	// Query parameters: the Model's (an MCPRoute's queryParam key), then the URL's own.
 	var droppedQuery []string
+	for _, p := range b.Query {
+		if chosen < 0 {
+			chosen, value = 0, p.Value
+			key.QueryParam = ptr(p.Name)
+			continue
+		}
+		droppedQuery = append(droppedQuery, p.Name)
+	}
+	q := u.Query()
 	for _, k := range slices.Sorted(mapKeys(q)) {
 		if chosen < 0 && len(q) == 1 && len(q[k]) == 1 {
 			chosen, value = 0, q[k][0]
@@ -306,6 +321,9 @@ func (r *renderer) mcpSecurityPolicy(route, path string, a *config.MCPAuth, refN
 	if j := a.JWT; j != nil {
 		sp.OAuth = r.mcpOAuth(route, path, j)
 	}
+	if k := a.APIKey; k != nil {
+		sp.APIKeyAuth = r.mcpClientKeys(route, k)
+	}
 	if az := a.Authorization; az != nil {
 		out := &config.CRDMCPAuthorization{DefaultAction: action(az.DefaultAllow)}
 		for i, rule := range az.Rules {
@@ -344,10 +362,46 @@ func (r *renderer) mcpSecurityPolicy(route, path string, a *config.MCPAuth, refN
 		}
 		sp.Authorization = out
 	}
-	if sp.OAuth == nil && sp.Authorization == nil {
+	if sp.OAuth == nil && sp.APIKeyAuth == nil && sp.Authorization == nil {
 		return nil
 	}
 	return sp
+}
+
+// mcpClientKeys renders apiKeyAuth: one Secret whose keys are the client IDs. Without real
+// values the Secret holds no key at all, so that every client is refused until the keys are
+// set: a placeholder would be a key anyone could send.
+func (r *renderer) mcpClientKeys(route string, k *config.MCPAPIKeyAuth) *config.CRDMCPAPIKeyAuth {
+	name := r.secretNames.name(route+"-client-keys", 0)
+	ids := slices.Sorted(mapKeys(k.Clients))
+	s := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.opts.Namespace, Labels: map[string]string{managedByLabel: "aigw"}},
+		Type:       corev1.SecretTypeOpaque,
+	}
+	if r.opts.IncludeSecrets {
+		s.StringData = map[string]string{}
+		for _, id := range ids {
+			s.StringData[id] = k.Clients[id]
+		}
+	} else {
+		r.warnf("MCPRoute %q: its client API keys are not written: Secret %q has none, so every client is refused until you set one key per client ID (%s)",
+			route, name, strings.Join(ids, ", "))
+	}
+	r.byKind["Secret"] = append(r.byKind["Secret"], Object{Kind: "Secret", Name: name, Value: s,
+		Comment: "The client API keys of MCPRoute \"" + route + "\": one key per client ID (" + strings.Join(ids, ", ") + ")."})
+	if len(ids) > 0 {
+		r.res.Secrets = append(r.res.Secrets, SecretInfo{Name: name, Namespace: r.opts.Namespace, Key: ids[0], MoreKeys: ids[1:]})
+	}
+	out := &config.CRDMCPAPIKeyAuth{
+		CredentialRefs:        []config.SecretObjRef{{Name: name}},
+		ExtractFrom:           []config.MCPExtractFrom{{Headers: slices.Clone(k.Headers), Params: slices.Clone(k.Params), Cookies: slices.Clone(k.Cookies)}},
+		ForwardClientIDHeader: k.ForwardClientIDHeader,
+	}
+	if k.Sanitize {
+		out.Sanitize = ptr(true)
+	}
+	return out
 }
 
 func (r *renderer) mcpOAuth(route, path string, j *config.MCPJWT) *config.MCPOAuth {

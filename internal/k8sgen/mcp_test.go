@@ -36,7 +36,8 @@ func normalMCP(routes []*config.MCPRoute, masked bool) any {
 	}
 	type backend struct {
 		Name, URL, Transport string
-		Headers              []string
+		Headers, Query       []string
+		Forward              []config.MCPForwardHeader
 		Include, Exclude     []string
 		IncludeRe, ExcludeRe []string
 	}
@@ -44,6 +45,7 @@ func normalMCP(routes []*config.MCPRoute, masked bool) any {
 		Name, Path              string
 		Backends                []backend
 		JWT                     *config.MCPJWT
+		APIKey                  *config.MCPAPIKeyAuth
 		Authz, BackendSelection *authz
 	}
 	mask := func(v string) string {
@@ -83,11 +85,15 @@ func normalMCP(routes []*config.MCPRoute, masked bool) any {
 			if u.Path == "" {
 				u.Path = "/"
 			}
-			q := u.Query()
-			for k := range q {
-				q.Set(k, mask(q.Get(k)))
+			// A query parameter in the URL (MCP JSON) and one the Model adds (an MCPRoute's
+			// queryParam key) reach the server the same way.
+			var query []string
+			for k, vs := range u.Query() {
+				for _, v := range vs {
+					query = append(query, k+"="+mask(v))
+				}
 			}
-			u.RawQuery = q.Encode()
+			u.RawQuery = ""
 			nb := backend{Name: dnsName(b.Name, maxNameLen), URL: u.String(), Transport: config.MCPTransportStreamableHTTP,
 				Include: b.Tools.Include, Exclude: b.Tools.Exclude, IncludeRe: regexps(b.Tools.IncludeRegex), ExcludeRe: regexps(b.Tools.ExcludeRegex)}
 			for _, h := range b.Headers {
@@ -101,10 +107,17 @@ func normalMCP(routes []*config.MCPRoute, masked bool) any {
 					nb.Headers = append(nb.Headers, h.Name+": "+v)
 				}
 			}
+			for _, p := range b.Query {
+				query = append(query, p.Name+"="+mask(p.Value))
+			}
+			slices.Sort(query)
+			nb.Query = query
+			nb.Forward = b.ForwardHeaders
 			nr.Backends = append(nr.Backends, nb)
 		}
 		if a := r.Auth; a != nil {
 			nr.JWT, nr.Authz, nr.BackendSelection = a.JWT, conv(a.Authorization), conv(a.BackendSelector)
+			nr.APIKey = a.APIKey
 		}
 		out = append(out, nr)
 	}
@@ -141,6 +154,11 @@ func modelSecrets(m *config.Model) []string {
 		}
 	}
 	for _, r := range m.MCPRoutes {
+		if r.Auth != nil && r.Auth.APIKey != nil {
+			for _, id := range slices.Sorted(mapKeys(r.Auth.APIKey.Clients)) {
+				add(r.Auth.APIKey.Clients[id])
+			}
+		}
 		for _, b := range r.Backends {
 			for _, h := range b.Headers {
 				if v, ok := bearer(h); ok {
@@ -151,6 +169,9 @@ func modelSecrets(m *config.Model) []string {
 			}
 			for _, e := range b.Env {
 				add(e.Value)
+			}
+			for _, p := range b.Query {
+				add(p.Value)
 			}
 			if u, err := url.Parse(b.URL); err == nil {
 				for _, vs := range u.Query() {
@@ -206,4 +227,14 @@ func mapValues(m map[string]string) []string {
 		}
 	}
 	return out
+}
+
+// clientKeys reports whether a route of m authenticates clients by API key.
+func clientKeys(m *config.Model) bool {
+	for _, r := range m.MCPRoutes {
+		if r.Auth != nil && r.Auth.APIKey != nil {
+			return true
+		}
+	}
+	return false
 }

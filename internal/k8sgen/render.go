@@ -75,6 +75,8 @@ type SecretInfo struct {
 	// is that file when known.
 	File bool
 	Path string
+	// MoreKeys are further keys of the same Secret (client IDs of an MCPRoute's apiKeyAuth).
+	MoreKeys []string
 }
 
 // Result is a rendering.
