@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -256,5 +260,60 @@ spec:
 	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("two requests with redis down took %s", took)
+	}
+}
+
+// TestStreamedUsageCharged: a stream's tokens are known only from its last event; they are
+// charged when it ends, and a tenant whose streams spent the budget gets a 429 before the next.
+func TestStreamedUsageCharged(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		fl := w.(http.Flusher)
+		for _, ev := range []string{
+			`{"id":"s","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"hel"}}]}`,
+			`{"id":"s","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}`,
+			`{"id":"s","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`,
+		} {
+			fmt.Fprintf(w, "data: %s\n\n", ev)
+			fl.Flush()
+		}
+		fmt.Fprint(w, "data: [DONE]\n\n")
+	}))
+	t.Cleanup(up.Close)
+	u, _ := neturl.Parse(up.URL)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, crdConfig(map[string]string{"up": u.Port()}, `
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: gpt-x}]}]
+      backendRefs: [{name: up}]
+`+tokenCosts)+tenantTokenLimit)
+	g := startGateway(t, Options{ConfigPath: path})
+	c := openAIClient(g)
+	stream := func() error {
+		s := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+			Model:    "gpt-x",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+		}, option.WithHeader("x-tenant", "acme"))
+		defer s.Close()
+		var text strings.Builder
+		for s.Next() {
+			if ch := s.Current(); len(ch.Choices) > 0 {
+				text.WriteString(ch.Choices[0].Delta.Content)
+			}
+		}
+		if s.Err() == nil && text.String() != "hello" {
+			return fmt.Errorf("streamed %q", text.String())
+		}
+		return s.Err()
+	}
+	for i := 0; i < 3; i++ {
+		if err := stream(); err != nil {
+			t.Fatalf("stream %d: %v", i+1, err)
+		}
+	}
+	err := stream()
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Response.Header.Get("retry-after") == "" {
+		t.Fatalf("fourth stream: want a 429 with retry-after, got %v", err)
 	}
 }
