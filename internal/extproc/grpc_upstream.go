@@ -27,6 +27,10 @@ type upstreamAttempt struct {
 	// the backend's stream is dropped.
 	aborted bool
 	guard   translate.SSEGuard
+	// upstreamSSE is whether the backend itself answered with server-sent events: the event
+	// bounds apply to those, not to a binary stream (AWS event stream) the translator turns
+	// into events.
+	upstreamSSE bool
 }
 
 // serveUpstream is the upstream-level filter's stream: the request headers and body of one
@@ -154,6 +158,7 @@ func (u *upstreamAttempt) responseHeaders(hs *extprocv3.HttpHeaders) *extprocv3.
 		}
 		return withMode(headersResponse(&mut, true), extprocfilterv3.ProcessingMode_BUFFERED)
 	}
+	u.upstreamSSE = translate.IsEventStream(h)
 	if err := u.a.ResponseHeaders(u.status, h); err != nil {
 		return u.fail(err)
 	}
@@ -202,7 +207,7 @@ func (u *upstreamAttempt) responseBody(b *extprocv3.HttpBody) *extprocv3.Process
 		resp.DynamicMetadata = u.dynamicMetadata()
 		return resp
 	}
-	if len(b.Body) > 0 {
+	if len(b.Body) > 0 && u.upstreamSSE {
 		if err := u.guard.Check(b.Body); err != nil {
 			return u.abort(nil, err)
 		}
