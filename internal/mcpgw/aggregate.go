@@ -3,7 +3,6 @@ package mcpgw
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -44,7 +43,9 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		if c, ok := req.(*mcp.CallToolRequest); ok && c.Params != nil {
 			token = c.Params.GetProgressToken()
 		}
-		defer s.track(ctx, token)()
+		ss, _ := req.GetSession().(*mcp.ServerSession)
+		ctx, done := s.track(ctx, ss, token)
+		defer done()
 		res, err := s.handle(ctx, method, req, next, ev)
 		ev.Duration = time.Since(ev.Start)
 		switch {
@@ -91,6 +92,29 @@ func (s *session) handle(ctx context.Context, method string, req mcp.Request, ne
 			func(ctx context.Context, b *backend, cs *mcp.ClientSession) error { return cs.SetLoggingLevel(ctx, p) })
 	}
 	return next(ctx, method, req)
+}
+
+// hopMeta is the _meta a client request's forwarded copy carries: without the protocol's own
+// per-hop keys (io.modelcontextprotocol/...: the client's revision and capabilities are not the
+// gateway's), and with the gateway's progress token in place of the client's.
+func hopMeta(ctx context.Context, m mcp.Meta) mcp.Meta {
+	tok := gatewayToken(ctx)
+	if len(m) == 0 && tok == "" {
+		return m
+	}
+	out := make(mcp.Meta, len(m))
+	for k, v := range m {
+		if !strings.HasPrefix(k, "io.modelcontextprotocol/") && k != "progressToken" {
+			out[k] = v
+		}
+	}
+	if tok != "" {
+		out["progressToken"] = tok
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func invalidParams(format string, args ...any) error {
@@ -256,11 +280,10 @@ func (s *session) callTool(ctx context.Context, cfg *routeConfig, p *mcp.CallToo
 	if len(p.Arguments) > 0 {
 		args = json.RawMessage(p.Arguments)
 	}
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Meta: p.Meta, Name: tool, Arguments: args})
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Meta: hopMeta(ctx, p.Meta), Name: tool, Arguments: args})
 	if err != nil {
 		s.broken(b, cs, err)
-		var werr *jsonrpc.Error
-		if errors.As(err, &werr) {
+		if werr, ok := answer(err); ok {
 			return nil, werr
 		}
 		if ctx.Err() != nil {
@@ -330,6 +353,7 @@ func (s *session) getPrompt(ctx context.Context, cfg *routeConfig, p *mcp.GetPro
 	}
 	q := *p
 	q.Name = name
+	q.Meta = hopMeta(ctx, p.Meta)
 	res, err := cs.GetPrompt(ctx, &q)
 	if err != nil {
 		s.broken(b, cs, err)
@@ -447,6 +471,7 @@ func (s *session) readResource(ctx context.Context, cfg *routeConfig, p *mcp.Rea
 	}
 	q := *p
 	q.URI = uri
+	q.Meta = hopMeta(ctx, p.Meta)
 	res, err := cs.ReadResource(ctx, &q)
 	if err != nil {
 		s.broken(b, cs, err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aigw/aigw/internal/config"
@@ -54,6 +55,7 @@ type Gateway struct {
 	ctx  context.Context
 	stop context.CancelFunc
 
+	seq    atomic.Int64 // gateway progress tokens
 	mu     sync.Mutex
 	routes map[string]*route // by path
 	closed bool

@@ -106,7 +106,9 @@ func connect(t *testing.T, url string, o clientOpts) *mcp.ClientSession {
 	c := mcp.NewClient(&mcp.Implementation{Name: "test"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, MaxRetries: -1}, nil)
+	// The session revision: these tests relay sampling and check session ids (modern_test.go
+	// covers 2026-07-28).
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, MaxRetries: -1}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +285,7 @@ func TestSessionIDs(t *testing.T) {
 	_, gw := newGateway(t, Options{Auth: fakeAuth{}}, remoteRoute(urlBackend("alpha", a.URL)))
 	c := mcp.NewClient(&mcp.Implementation{Name: "test"}, nil)
 	hc := &http.Client{Transport: headerRT{http.Header{"X-Subject": {"alice"}}, http.DefaultTransport}}
-	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: gw.URL + "/mcp", HTTPClient: hc, MaxRetries: -1}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: gw.URL + "/mcp", HTTPClient: hc, MaxRetries: -1}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,13 @@ type route struct {
 	// probe answers the go-sdk's protocol version check of requests that are not new sessions.
 	probe *mcp.Server
 
-	mu       sync.Mutex
-	sessions map[*session]bool
-	closed   bool
+	// sdkStateless serves 2026-07-28 requests (no session; statelessServer).
+	sdkStateless http.Handler
+
+	mu        sync.Mutex
+	sessions  map[*session]bool
+	stateless map[string]*session // by subject
+	closed    bool
 }
 
 // routeConfig is a route's configuration with its running backends; replaced whole on reload.
@@ -44,13 +48,19 @@ type routeConfig struct {
 }
 
 func newRoute(g *Gateway, path string) *route {
-	rt := &route{g: g, path: path, sessions: map[*session]bool{}}
+	rt := &route{g: g, path: path, sessions: map[*session]bool{}, stateless: map[string]*session{}}
 	rt.probe = mcp.NewServer(&mcp.Implementation{Name: "aigw", Version: g.opts.Version}, nil)
 	rt.cfg.Store(&routeConfig{route: &config.MCPRoute{Path: path}, byName: map[string]*backend{}, byToken: map[string]*backend{}})
 	rt.sdk = mcp.NewStreamableHTTPHandler(rt.newSession, &mcp.StreamableHTTPOptions{
 		Logger:              g.log,
 		SessionTimeout:      g.opts.SessionIdleTimeout,
 		MaxRequestBodyBytes: g.opts.MaxBodyBytes,
+	})
+	rt.sdkStateless = mcp.NewStreamableHTTPHandler(rt.statelessServer, &mcp.StreamableHTTPOptions{
+		Logger:                       g.log,
+		Stateless:                    true,
+		MaxRequestBodyBytes:          g.opts.MaxBodyBytes,
+		PropagateRequestCancellation: true,
 	})
 	return rt
 }
@@ -239,6 +249,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	modern := false
 	if r.Method == http.MethodPost {
 		// The body is read whole here (it is one JSON-RPC message, bounded), so that the read
 		// deadline a data plane may have set for it can be lifted before a long response.
@@ -258,12 +269,45 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
+		modern = isModern(r, body)
+	}
+	ctx := context.WithValue(r.Context(), subjectKey{}, subject)
+	if modern {
+		// 2026-07-28: no session; each request says who it is (server/discover first).
+		rt.sdkStateless.ServeHTTP(w, r.WithContext(ctx))
+		return
 	}
 	if id := r.Header.Get("Mcp-Session-Id"); id != "" && !rt.g.ids.valid(id, subject) {
 		writeRPCError(w, http.StatusNotFound, -32600, "session not found")
 		return
 	}
-	rt.sdk.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, subject)))
+	rt.sdk.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// modernRevision is the first protocol revision without sessions.
+const modernRevision = "2026-07-28"
+
+// isModern reports whether a POST speaks the 2026-07-28 revision: its MCP-Protocol-Version
+// header, or the protocol version in its _meta, or server/discover (which a client sends to
+// learn the revisions, before it has chosen one).
+func isModern(r *http.Request, body []byte) bool {
+	if v := r.Header.Get("MCP-Protocol-Version"); v != "" {
+		return v >= modernRevision
+	}
+	var m struct {
+		Method string `json:"method"`
+		Params struct {
+			Meta map[string]any `json:"_meta"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	if m.Method == "server/discover" {
+		return true
+	}
+	v, _ := m.Params.Meta[mcp.MetaKeyProtocolVersion].(string)
+	return v >= modernRevision
 }
 
 // isBatch reports whether body is a JSON array.

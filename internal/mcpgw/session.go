@@ -3,6 +3,7 @@ package mcpgw
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -25,10 +26,20 @@ type session struct {
 	mu       sync.Mutex
 	ss       *mcp.ServerSession
 	conns    map[*backend]*conn
-	inflight map[any]context.Context // progress token → the client request's context
-	last     context.Context         // the newest client request in flight, for backend requests
-	seen     map[string]string       // list kind → the visible names the client last got, joined
+	inflight map[string]*request // gateway progress token → the client request
+	last     *request            // the newest client request in flight, for backend requests
+	seen     map[string]string   // list kind → the visible names the client last got, joined
 	closed   bool
+	// stateless marks the session that serves a subject's 2026-07-28 requests: each request has
+	// its own go-sdk session (request.ss), none lasts.
+	stateless bool
+}
+
+// request is a client request in flight: where to send what a backend sends about it.
+type request struct {
+	ctx   context.Context
+	ss    *mcp.ServerSession
+	token any // the client's progress token, nil for none
 }
 
 // conn is a session's MCP session on one backend; ready closes when dialling ends.
@@ -46,7 +57,12 @@ func (rt *route) newSession(r *http.Request) *mcp.Server {
 		// one that belongs to a session it already has: a server without a session answers it.
 		return rt.probe
 	}
-	s := &session{rt: rt, subject: Subject(r.Context()), conns: map[*backend]*conn{}, inflight: map[any]context.Context{}, seen: map[string]string{}}
+	return rt.buildSession(Subject(r.Context()), false).srv
+}
+
+// buildSession makes a session and its mcp.Server.
+func (rt *route) buildSession(subject string, stateless bool) *session {
+	s := &session{rt: rt, subject: subject, conns: map[*backend]*conn{}, inflight: map[string]*request{}, seen: map[string]string{}, stateless: stateless}
 	s.srv = mcp.NewServer(&mcp.Implementation{Name: "aigw", Version: rt.g.opts.Version}, &mcp.ServerOptions{
 		Capabilities: &mcp.ServerCapabilities{
 			Tools:       &mcp.ToolCapabilities{ListChanged: true},
@@ -61,12 +77,34 @@ func (rt *route) newSession(r *http.Request) *mcp.Server {
 		CompletionHandler:  s.complete,
 	})
 	s.srv.AddReceivingMiddleware(s.middleware)
+	return s
+}
+
+// statelessServer serves 2026-07-28 requests (StreamableHTTPHandler's getServer in stateless
+// mode): one session per subject, made on its first request and kept with the route, so its
+// backend sessions are reused across requests.
+func (rt *route) statelessServer(r *http.Request) *mcp.Server {
+	subject := Subject(r.Context())
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return rt.probe
+	}
+	s := rt.stateless[subject]
+	if s == nil {
+		s = rt.buildSession(subject, true)
+		rt.stateless[subject] = s
+		rt.sessions[s] = true
+	}
 	return s.srv
 }
 
 // attach learns the go-sdk session on the first request and registers the session with its
 // route until the go-sdk session ends.
 func (s *session) attach(ss *mcp.ServerSession) {
+	if s.stateless {
+		return // registered when made; each request's go-sdk session ends with the request
+	}
 	s.mu.Lock()
 	if s.ss != nil {
 		s.mu.Unlock()
@@ -123,6 +161,19 @@ func (s *session) dropConns(keep map[*backend]bool) {
 	}
 }
 
+// codeRejected is the go-sdk's JSON-RPC error for a message its transport could not deliver
+// (the backend went away): not an answer of the backend.
+const codeRejected = -32005
+
+// answer returns err as the backend's JSON-RPC error answer, if it is one.
+func answer(err error) (*jsonrpc.Error, bool) {
+	var werr *jsonrpc.Error
+	if errors.As(err, &werr) && werr.Code != codeRejected {
+		return werr, true
+	}
+	return nil, false
+}
+
 // dialTimeout bounds opening a session on a backend (a stdio server's first start included).
 const dialTimeout = 60 * time.Second
 
@@ -173,8 +224,7 @@ func (s *session) forget(b *backend, c *conn) {
 // broken handles an error from a backend call: a JSON-RPC error is the backend's answer; anything
 // else means the session on it broke, which is dropped (and the backend marked down).
 func (s *session) broken(b *backend, cs *mcp.ClientSession, err error) {
-	var werr *jsonrpc.Error
-	if errors.As(err, &werr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if _, ok := answer(err); ok || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
 	s.mu.Lock()
@@ -202,8 +252,14 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 	s.mu.Unlock()
 	var caps *mcp.ClientCapabilities
 	var info *mcp.Implementation
-	if p := ss.InitializeParams(); p != nil {
-		caps, info = p.Capabilities, p.ClientInfo
+	if ss != nil {
+		if p := ss.InitializeParams(); p != nil {
+			caps, info = p.Capabilities, p.ClientInfo
+		}
+	}
+	if s.stateless {
+		// A 2026-07-28 client's requests cannot be asked anything back over this gateway yet.
+		caps = nil
 	}
 	if caps == nil {
 		caps = &mcp.ClientCapabilities{}
@@ -214,7 +270,12 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 	opts := &mcp.ClientOptions{
 		Capabilities: caps,
 		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-			_ = ss.NotifyProgress(s.requestContext(r.Params.ProgressToken), r.Params)
+			tok, _ := r.Params.ProgressToken.(string)
+			if req := s.request(tok); req != nil && req.token != nil {
+				p := *r.Params
+				p.ProgressToken = req.token
+				_ = req.ss.NotifyProgress(req.ctx, &p)
+			}
 		},
 		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
 			p := *r.Params
@@ -223,7 +284,9 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 			} else {
 				p.Logger = b.cfg.Name + "/" + p.Logger
 			}
-			_ = ss.Log(s.requestContext(nil), &p)
+			if req := s.request(""); req != nil {
+				_ = req.ss.Log(req.ctx, &p)
+			}
 		},
 		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { s.notify(kindTools) },
 		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { s.notify(kindPrompts) },
@@ -236,69 +299,111 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 	}
 	if caps.Sampling != nil {
 		opts.CreateMessageHandler = func(_ context.Context, r *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
-			return ss.CreateMessage(s.requestContext(nil), r.Params)
+			req := s.request("")
+			if req == nil {
+				return nil, errNoClient
+			}
+			return req.ss.CreateMessage(req.ctx, r.Params)
 		}
 	}
 	if caps.Elicitation != nil {
 		opts.ElicitationHandler = func(_ context.Context, r *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-			return ss.Elicit(s.requestContext(nil), r.Params)
+			req := s.request("")
+			if req == nil {
+				return nil, errNoClient
+			}
+			return req.ss.Elicit(req.ctx, r.Params)
 		}
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: info.Name, Title: info.Title, Version: info.Version}, opts)
 	client.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 			if method == "roots/list" {
-				return ss.ListRoots(s.requestContext(nil), nil)
+				req := s.request("")
+				if req == nil {
+					return nil, errNoClient
+				}
+				return req.ss.ListRoots(req.ctx, nil)
 			}
 			return next(ctx, method, req)
 		}
 	})
-	return client.Connect(ctx, t, nil)
+	// The session revision, named: ctx may carry a 2026-07-28 client request's version, which
+	// the SDK's transport would otherwise send the backend.
+	return client.Connect(ctx, t, &mcp.ClientSessionOptions{ProtocolVersion: backendRevision})
 }
 
-// requestContext is the context to send a message to the client in: that of the client request
-// with this progress token, else the newest request in flight (so the message travels on that
-// request's stream), else a background one (the client's standalone stream).
-func (s *session) requestContext(token any) context.Context {
+// backendRevision is the protocol revision the gateway speaks to backends (stdio ones get
+// 2026-07-28 clients' requests translated by the bridge anyway).
+const backendRevision = "2025-11-25"
+
+var errNoClient = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "the client of this session is not connected"}
+
+// request is where to send what a backend sends: the client request whose (gateway) progress
+// token is token, else the newest request in flight (so the message travels on that request's
+// stream), else, in a lasting session, its standalone stream; nil when there is none.
+func (s *session) request(token string) *request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if token != nil {
-		if ctx, ok := s.inflight[normToken(token)]; ok && ctx.Err() == nil {
-			return ctx
+	if token != "" {
+		if r, ok := s.inflight[token]; ok {
+			if r.ctx.Err() != nil {
+				// Answered already: the SDK hands notifications over concurrently, so one the
+				// backend sent before its result can arrive after it; the standalone stream
+				// takes it.
+				return &request{ctx: context.Background(), ss: r.ss, token: r.token}
+			}
+			return r
 		}
 	}
-	if s.last != nil && s.last.Err() == nil {
+	if s.last != nil && s.last.ctx.Err() == nil {
 		return s.last
 	}
-	return context.Background()
+	if s.ss != nil {
+		return &request{ctx: context.Background(), ss: s.ss}
+	}
+	return nil
 }
 
-// normToken makes JSON numbers and their Go forms compare equal as map keys.
-func normToken(t any) any {
-	switch v := t.(type) {
-	case int:
-		return float64(v)
-	case int64:
-		return float64(v)
-	}
+// lateProgress is how long a request's progress token still maps to its client after the answer.
+const lateProgress = 2 * time.Second
+
+type gatewayTokenKey struct{}
+
+// gatewayToken is the progress token the gateway sends backends for the client request of ctx.
+func gatewayToken(ctx context.Context) string {
+	t, _ := ctx.Value(gatewayTokenKey{}).(string)
 	return t
 }
 
-// track records a client request in flight until the returned function runs.
-func (s *session) track(ctx context.Context, token any) func() {
+// track records a client request in flight until the returned function runs. A request with a
+// progress token gets a token of the gateway's own for the backend (the client's may clash with
+// another client's on a shared backend session), returned in the context.
+func (s *session) track(ctx context.Context, ss *mcp.ServerSession, token any) (context.Context, func()) {
+	r := &request{ctx: ctx, ss: ss, token: token}
+	var key string
+	if token != nil {
+		key = fmt.Sprintf("aigw-%d", s.rt.g.seq.Add(1))
+		ctx = context.WithValue(ctx, gatewayTokenKey{}, key)
+		r.ctx = ctx
+	}
 	s.mu.Lock()
 	prev := s.last
-	s.last = ctx
-	if token != nil {
-		s.inflight[normToken(token)] = ctx
+	s.last = r
+	if key != "" {
+		s.inflight[key] = r
 	}
 	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		if token != nil {
-			delete(s.inflight, normToken(token))
+	return ctx, func() {
+		if key != "" {
+			time.AfterFunc(lateProgress, func() {
+				s.mu.Lock()
+				delete(s.inflight, key)
+				s.mu.Unlock()
+			})
 		}
-		if s.last == ctx {
+		s.mu.Lock()
+		if s.last == r {
 			s.last = prev
 		}
 		s.mu.Unlock()

@@ -1,0 +1,74 @@
+package mcpgw
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// TestModernRevision drives the gateway with go-sdk clients that speak 2026-07-28 (no session,
+// server/discover first): lists and calls reach the backends, progress reaches the caller alone.
+func TestModernRevision(t *testing.T) {
+	a := remoteServer(t, "a")
+	_, gw := newGateway(t, Options{}, remoteRoute(urlBackend("alpha", a.URL)))
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 4 {
+		wg.Go(func() {
+			me := fmt.Sprintf("modern-%d", i)
+			var mu sync.Mutex
+			var got []string
+			c := mcp.NewClient(&mcp.Implementation{Name: me}, &mcp.ClientOptions{
+				Capabilities: &mcp.ClientCapabilities{},
+				ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+					mu.Lock()
+					got = append(got, r.Params.Message)
+					mu.Unlock()
+				},
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: gw.URL + "/mcp", MaxRetries: -1}, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer cs.Close()
+			if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+				errs <- fmt.Errorf("negotiated %q", v)
+				return
+			}
+			tools, err := cs.ListTools(ctx, nil)
+			if err != nil || len(tools.Tools) != 3 {
+				errs <- fmt.Errorf("list: %v %v", err, tools)
+				return
+			}
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "alpha__echo", Arguments: map[string]any{"text": me}})
+			if err != nil || res.Content[0].(*mcp.TextContent).Text != "a:"+me {
+				errs <- fmt.Errorf("call: %v %+v", err, res)
+				return
+			}
+			// sample's progress comes before it asks for a sample, which a 2026-07-28 client is
+			// not asked over the gateway yet: the call fails, the progress must still be ours.
+			p := &mcp.CallToolParams{Name: "alpha__sample", Arguments: map[string]any{"text": me}}
+			p.SetProgressToken(1) // the same token in every client
+			_, _ = cs.CallTool(ctx, p)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range got {
+				if m != me {
+					errs <- fmt.Errorf("%s got %q's progress", me, m)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
