@@ -335,10 +335,14 @@ func (b *builder) ruleCluster(rule *config.Rule) *clusterv3.Cluster {
 		LoadAssignment:       la,
 		// Non-streamed answers are buffered for translation, up to the builtin plane's limit.
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(64 << 20),
+		// HTTP/1.1 to every backend, as the builtin plane speaks: a cluster may mix TLS and
+		// plaintext endpoints, which rules out ALPN-negotiated HTTP/2.
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": b.any(&httpv3.HttpProtocolOptions{
-				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_AutoConfig{AutoConfig: &httpv3.HttpProtocolOptions_AutoHttpConfig{}},
-				HttpFilters:             b.upstreamFilters(),
+				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
+				}},
+				HttpFilters: b.upstreamFilters(),
 			}),
 		},
 	}
@@ -350,16 +354,6 @@ func (b *builder) ruleCluster(rule *config.Rule) *clusterv3.Cluster {
 				TransportSocket: b.tlsSocket(r.Backend),
 			})
 		}
-	}
-	// ALPN (HTTP/2 or HTTP/1.1) is what auto_config negotiates over TLS; a cluster whose
-	// endpoints are all plaintext speaks HTTP/1.1.
-	if len(c.TransportSocketMatches) == 0 {
-		c.TypedExtensionProtocolOptions["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"] = b.any(&httpv3.HttpProtocolOptions{
-			UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
-			}},
-			HttpFilters: b.upstreamFilters(),
-		})
 	}
 	return c
 }
@@ -397,7 +391,7 @@ func (b *builder) endpoint(i int, r *config.BackendRef) *endpointv3.LbEndpoint {
 func (b *builder) tlsSocket(be *config.Backend) *corev3.TransportSocket {
 	host, _ := hostPort(be)
 	ctx := &tlsv3.UpstreamTlsContext{Sni: host, CommonTlsContext: &tlsv3.CommonTlsContext{
-		AlpnProtocols: []string{"h2", "http/1.1"},
+		AlpnProtocols: []string{"http/1.1"},
 	}}
 	vc := &tlsv3.CertificateValidationContext{SystemRootCerts: &tlsv3.CertificateValidationContext_SystemRootCerts{}}
 	if t := be.TLS; t != nil {
