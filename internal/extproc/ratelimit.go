@@ -148,27 +148,32 @@ func (s *Stream) openRefs() []*config.BackendRef {
 }
 
 // settleLimits charges a finished request: its costs replace the token reservations of its rate
-// limits, and the backend that served it is charged on its quotas. A failed request (status
-// >= 400) returns its reservations and charges no quota.
+// limits, and the backend that served it is charged on its quotas. A request that failed (a
+// client gone mid-stream, an upstream error) is charged for the usage seen, often none; one
+// that never reached a backend returns its reservations.
 func (s *Stream) settleLimits(status int) {
 	lim := s.model.Limits
 	if lim == nil {
 		return
 	}
 	ctx := context.Background()
-	if status >= 400 {
+	if s.last == nil || s.route == nil {
 		s.rl.adm.Settle(ctx, nil)
 		return
 	}
-	s.rl.adm.Settle(ctx, s.ev.Costs)
-	if s.last == nil || len(lim.Quotas) == 0 {
-		return
-	}
 	u := s.ev.Usage
-	s.p.Limiter().ChargeQuotas(ctx, lim, s.last.Ref.Backend, s.ev.BackendModel, config.CostVars{
+	vars := config.CostVars{
 		Model: s.ev.BackendModel, Backend: s.costBackend(), RouteName: s.route.Name,
 		InputTokens: uint64(u.InputTokens), CachedInputTokens: uint64(u.CachedInputTokens),
 		CacheCreationInputTokens: uint64(u.CacheCreationInputTokens), OutputTokens: uint64(u.OutputTokens),
 		ReasoningTokens: uint64(u.ReasoningTokens), TotalTokens: uint64(u.TotalTokens),
-	})
+	}
+	c := s.ev.Costs
+	if status >= 400 {
+		c, _ = costs(s.model.GlobalCosts, s.route.Costs, vars)
+	}
+	s.rl.adm.Settle(ctx, c)
+	if len(lim.Quotas) > 0 {
+		s.p.Limiter().ChargeQuotas(ctx, lim, s.last.Ref.Backend, s.ev.BackendModel, vars)
+	}
 }

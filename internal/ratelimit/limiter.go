@@ -280,8 +280,8 @@ func (a *Admission) Settle(ctx context.Context, costs map[string]uint64) {
 		if !t.rule.Tokens() {
 			continue
 		}
-		c, ok := costs[t.rule.CostKey]
-		if ok {
+		c := costs[t.rule.CostKey]
+		if c > 0 { // a request that failed before using tokens says nothing of the next one's cost
 			a.l.estimate(t.rule.Name).Store(int64(c))
 		}
 		a.l.add(ctx, t.store, t.key, t.w, int64(c)-t.reserved)
