@@ -23,6 +23,7 @@ import (
 
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/k8sgen"
+	"github.com/aigw/aigw/internal/run"
 )
 
 var crdDirs = []string{"../../../../shared/fixtures/crds", "../../../../shared/fixtures/crds-gateway"}
@@ -31,8 +32,11 @@ var testEnv = map[string]string{
 	"OPENAI_API_KEY": "sk-a", "ANTHROPIC_API_KEY": "sk-b", "AZURE_OPENAI_API_KEY": "sk-c", "AZURE_OPENAI_RESOURCE": "example",
 	"GEMINI_API_KEY": "k", "COHERE_API_KEY": "k", "MISTRAL_API_KEY": "k", "GROQ_API_KEY": "k", "TOGETHER_API_KEY": "k",
 	"DEEPINFRA_API_KEY": "k", "DEEPSEEK_API_KEY": "k", "SAMBANOVA_API_KEY": "k", "XAI_API_KEY": "k", "HUNYUAN_API_KEY": "k",
-	"OPENROUTER_API_KEY": "k", "AZURE_CLIENT_SECRET": "k",
+	"OPENROUTER_API_KEY": "k", "AZURE_CLIENT_SECRET": "k", "GITHUB_TOKEN": "k",
 }
+
+// mcpEnv is the MCP JSON case's: its servers' secrets and no provider key (an MCP-only Model).
+var mcpEnv = map[string]string{"EVERYTHING_TOKEN": "k", "FS_TOKEN": "k", "GITHUB_TOKEN": "k", "SEARCH_KEY": "k", "LEGACY_KEY": "k"}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -170,12 +174,22 @@ func established(crd *apiextensionsv1.CustomResourceDefinition) bool {
 	return false
 }
 
-// models are the inputs rendered: every configs/ example, the edge case and the environment.
+// models are the inputs rendered: every configs/ example, k8sgen's own cases (edge, MCPRoutes,
+// cloud credentials), the MCP JSON case and the environment.
 func models(t *testing.T) map[string]*config.Model {
 	t.Helper()
 	out := map[string]*config.Model{}
 	files, _ := filepath.Glob("../../../configs/*.yaml")
-	files = append(files, "../testdata/edge.in.yaml")
+	ins, _ := filepath.Glob("../testdata/*.in.yaml")
+	files = append(files, ins...)
+	jsons, _ := filepath.Glob("../testdata/*.in.json")
+	for _, f := range jsons {
+		m, err := run.LoadModel(run.Options{MCPConfigPath: f, Getenv: func(k string) string { return mcpEnv[k] }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = m
+	}
 	for _, f := range files {
 		if filepath.Base(f) == "prices.yaml" {
 			continue
@@ -214,7 +228,7 @@ func TestAPIServerAcceptsRendering(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	created := 0
+	created, kinds := 0, map[string]int{}
 	inputs := models(t)
 	for name, m := range inputs {
 		res, err := k8sgen.Render(m, k8sgen.Options{Namespace: "aigw-test", GatewayClass: "aigw", RenderGatewayClass: true})
@@ -244,9 +258,15 @@ func TestAPIServerAcceptsRendering(t *testing.T) {
 				continue
 			}
 			created++
+			kinds[o.Kind]++
 		}
 	}
-	t.Logf("the API server accepted %d rendered objects", created)
+	t.Logf("the API server accepted %d rendered objects: %v", created, kinds)
+	for _, k := range []string{"MCPRoute", "BackendSecurityPolicy", "Backend"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s was created", k)
+		}
+	}
 
 	// The server does reject what the CRDs forbid (a reserved rule name, an unknown field).
 	bad := &unstructured.Unstructured{Object: map[string]any{
