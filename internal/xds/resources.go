@@ -378,8 +378,10 @@ func (b *builder) endpoint(i int, r *config.BackendRef) *endpointv3.LbEndpoint {
 	}
 	return &endpointv3.LbEndpoint{
 		HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-			Address:  socketAddress(host, port),
-			Hostname: host,
+			Address: socketAddress(host, port),
+			// auto_host_rewrite sends this as Host: the endpoint's host and port as configured,
+			// what the builtin plane sends.
+			Hostname: hostHeader(r.Backend),
 		}},
 		LoadBalancingWeight: wrapperspb.UInt32(uint32(r.Weight)),
 		Metadata:            md,
@@ -416,6 +418,15 @@ func (b *builder) tlsSocket(be *config.Backend) *corev3.TransportSocket {
 		Name:       "envoy.transport_sockets.tls",
 		ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: b.any(ctx)},
 	}
+}
+
+// hostHeader is the Host a backend gets: its endpoint's host, with the port when one is given.
+func hostHeader(be *config.Backend) string {
+	if be.Endpoint == nil || be.Endpoint.Host == "" {
+		host, _ := hostPort(be)
+		return host
+	}
+	return be.Endpoint.Host
 }
 
 func isTLS(be *config.Backend) bool { return be.Endpoint != nil && be.Endpoint.Scheme == "https" }
