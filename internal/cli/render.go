@@ -159,6 +159,10 @@ func secretHint(s k8sgen.SecretInfo) string {
 	for _, k := range s.MoreKeys {
 		more += " " + from + "=" + k + "=" + value
 	}
-	return fmt.Sprintf("secret %s holds a placeholder; set it with: kubectl%s create secret generic %s %s=%s=%s%s --dry-run=client -o yaml | kubectl%s apply -f -",
-		s.Name, ns, s.Name, from, s.Key, value, more, ns)
+	holds := "a placeholder"
+	if s.Empty {
+		holds = "no value"
+	}
+	return fmt.Sprintf("secret %s holds %s; set it with: kubectl%s create secret generic %s %s=%s=%s%s --dry-run=client -o yaml | kubectl%s apply -f -",
+		s.Name, holds, ns, s.Name, from, s.Key, value, more, ns)
 }

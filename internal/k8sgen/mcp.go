@@ -391,7 +391,7 @@ func (r *renderer) mcpClientKeys(route string, k *config.MCPAPIKeyAuth) *config.
 	r.byKind["Secret"] = append(r.byKind["Secret"], Object{Kind: "Secret", Name: name, Value: s,
 		Comment: "The client API keys of MCPRoute \"" + route + "\": one key per client ID (" + strings.Join(ids, ", ") + ")."})
 	if len(ids) > 0 {
-		r.res.Secrets = append(r.res.Secrets, SecretInfo{Name: name, Namespace: r.opts.Namespace, Key: ids[0], MoreKeys: ids[1:]})
+		r.res.Secrets = append(r.res.Secrets, SecretInfo{Name: name, Namespace: r.opts.Namespace, Key: ids[0], MoreKeys: ids[1:], Empty: true})
 	}
 	out := &config.CRDMCPAPIKeyAuth{
 		CredentialRefs:        []config.SecretObjRef{{Name: name}},

@@ -77,6 +77,8 @@ type SecretInfo struct {
 	Path string
 	// MoreKeys are further keys of the same Secret (client IDs of an MCPRoute's apiKeyAuth).
 	MoreKeys []string
+	// Empty says the Secret was written without its keys rather than with placeholders.
+	Empty bool
 }
 
 // Result is a rendering.
