@@ -105,15 +105,15 @@ type mcpGateway struct {
 }
 
 // startMCP starts the MCP gateway (always: a reload may add MCP routes, and a gateway with none
-// costs nothing). Its events go to the run's access log, metrics and the admin event stream
-// (hub, for aigw tui's MCP view). Its sessions end when ctx is done, so that their streams do
-// not hold up the data plane's drain.
-func startMCP(ctx context.Context, opts Options, m *config.Model, log *slog.Logger, metrics *observe.Metrics, accessLog io.Writer, hub *observe.Hub) (*mcpGateway, error) {
+// costs nothing). Its events go to the run's access log, metrics, the admin event stream (hub,
+// for aigw tui's MCP view) and traces (a nil tracing traces nothing). Its sessions end when ctx
+// is done, so that their streams do not hold up the data plane's drain.
+func startMCP(ctx context.Context, opts Options, m *config.Model, log *slog.Logger, metrics *observe.Metrics, accessLog io.Writer, hub *observe.Hub, tracing *observe.Tracing) (*mcpGateway, error) {
 	mm, err := metrics.MCPMetrics()
 	if err != nil {
 		return nil, err
 	}
-	events := observe.NewMCPQueue(1024, observe.NewAccessLog(accessLog), mm, hub)
+	events := observe.NewMCPQueue(1024, observe.NewAccessLog(accessLog), mm, hub, tracing)
 	gw, err := mcpgw.New(mcpgw.Options{
 		Logger:             log.With("component", "mcp"),
 		Version:            version.Version(),

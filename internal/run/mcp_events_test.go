@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/observe"
@@ -46,4 +47,30 @@ func TestMCPEventsOnAdminStream(t *testing.T) {
 			t.Fatal("no tools/call event on /events")
 		}
 	}
+}
+
+// TestMCPSpansExported: with OTLP configured, an MCP tool call is exported as a server span
+// named after its method and tool.
+func TestMCPSpansExported(t *testing.T) {
+	a := mcpTestServer(t, "a")
+	j, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"alpha": map[string]any{"url": a.URL}}})
+	recv, endpoint := newHTTPReceiver(t)
+	g := startGateway(t, Options{MCPJSON: string(j), Dirs: config.Dirs{StateHome: t.TempDir(), ConfigHome: t.TempDir(), DataHome: t.TempDir()},
+		Getenv: env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, "OTEL_METRICS_EXPORTER", "none", "OTEL_LOGS_EXPORTER", "none")})
+	cs := mcpConnect(t, g.Gateway+"/mcp", nil)
+	if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "alpha__echo", Arguments: map[string]any{"text": "hi"}}); err != nil {
+		t.Fatal(err)
+	}
+	cs.Close()
+	g.stop(t) // flushes the exporter
+	for _, s := range recv.Spans() {
+		if s.Name == "tools/call alpha__echo" && s.Kind == tracepb.Span_SPAN_KIND_SERVER {
+			return
+		}
+	}
+	var names []string
+	for _, s := range recv.Spans() {
+		names = append(names, s.Name)
+	}
+	t.Fatalf("no tools/call span among %v", names)
 }

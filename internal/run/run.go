@@ -184,7 +184,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	events := observe.NewQueue(bus, 4096)
 	defer events.Close() // runs before the log file closes: every event is written
-	mcpGW, err := startMCP(ctx, opts, model, log, metrics, logFile, hub)
+	mcpGW, err := startMCP(ctx, opts, model, log, metrics, logFile, hub, tel.Tracing)
 	if err != nil {
 		return err
 	}
