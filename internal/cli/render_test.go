@@ -169,3 +169,26 @@ func TestRenderMCPConfig(t *testing.T) {
 		t.Errorf("kustomization.yaml lacks mcproute.yaml (%v):\n%s", err, kust)
 	}
 }
+
+// TestRenderCloudCredentialHints: a credentials file Secret gets a --from-file hint, a client
+// secret a --from-literal one, and the default chain a warning; no credential is written.
+func TestRenderCloudCredentialHints(t *testing.T) {
+	f, out, errOut := testFactory(map[string]string{"AIGW_CONFIG_HOME": t.TempDir()})
+	if code := execute(context.Background(), f, []string{"render", "manifests", "-n", "ai", "../k8sgen/testdata/aws.in.yaml"}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, secret := range []string{"test-bedrock-secret-62ac", "test-oidc-client-secret-1b7e"} {
+		if strings.Contains(out.String()+errOut.String(), secret) {
+			t.Errorf("%s was written", secret)
+		}
+	}
+	for _, want := range []string{
+		"create secret generic bedrock-file-aws-credentials --from-file=credentials=<file>",
+		"create secret generic bedrock-oidc-oidc-client --from-literal=client-secret=<value>",
+		`warning: backend "bedrock-chain": AWS credentials come from the default chain`,
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
