@@ -20,6 +20,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 )
@@ -97,6 +99,20 @@ func TestTenantTokenBudget(t *testing.T) {
 	}
 	if up.calls.Load() != 3 {
 		t.Errorf("the upstream got %d calls, want 3: a refused request must not reach it", up.calls.Load())
+	}
+	// The Anthropic SDK gets the same refusal in its shape, with Anthropic's headers.
+	ac := anthropicClient(g.Gateway + "/anthropic")
+	_, err = ac.Messages.New(ctx, anthropic.MessageNewParams{Model: "gpt-x", MaxTokens: 5,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}},
+		aoption.WithHeader("x-tenant", "acme"))
+	var ae *anthropic.Error
+	if !errors.As(err, &ae) || ae.StatusCode != 429 || ae.Type() != "rate_limit_error" {
+		t.Fatalf("anthropic client over budget: %v", err)
+	}
+	ah := ae.Response.Header
+	if ah.Get("anthropic-ratelimit-tokens-limit") != "12" || ah.Get("anthropic-ratelimit-tokens-remaining") != "0" ||
+		ah.Get("anthropic-ratelimit-tokens-reset") == "" || ah.Get("retry-after") == "" {
+		t.Errorf("anthropic headers: %v", ah)
 	}
 	if _, err := chatSDK(ctx, c, "globex"); err != nil {
 		t.Fatalf("another tenant is refused: %v", err)
