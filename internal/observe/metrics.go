@@ -39,6 +39,8 @@ type Metrics struct {
 	tpot     metric.Float64Histogram
 	// invalidUsage counts responses whose usage had negative counts (clamped to 0).
 	invalidUsage metric.Int64Counter
+	// limited counts requests the gateway itself refused with 429 (its rate limits and quotas).
+	limited metric.Int64Counter
 
 	models *modelLabels
 	// headerValues bound the values of each header-mapped attribute, by attribute name.
@@ -113,6 +115,10 @@ func NewMetrics(opts ...MetricsOption) (*Metrics, error) {
 		metric.WithDescription("Responses whose provider reported negative token counts, recorded as 0.")); err != nil {
 		return nil, err
 	}
+	if m.limited, err = meter.Int64Counter("aigw.ratelimit.limited",
+		metric.WithDescription("Requests aigw refused with 429 because a rate limit or quota was spent (not a provider's 429).")); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -145,6 +151,11 @@ func (m *Metrics) OnRequest(ev *RequestEvent) {
 	m.duration.Record(ctx, ev.Duration.Seconds(), metric.WithAttributeSet(sets.duration))
 	if ev.InvalidUsage {
 		m.invalidUsage.Add(ctx, 1, metric.WithAttributes(attribute.String(attrProvider, ev.Provider)))
+	}
+	if ev.Status == http.StatusTooManyRequests && ev.Attempts == 0 {
+		// Refused before any backend was tried: the gateway's own limits.
+		m.limited.Add(ctx, 1, metric.WithAttributes(attribute.String(attrOriginalModel, m.models.bound(ev.RequestModel)),
+			attribute.String("aigw.route", ev.Route)))
 	}
 	if ev.Status >= 400 {
 		return

@@ -120,6 +120,10 @@ func TestTenantTokenBudget(t *testing.T) {
 	if v, m := g.waitMetric(t, "gen_ai_server_request_duration_seconds_count", `error_type="429"`); v != "1" {
 		t.Errorf("limited requests in /metrics: %q\n%s", v, m)
 	}
+	// The gateway's own refusals are counted apart from providers' 429s.
+	if v, m := g.waitMetric(t, "aigw_ratelimit_limited_total"); v == "" || v == "0" {
+		t.Errorf("aigw_ratelimit_limited_total: %q\n%s", v, m)
+	}
 }
 
 // TestQuotaFallback: when the primary backend's QuotaPolicy budget is spent, requests go to the
