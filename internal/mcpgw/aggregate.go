@@ -222,12 +222,9 @@ func (s *session) listTools(ctx context.Context, cfg *routeConfig, p *mcp.ListTo
 	if p != nil {
 		cursor = p.Cursor
 	}
-	pg, next, ok := page(tools, cursor, s.rt.g.opts.PageSize)
-	if !ok {
-		return nil, invalidParams("invalid cursor")
-	}
-	if pg == nil {
-		pg = []*mcp.Tool{}
+	pg, next, err := pageOf(tools, cursor, s.rt.g.opts.PageSize)
+	if err != nil {
+		return nil, err
 	}
 	return &mcp.ListToolsResult{Tools: pg, NextCursor: next}, nil
 }
@@ -301,37 +298,56 @@ func unavailable(b *backend, err error) *mcp.CallToolResult {
 }
 
 func (s *session) listPrompts(ctx context.Context, cfg *routeConfig, p *mcp.ListPromptsParams) (*mcp.ListPromptsResult, error) {
-	prompts := collect(s, ctx, cfg, hasPrompts, func(ctx context.Context, b *backend, cs *mcp.ClientSession) ([]*mcp.Prompt, error) {
-		all, err := allPages(ctx, func(ctx context.Context, c string) ([]*mcp.Prompt, string, error) {
+	prompts := collectRenamed(s, ctx, cfg, hasPrompts,
+		func(ctx context.Context, cs *mcp.ClientSession, c string) ([]*mcp.Prompt, string, error) {
 			r, err := cs.ListPrompts(ctx, &mcp.ListPromptsParams{Cursor: c})
 			if err != nil {
 				return nil, "", err
 			}
 			return r.Prompts, r.NextCursor, nil
-		})
-		out := make([]*mcp.Prompt, 0, len(all))
-		for _, x := range all {
-			if x != nil {
-				c := *x
-				c.Name = exposedName(b.cfg.Name, x.Name)
-				out = append(out, &c)
-			}
-		}
-		return out, err
-	})
+		},
+		func(b *backend, x *mcp.Prompt) { x.Name = exposedName(b.cfg.Name, x.Name) })
 	s.remember(kindPrompts, names(prompts, func(x *mcp.Prompt) string { return x.Name }))
 	cursor := ""
 	if p != nil {
 		cursor = p.Cursor
 	}
-	pg, next, ok := page(prompts, cursor, s.rt.g.opts.PageSize)
-	if !ok {
-		return nil, invalidParams("invalid cursor")
-	}
-	if pg == nil {
-		pg = []*mcp.Prompt{}
+	pg, next, err := pageOf(prompts, cursor, s.rt.g.opts.PageSize)
+	if err != nil {
+		return nil, err
 	}
 	return &mcp.ListPromptsResult{Prompts: pg, NextCursor: next}, nil
+}
+
+// collectRenamed lists one kind of item from every backend that has it, every page, and gives
+// each a copy renamed to what the client sees.
+func collectRenamed[T any](s *session, ctx context.Context, cfg *routeConfig, has func(*mcp.InitializeResult) bool,
+	fetch func(ctx context.Context, cs *mcp.ClientSession, cursor string) ([]*T, string, error), rename func(*backend, *T)) []*T {
+	return collect(s, ctx, cfg, has, func(ctx context.Context, b *backend, cs *mcp.ClientSession) ([]*T, error) {
+		all, err := allPages(ctx, func(ctx context.Context, c string) ([]*T, string, error) { return fetch(ctx, cs, c) })
+		out := make([]*T, 0, len(all))
+		for _, x := range all {
+			if x != nil {
+				c := *x
+				rename(b, &c)
+				out = append(out, &c)
+			}
+		}
+		return out, err
+	})
+}
+
+// pageOf is the page of a merged list that cursor asks for (never nil, so that it encodes as
+// []) and the next page's cursor; a cursor the gateway did not make is invalid params.
+func pageOf[T any](items []T, cursor string, size int) ([]T, string, error) {
+	pg, next, ok := page(items, cursor, size)
+	if !ok {
+		return nil, "", invalidParams("invalid cursor")
+	}
+	if pg == nil {
+		pg = []T{}
+	}
+	return pg, next, nil
 }
 
 func (s *session) getPrompt(ctx context.Context, cfg *routeConfig, p *mcp.GetPromptParams, ev *Event) (mcp.Result, error) {
@@ -376,68 +392,44 @@ func (s *session) allow(ctx context.Context, method, name string, args any) erro
 }
 
 func (s *session) listResources(ctx context.Context, cfg *routeConfig, p *mcp.ListResourcesParams) (*mcp.ListResourcesResult, error) {
-	res := collect(s, ctx, cfg, hasResources, func(ctx context.Context, b *backend, cs *mcp.ClientSession) ([]*mcp.Resource, error) {
-		all, err := allPages(ctx, func(ctx context.Context, c string) ([]*mcp.Resource, string, error) {
+	res := collectRenamed(s, ctx, cfg, hasResources,
+		func(ctx context.Context, cs *mcp.ClientSession, c string) ([]*mcp.Resource, string, error) {
 			r, err := cs.ListResources(ctx, &mcp.ListResourcesParams{Cursor: c})
 			if err != nil {
 				return nil, "", err
 			}
 			return r.Resources, r.NextCursor, nil
-		})
-		out := make([]*mcp.Resource, 0, len(all))
-		for _, x := range all {
-			if x != nil {
-				c := *x
-				c.URI = exposedURI(b.token, x.URI)
-				out = append(out, &c)
-			}
-		}
-		return out, err
-	})
+		},
+		func(b *backend, x *mcp.Resource) { x.URI = exposedURI(b.token, x.URI) })
 	s.remember(kindResources, names(res, func(x *mcp.Resource) string { return x.URI }))
 	cursor := ""
 	if p != nil {
 		cursor = p.Cursor
 	}
-	pg, next, ok := page(res, cursor, s.rt.g.opts.PageSize)
-	if !ok {
-		return nil, invalidParams("invalid cursor")
-	}
-	if pg == nil {
-		pg = []*mcp.Resource{}
+	pg, next, err := pageOf(res, cursor, s.rt.g.opts.PageSize)
+	if err != nil {
+		return nil, err
 	}
 	return &mcp.ListResourcesResult{Resources: pg, NextCursor: next}, nil
 }
 
 func (s *session) listTemplates(ctx context.Context, cfg *routeConfig, p *mcp.ListResourceTemplatesParams) (*mcp.ListResourceTemplatesResult, error) {
-	res := collect(s, ctx, cfg, hasResources, func(ctx context.Context, b *backend, cs *mcp.ClientSession) ([]*mcp.ResourceTemplate, error) {
-		all, err := allPages(ctx, func(ctx context.Context, c string) ([]*mcp.ResourceTemplate, string, error) {
+	res := collectRenamed(s, ctx, cfg, hasResources,
+		func(ctx context.Context, cs *mcp.ClientSession, c string) ([]*mcp.ResourceTemplate, string, error) {
 			r, err := cs.ListResourceTemplates(ctx, &mcp.ListResourceTemplatesParams{Cursor: c})
 			if err != nil {
 				return nil, "", err
 			}
 			return r.ResourceTemplates, r.NextCursor, nil
-		})
-		out := make([]*mcp.ResourceTemplate, 0, len(all))
-		for _, x := range all {
-			if x != nil {
-				c := *x
-				c.URITemplate = exposedURI(b.token, x.URITemplate)
-				out = append(out, &c)
-			}
-		}
-		return out, err
-	})
+		},
+		func(b *backend, x *mcp.ResourceTemplate) { x.URITemplate = exposedURI(b.token, x.URITemplate) })
 	cursor := ""
 	if p != nil {
 		cursor = p.Cursor
 	}
-	pg, next, ok := page(res, cursor, s.rt.g.opts.PageSize)
-	if !ok {
-		return nil, invalidParams("invalid cursor")
-	}
-	if pg == nil {
-		pg = []*mcp.ResourceTemplate{}
+	pg, next, err := pageOf(res, cursor, s.rt.g.opts.PageSize)
+	if err != nil {
+		return nil, err
 	}
 	return &mcp.ListResourceTemplatesResult{ResourceTemplates: pg, NextCursor: next}, nil
 }
