@@ -1,7 +1,6 @@
 package extproc
 
 import (
-	"bytes"
 	"net/http"
 	"strconv"
 
@@ -217,7 +216,7 @@ func (u *upstreamAttempt) responseBody(b *extprocv3.HttpBody) *extprocv3.Process
 		return u.abort(out, err)
 	}
 	if !u.r.delivered && len(out) > 0 {
-		u.r.delivered = endsStream(out, u.r.st.Endpoint().StreamEnd())
+		u.r.delivered = u.r.st.Endpoint().EndsStream(out)
 	}
 	if translate.HasErrorEvent(out) {
 		u.aborted = true
@@ -323,14 +322,4 @@ func (u *upstreamAttempt) dynamicMetadata() *structpb.Struct {
 	return &structpb.Struct{Fields: map[string]*structpb.Value{
 		DynamicMetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: fields}),
 	}}
-}
-
-// endsStream reports whether a chunk the client gets holds the last event of a complete stream.
-func endsStream(b []byte, ends [][]byte) bool {
-	for _, e := range ends {
-		if bytes.Contains(b, e) {
-			return true
-		}
-	}
-	return false
 }

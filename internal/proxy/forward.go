@@ -237,7 +237,7 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 	guard := translate.SSEGuard{Max: s.limits.MaxStreamEventBytes}
 	// delivered is set once the client has the stream's last event; a client may hang up then,
 	// before the backend's end of stream is read, and that is a complete answer.
-	ends, delivered := a.Stream().Endpoint().StreamEnd(), false
+	endpoint, delivered := a.Stream().Endpoint(), false
 	for {
 		n, rerr := body.Read(buf)
 		if idleTimer != nil {
@@ -260,7 +260,7 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 					return call.resp.StatusCode, fmt.Errorf("flushing to client: %w", ferr)
 				}
 				if !delivered {
-					delivered = containsAny(out, ends)
+					delivered = endpoint.EndsStream(out)
 				}
 				if translate.HasErrorEvent(out) {
 					// The backend reported an error in the stream, or the translator ended it
@@ -295,16 +295,6 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 // (it hung up), rather than by the gateway's own timers, which cancel with a cause of their own.
 func clientGone(ctx context.Context) bool {
 	return ctx.Err() != nil && context.Cause(ctx) == context.Canceled
-}
-
-// containsAny reports whether b contains one of subs.
-func containsAny(b []byte, subs [][]byte) bool {
-	for _, sub := range subs {
-		if bytes.Contains(b, sub) {
-			return true
-		}
-	}
-	return false
 }
 
 // streamAborted is a stream that failed after its status line went out: the client has an

@@ -4,6 +4,7 @@
 package translate
 
 import (
+	"bytes"
 	"net/http"
 
 	"github.com/aigw/aigw/internal/config"
@@ -65,19 +66,26 @@ var endpoints = map[Endpoint]endpointInfo{
 // API is the client API family of the endpoint.
 func (e Endpoint) API() API { return endpoints[e].api }
 
-// StreamEnd is what the last event of a complete stream on the endpoint contains, as the client
-// sees it (nil for an endpoint that does not stream): a client may hang up as soon as it has
-// read it, and a stream that got that far was delivered whole.
-func (e Endpoint) StreamEnd() [][]byte {
+// EndsStream reports whether out, bytes sent to a client of the endpoint, holds the last event
+// of a complete stream ([DONE], message_stop, response.completed or .incomplete): a client may
+// hang up as soon as it has read it, and a stream that got that far was delivered whole. Both data
+// planes ask it of every chunk until it is true.
+func (e Endpoint) EndsStream(out []byte) bool {
+	var ends [][]byte
 	switch e {
 	case EndpointChatCompletions, EndpointCompletions:
-		return streamEndDone
+		ends = streamEndDone
 	case EndpointMessages:
-		return streamEndMessages
+		ends = streamEndMessages
 	case EndpointResponses:
-		return streamEndResponses
+		ends = streamEndResponses
 	}
-	return nil
+	for _, m := range ends {
+		if bytes.Contains(out, m) {
+			return true
+		}
+	}
+	return false
 }
 
 var (
