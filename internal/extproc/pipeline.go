@@ -137,7 +137,7 @@ func (s *Stream) started() {
 		return
 	}
 	if s.p.content != nil {
-		s.obs.content = observe.NewContentRecorder(s.endpoint, *s.p.content)
+		s.obs.content = observe.NewContentRecorder(s.endpoint, *s.p.content, s.obs.span)
 		s.obs.content.Request(s.req.Header.Get("Content-Type"), s.req.Body, s.req.Stream)
 	}
 	s.publish(&observe.Event{Kind: observe.KindStart, Time: s.ev.Start, Start: &observe.StartInfo{
@@ -154,6 +154,7 @@ func (s *Stream) observeEnd() {
 		s.ev.CostUSD, price = s.p.prices.Cost(s.ev.Usage, s.ev.ResponseModel, s.ev.BackendModel, s.ev.RequestModel)
 	}
 	s.started()
+	content := s.obs.content.Content(s.ev.Status < 400 && s.ev.Error == "")
 	s.obs.span.End(&s.ev, price)
-	s.publish(&observe.Event{Kind: observe.KindEnd, End: &s.ev, Content: s.obs.content.Content(s.ev.Status < 400 && s.ev.Error == "")})
+	s.publish(&observe.Event{Kind: observe.KindEnd, End: &s.ev, Content: content})
 }

@@ -82,19 +82,30 @@ type ToolCall struct {
 // MaxContentValueBytes bounds InputValue and OutputValue, and each message text.
 const MaxContentValueBytes = 16 << 10
 
-// ContentRecorder captures a request's content for its end event.
+// ContentRecorder captures a request's content for its end event. When the request's span is
+// recording, it reads the answer the span keeps instead of assembling the stream a second time.
 type ContentRecorder struct {
 	privacy     Privacy
 	e           translate.Endpoint
 	contentType string
 	reqBody     []byte
-	resp        responseRecorder
+	own         responseRecorder
+	resp        *responseRecorder // own, or the recording span's
 }
 
-// NewContentRecorder captures the content of a request to e under privacy.
-func NewContentRecorder(e translate.Endpoint, privacy Privacy) *ContentRecorder {
-	return &ContentRecorder{e: e, privacy: privacy}
+// NewContentRecorder captures the content of a request to e under privacy; span is the
+// request's span (nil when not traced).
+func NewContentRecorder(e translate.Endpoint, privacy Privacy, span *RequestSpan) *ContentRecorder {
+	c := &ContentRecorder{e: e, privacy: privacy}
+	c.resp = &c.own
+	if span.Recording() {
+		c.resp = &span.resp
+	}
+	return c
 }
+
+// shared reports whether the span keeps the answer (and so starts, resets and feeds it).
+func (c *ContentRecorder) shared() bool { return c.resp != &c.own }
 
 // Request keeps the client's request; body must not change afterwards.
 func (c *ContentRecorder) Request(contentType string, body []byte, stream bool) {
@@ -102,24 +113,27 @@ func (c *ContentRecorder) Request(contentType string, body []byte, stream bool) 
 		return
 	}
 	c.contentType, c.reqBody = contentType, body
-	c.resp.start(c.e, stream)
+	if !c.shared() {
+		c.own.start(c.e, stream)
+	}
 }
 
 // Attempt forgets the answer of an earlier attempt.
 func (c *ContentRecorder) Attempt() {
-	if c != nil {
-		c.resp.reset()
+	if c != nil && !c.shared() {
+		c.own.reset()
 	}
 }
 
 // Response takes the next bytes sent to the client of a successful answer.
 func (c *ContentRecorder) Response(out []byte) {
-	if c != nil {
-		c.resp.write(out)
+	if c != nil && !c.shared() {
+		c.own.write(out)
 	}
 }
 
-// Content describes the request and, when answered is set, the answer.
+// Content describes the request and, when answered is set, the answer. Call it before the span
+// ends (its description runs off the request's goroutine and reads the same answer).
 func (c *ContentRecorder) Content(answered bool) *Content {
 	if c == nil || c.reqBody == nil {
 		return nil

@@ -90,6 +90,13 @@ func TestContentCapture(t *testing.T) {
 		t.Error("the key reached the event")
 	}
 
+	// Traced too: the content comes from the answer the span keeps (not assembled twice), the same.
+	_, endpoint := newHTTPReceiver(t)
+	traced := endEventOf(t, Options{Getenv: env(append(base, "OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, "OTEL_METRICS_EXPORTER", "none")...), CaptureContent: true})
+	if tc := traced.Content; tc == nil || len(tc.Output) != 1 || len(tc.Output[0].ToolCalls) != 1 || tc.Output[0].ToolCalls[0].Arguments != `{"city":"Paris"}` || len(tc.Input) != 2 {
+		t.Errorf("content with tracing on: %+v", tc)
+	}
+
 	hidden := endEventOf(t, Options{Getenv: env(append(base, "OPENINFERENCE_HIDE_INPUT_MESSAGES", "true")...), CaptureContent: true})
 	if hc := hidden.Content; hc == nil || len(hc.Output) != 1 {
 		t.Fatalf("content with input messages hidden: %+v", hc)
