@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aigw/aigw/internal/observe"
 	"io"
 	"net"
 	"net/http"
@@ -330,6 +331,11 @@ func TestStreamedUsageCharged(t *testing.T) {
 		if err := stream(); err != nil {
 			t.Fatalf("stream %d: %v", i+1, err)
 		}
+		// A stream is charged when the gateway finishes it, which can be just after the client
+		// read [DONE]; wait for that (the request is in /stats once settled) so the next check
+		// sees the charge. A client that starts at once may be admitted once more (README).
+		var st observe.StatsSnapshot
+		waitFor(t, "the stream to be charged", func() bool { getJSON(t, g.Admin+"/stats", &st); return st.Total.Requests == int64(i+1) })
 	}
 	err := stream()
 	var apiErr *openai.Error
