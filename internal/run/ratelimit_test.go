@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aigw/aigw/internal/observe"
 	"io"
 	"net"
 	"net/http"
@@ -25,6 +24,8 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/aigw/aigw/internal/observe"
 )
 
 // tokenCosts is the route's llmRequestCosts entry the token limits below charge; it follows
