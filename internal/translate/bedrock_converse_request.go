@@ -70,6 +70,9 @@ func (t *openAIToBedrock) converseRequest(in *oaChatRequest, ext *bedrockExtensi
 		if c := out.InferenceConfig; c.TopP != nil && *c.TopP < 0.95 {
 			c.TopP = nil
 		}
+		if c := out.InferenceConfig; c.MaxTokens == nil && c.Temperature == nil && c.TopP == nil && len(c.StopSequences) == 0 {
+			out.InferenceConfig = nil
+		}
 	}
 	return out, nil
 }
@@ -85,16 +88,27 @@ func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessa
 			return nil, false, badRequest("additionalModelRequestFields", "additionalModelRequestFields must be an object")
 		}
 	}
-	claude := strings.Contains(t.target.Model, "anthropic.claude") || strings.Contains(t.target.Model, "anthropic/claude")
+	claude := isClaude(t.target.Model)
+	var lvl effortLevel
+	if claude && in.ReasoningEffort != "" && in.ReasoningEffort != "none" {
+		var ok bool
+		if lvl, ok = effortByName(in.ReasoningEffort); !ok {
+			return nil, false, badRequest("reasoning_effort", "unknown reasoning_effort %q", in.ReasoningEffort)
+		}
+	}
 	switch {
 	case in.Thinking != nil:
 		b, _ := json.Marshal(in.Thinking)
 		fields["thinking"] = b
-	case in.ReasoningEffort != "" && in.ReasoningEffort != "none" && claude:
-		lvl, ok := effortByName(in.ReasoningEffort)
-		if !ok {
-			return nil, false, badRequest("reasoning_effort", "unknown reasoning_effort %q", in.ReasoningEffort)
+		if in.Thinking.Type == "adaptive" && lvl.adaptive != "" {
+			setAdaptiveEffort(fields, lvl.adaptive)
 		}
+	case lvl.effort != "" && adaptiveThinking(t.target.Model):
+		// Claude 4.6 and later on Bedrock: adaptive thinking steered by an effort (Opus 4.7
+		// refuses budgets), as at Anthropic.
+		fields["thinking"] = json.RawMessage(`{"type":"adaptive"}`)
+		setAdaptiveEffort(fields, lvl.adaptive)
+	case lvl.effort != "":
 		budget := lvl.budget
 		if m := in.MaxCompletionTokens; m != nil && *m-1 < budget && *m-1 >= 1024 {
 			budget = *m - 1
@@ -119,6 +133,16 @@ func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessa
 		return nil, false, badRequest("additionalModelRequestFields", "%v", err)
 	}
 	return b, thinking, nil
+}
+
+// setAdaptiveEffort sets output_config.effort in additionalModelRequestFields, unless the
+// client set an output_config there itself.
+func setAdaptiveEffort(fields map[string]json.RawMessage, effort string) {
+	if _, ok := fields["output_config"]; ok {
+		return
+	}
+	b, _ := json.Marshal(effort)
+	fields["output_config"] = json.RawMessage(`{"effort":` + string(b) + `}`)
 }
 
 // converseMessages splits the chat messages into Converse system blocks and alternating user

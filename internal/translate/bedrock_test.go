@@ -38,6 +38,7 @@ var bedrockSuites = []bedrockSuite{
 	{"anthropic_converse", EndpointMessages, config.SchemaAWSBedrock, `{"model":"amazon.nova-pro-v1:0","max_tokens":100,"messages":[{"role":"user","content":"Hi"}]}`},
 	{"invoke", EndpointMessages, config.SchemaAWSAnthropic, `{"model":"anthropic.claude-sonnet-4-20250514-v1:0","max_tokens":100,"messages":[{"role":"user","content":"Hi"}]}`},
 	{"titan", EndpointEmbeddings, config.SchemaAWSBedrock, `{"model":"amazon.titan-embed-text-v2:0","input":"Hi"}`},
+	{"chat_invoke", EndpointChatCompletions, config.SchemaAWSAnthropic, `{"model":"us.anthropic.claude-sonnet-4-20250514-v1:0","messages":[{"role":"user","content":"Hi"}]}`},
 }
 
 func TestGoldenBedrock(t *testing.T) {
@@ -311,4 +312,33 @@ func FuzzBedrockStream(f *testing.F) {
 			t.Fatalf("the stream ended neither complete nor with an error:\n%s", out)
 		}
 	})
+}
+
+// TestBedrockClaudeIDs: the max_tokens and thinking tables know Bedrock's Claude ids (regional
+// and global inference profiles, ARNs), and leave other ids alone.
+func TestBedrockClaudeIDs(t *testing.T) {
+	cases := []struct {
+		model     string
+		maxTokens int64
+		adaptive  bool
+	}{
+		{"anthropic.claude-opus-4-7", 128000, true},
+		{"us.anthropic.claude-sonnet-4-6", 64000, true},
+		{"global.anthropic.claude-haiku-4-5-20251001-v1:0", 64000, false},
+		{"apac.anthropic.claude-3-5-sonnet-20240620-v1:0", 8192, false},
+		{"anthropic.claude-opus-4-20250514-v1:0", 32000, false},
+		{"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-opus-4-1-20250805-v1:0", 32000, false},
+		{"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3", 4096, false},
+		{"amazon.nova-pro-v1:0", 4096, false},
+		{"claude-sonnet-4-5@20250929", 64000, false},
+		{"notanthropic.claude-like", 4096, false},
+	}
+	for _, c := range cases {
+		if got := defaultMaxTokens(Target{Model: c.model}); got != c.maxTokens {
+			t.Errorf("%s: max_tokens %d, want %d", c.model, got, c.maxTokens)
+		}
+		if got := adaptiveThinking(c.model); got != c.adaptive {
+			t.Errorf("%s: adaptive %v, want %v", c.model, got, c.adaptive)
+		}
+	}
 }

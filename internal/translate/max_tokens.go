@@ -44,7 +44,7 @@ func defaultMaxTokens(t Target) int64 {
 	if t.Backend != nil && t.Backend.MaxOutputTokens > 0 {
 		return t.Backend.MaxOutputTokens
 	}
-	m := strings.ToLower(t.Model)
+	m := claudeModelName(t.Model)
 	best, tokens := 0, int64(0)
 	for _, e := range claudeMaxOutputTokens {
 		if strings.HasPrefix(m, e.prefix) && len(e.prefix) > best {

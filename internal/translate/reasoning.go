@@ -77,7 +77,7 @@ var budgetThinkingModels = []string{
 
 // adaptiveThinking reports whether model takes adaptive thinking rather than a budget.
 func adaptiveThinking(model string) bool {
-	m := strings.ToLower(model)
+	m := claudeModelName(model)
 	if !strings.HasPrefix(m, "claude-") {
 		return false
 	}
