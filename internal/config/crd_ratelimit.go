@@ -30,6 +30,14 @@ type btpRateLimitRule struct {
 	Limit           btpRateLimitValue      `json:"limit" crd:"required"`
 	Cost            *btpRateLimitCost      `json:"cost"`
 	ShadowMode      *bool                  `json:"shadowMode"`
+	Shared          *bool                  `json:"shared"`
+}
+
+// quotaBucketRule is one entry of a QuotaPolicy perModelQuotas[].quota.bucketRules.
+type quotaBucketRule struct {
+	ClientSelectors []btpRateLimitSelector `json:"clientSelectors"`
+	Quota           quotaBucket            `json:"quota" crd:"required"`
+	ShadowMode      *bool                  `json:"shadowMode"`
 }
 
 type btpRateLimitSelector struct {
@@ -220,24 +228,12 @@ func (b *builder) rateLimitRule(name, path string, src *btpRateLimitRule, global
 	if src.ShadowMode != nil {
 		r.Shadow = *src.ShadowMode
 	}
-	for i := range src.ClientSelectors {
-		cs := &src.ClientSelectors[i]
-		sp := path + ".clientSelectors[" + itoa(i) + "]"
-		for _, f := range []struct {
-			n    *yaml.Node
-			name string
-		}{{cs.SourceCIDR, "sourceCIDR"}, {cs.Methods, "methods"}, {cs.Path, "path"}, {cs.QueryParams, "queryParams"}} {
-			if f.n != nil {
-				b.d.errorf(f.n.Line, "%s.%s: not supported by aigw's rate limiter (headers, the route and the model are)", sp, f.name)
-				ok = false
-			}
-		}
-		for j := range cs.Headers {
-			h, good := b.rateLimitHeader(sp+".headers["+itoa(j)+"]", &cs.Headers[j], global)
-			ok = ok && good
-			r.Headers = append(r.Headers, h)
-		}
+	if src.Shared != nil {
+		r.Shared = *src.Shared
 	}
+	headers, good := b.clientSelectors(path, src.ClientSelectors)
+	ok = ok && good
+	r.Headers = headers
 	if c := src.Cost; c != nil {
 		if q := c.Request; q != nil {
 			if q.From != "Number" || q.Number == nil || (*q.Number != 0 && *q.Number != 1) {
@@ -268,7 +264,33 @@ func (b *builder) rateLimitRule(name, path string, src *btpRateLimitRule, global
 	return r
 }
 
-func (b *builder) rateLimitHeader(path string, h *btpRateLimitHeader, global bool) (RateLimitHeader, bool) {
+// clientSelectors compiles the header selectors of a rule's clientSelectors (all of them must
+// match); the other kinds of selector are errors.
+func (b *builder) clientSelectors(path string, sels []btpRateLimitSelector) ([]RateLimitHeader, bool) {
+	var out []RateLimitHeader
+	ok := true
+	for i := range sels {
+		cs := &sels[i]
+		sp := path + ".clientSelectors[" + itoa(i) + "]"
+		for _, f := range []struct {
+			n    *yaml.Node
+			name string
+		}{{cs.SourceCIDR, "sourceCIDR"}, {cs.Methods, "methods"}, {cs.Path, "path"}, {cs.QueryParams, "queryParams"}} {
+			if f.n != nil {
+				b.d.errorf(f.n.Line, "%s.%s: not supported by aigw's rate limiter (headers, the route and the model are)", sp, f.name)
+				ok = false
+			}
+		}
+		for j := range cs.Headers {
+			h, good := b.rateLimitHeader(sp+".headers["+itoa(j)+"]", &cs.Headers[j])
+			ok = ok && good
+			out = append(out, h)
+		}
+	}
+	return out, ok
+}
+
+func (b *builder) rateLimitHeader(path string, h *btpRateLimitHeader) (RateLimitHeader, bool) {
 	out := RateLimitHeader{Name: strings.ToLower(h.Name)}
 	if h.Invert != nil {
 		out.Invert = *h.Invert
@@ -324,11 +346,12 @@ func (b *builder) costKeyDefined(k string) bool {
 	return false
 }
 
-// quotaPolicy compiles one QuotaPolicy into backend and per-model quotas.
+// quotaPolicy compiles one QuotaPolicy into backend and per-model quotas, each bucket once per
+// backend it targets.
 func (b *builder) quotaPolicy(q *object[quotaPolicySpec], backends []*Backend) {
 	name := key(q.Metadata)
 	s := &q.Spec
-	bucket := func(path string, src *quotaBucket, model string, cost *string, suffix string) {
+	bucket := func(path string, src *quotaBucket, model string, cost *string, suffix string, rule *QuotaBucketRule) {
 		w := quotaDurations[src.Duration]
 		if w == 0 || src.Limit <= 0 {
 			if src.Limit <= 0 {
@@ -337,33 +360,49 @@ func (b *builder) quotaPolicy(q *object[quotaPolicySpec], backends []*Backend) {
 			return
 		}
 		var prg CostProgram
+		var expr string
 		if cost != nil {
 			p, err := CompileCost(*cost)
 			if err != nil {
 				return // reported by costExpression
 			}
-			prg = p
+			prg, expr = p, *cost
 		}
 		for _, be := range backends {
 			b.limits().Quotas = append(b.limits().Quotas, &Quota{
 				Name: name + "/" + be.Name + suffix, Backend: be, Model: model,
-				Limit: uint64(src.Limit), Window: w, Cost: prg,
+				Limit: uint64(src.Limit), Window: w, Cost: prg, CostExpr: expr, Bucket: rule,
 			})
 		}
 	}
 	if sq := s.ServiceQuota; sq != nil {
-		bucket("spec.serviceQuota.quota", &sq.Quota, "", sq.CostExpression, "")
+		bucket("spec.serviceQuota.quota", &sq.Quota, "", sq.CostExpression, "", nil)
 	}
 	for i := range s.PerModelQuotas {
 		pm := &s.PerModelQuotas[i]
 		path := "spec.perModelQuotas[" + itoa(i) + "].quota"
-		if pm.Quota.BucketRules != nil {
-			b.d.warnf(pm.Quota.BucketRules.Line, "%s.bucketRules: not enforced by aigw yet; the defaultBucket applies to every request", path)
+		var rules []quotaBucketRule
+		if n := pm.Quota.BucketRules; n != nil {
+			b.d.decode(n, reflect.ValueOf(&rules).Elem(), path+".bucketRules")
 		}
-		if pm.Quota.DefaultBucket == nil {
-			b.d.warnf(b.d.line(&pm.Quota), "%s.defaultBucket: missing, so nothing limits model %q", path, pm.ModelName)
+		if pm.Quota.DefaultBucket == nil && len(rules) == 0 {
+			b.d.warnf(b.d.line(&pm.Quota), "%s: neither a defaultBucket nor bucketRules, so nothing limits model %q", path, pm.ModelName)
 			continue
 		}
-		bucket(path+".defaultBucket", pm.Quota.DefaultBucket, pm.ModelName, pm.Quota.CostExpression, "/model/"+pm.ModelName)
+		if pm.Quota.DefaultBucket != nil {
+			bucket(path+".defaultBucket", pm.Quota.DefaultBucket, pm.ModelName, pm.Quota.CostExpression, "/model/"+pm.ModelName, nil)
+		}
+		for j := range rules {
+			rp := path + ".bucketRules[" + itoa(j) + "]"
+			headers, ok := b.clientSelectors(rp, rules[j].ClientSelectors)
+			if !ok {
+				continue
+			}
+			rule := &QuotaBucketRule{Headers: headers}
+			if rules[j].ShadowMode != nil {
+				rule.Shadow = *rules[j].ShadowMode
+			}
+			bucket(rp+".quota", &rules[j].Quota, pm.ModelName, pm.Quota.CostExpression, "/model/"+pm.ModelName+"/bucket/"+itoa(j), rule)
+		}
 	}
 }

@@ -168,3 +168,82 @@ func TestRateLimitErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestQuotaBucketRulesAndSharedCompile: bucketRules become quotas of their model with their
+// selectors (no longer warned about as not enforced); shared and the cost expression's source
+// are kept.
+func TestQuotaBucketRulesAndSharedCompile(t *testing.T) {
+	m, err := load("c.yaml", []byte(rlBase+btp("Gateway, name: gw", `    type: Global
+    global:
+      rules:
+      - limit: {requests: 3, unit: Hour}
+        shared: true
+`)+`---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: QuotaPolicy
+metadata: {name: q}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: a}]
+  perModelQuotas:
+  - modelName: big
+    quota:
+      costExpression: output_tokens
+      defaultBucket: {duration: 1d, limit: 10}
+      bucketRules:
+      - clientSelectors: [{headers: [{name: X-Tenant, type: Distinct}]}]
+        quota: {duration: 1h, limit: 4}
+      - quota: {duration: 1m, limit: 2}
+        shadowMode: true
+`), envOf(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range m.Warnings {
+		if strings.Contains(w, "bucketRules") {
+			t.Errorf("bucketRules warned about: %s", w)
+		}
+	}
+	if r := m.Limits.RateLimits[0]; !r.Shared {
+		t.Errorf("shared not kept: %+v", r)
+	}
+	q := m.Limits.Quotas
+	if len(q) != 3 {
+		t.Fatalf("quotas: %+v", q)
+	}
+	if q[0].Bucket != nil || q[0].CostExpr != "output_tokens" || q[0].Name != "default/q/a/model/big" {
+		t.Errorf("default bucket: %+v", q[0])
+	}
+	b1, b2 := q[1], q[2]
+	if b1.Bucket == nil || b1.Name != "default/q/a/model/big/bucket/0" || b1.Limit != 4 || b1.Window != time.Hour || b1.Model != "big" ||
+		len(b1.Bucket.Headers) != 1 || b1.Bucket.Headers[0].Name != "x-tenant" || !b1.Bucket.Headers[0].Distinct || b1.Bucket.Shadow {
+		t.Errorf("bucket rule 0: %+v %+v", b1, b1.Bucket)
+	}
+	if b2.Bucket == nil || !b2.Bucket.Shadow || len(b2.Bucket.Headers) != 0 || b2.Window != time.Minute || b2.Cost == nil {
+		t.Errorf("bucket rule 1: %+v %+v", b2, b2.Bucket)
+	}
+}
+
+func TestQuotaBucketRuleErrors(t *testing.T) {
+	_, err := load("c.yaml", []byte(rlBase+`---
+apiVersion: aigateway.envoyproxy.io/v1alpha1
+kind: QuotaPolicy
+metadata: {name: q}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: a}]
+  perModelQuotas:
+  - modelName: big
+    quota:
+      bucketRules:
+      - clientSelectors: [{path: {value: /v1}}]
+        quota: {duration: 1h, limit: 4}
+      - quota: {duration: 1w, limit: 0}
+`), envOf(nil), nil)
+	if err == nil {
+		t.Fatal("bad bucket rules loaded")
+	}
+	for _, want := range []string{"bucketRules[0].clientSelectors[0].path: not supported", "bucketRules[1].quota.duration", "bucketRules[1].quota.limit: must be positive"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -36,6 +36,9 @@ type RateLimit struct {
 	CostKey string
 	// Shadow rules count and report but never refuse (shadowMode).
 	Shadow bool
+	// Shared rules keep one budget across all their routes; otherwise each route has its own
+	// counters, as Envoy Gateway counts a rule per route unless it is shared.
+	Shared bool
 }
 
 // Tokens reports whether the rule counts a cost (tokens) rather than requests.
@@ -78,4 +81,19 @@ type Quota struct {
 	Window time.Duration
 	// Cost computes the charge of a request from its usage; nil charges the total tokens.
 	Cost CostProgram
+	// CostExpr is Cost's CEL source ("" when Cost is nil).
+	CostExpr string
+	// Bucket is set on a per-model quota's bucketRules entry, which counts only the requests
+	// its selectors match; the default bucket and the service quota have none.
+	Bucket *QuotaBucketRule
+}
+
+// QuotaBucketRule selects the requests a bucket of a per-model quota counts. In the Shared mode
+// (the only one) a request is charged to the default bucket and every bucket rule it matches,
+// and the backend may take it while any one of those buckets has budget left.
+type QuotaBucketRule struct {
+	// Headers must all match (Distinct: one budget per value); none selects every request.
+	Headers []RateLimitHeader
+	// Shadow buckets count but never make the backend exhausted.
+	Shadow bool
 }

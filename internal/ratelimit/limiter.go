@@ -146,9 +146,13 @@ func (l *Limiter) Admit(ctx context.Context, lim *config.Limits, route *config.R
 		if !r.AppliesTo(route) {
 			continue
 		}
-		key, ok := descriptor(r, get)
+		key, ok := descriptor(r.Name, r.Headers, get)
 		if !ok {
 			continue
+		}
+		if !r.Shared && route != nil {
+			// Envoy Gateway counts a rule per route unless it is shared.
+			key += "|route=" + route.Name
 		}
 		var store Store = l.local
 		if r.Global {
@@ -185,14 +189,18 @@ func (l *Limiter) Admit(ctx context.Context, lim *config.Limits, route *config.R
 	return a, nil
 }
 
-// descriptor is the counter key of rule r for a request, and whether r applies to it.
-func descriptor(r *config.RateLimit, get func(string) string) (string, bool) {
-	if len(r.Headers) == 0 {
-		return r.Name, true
+// descriptor is the counter key of the rule or bucket name selecting with headers, and whether
+// it applies to a request whose headers get reads (nil: no header is set).
+func descriptor(name string, headers []config.RateLimitHeader, get func(string) string) (string, bool) {
+	if len(headers) == 0 {
+		return name, true
+	}
+	if get == nil {
+		get = func(string) string { return "" }
 	}
 	var b strings.Builder
-	b.WriteString(r.Name)
-	for _, h := range r.Headers {
+	b.WriteString(name)
+	for _, h := range headers {
 		v := get(h.Name)
 		if h.Distinct {
 			if v == "" {
@@ -289,39 +297,96 @@ func (a *Admission) Settle(ctx context.Context, costs map[string]uint64) {
 	a.taken = nil
 }
 
-// quotaKey names the counter of a quota.
-func quotaKey(q *config.Quota) string { return "quota|" + q.Name }
+// quotaKey names the counter of a quota, or of one Distinct value of a bucket rule.
+func quotaKey(q *config.Quota, get func(string) string) (string, bool) {
+	if q.Bucket == nil {
+		return "quota|" + q.Name, true
+	}
+	return descriptor("quota|"+q.Name, q.Bucket.Headers, get)
+}
 
 func quotaApplies(q *config.Quota, b *config.Backend, model string) bool {
 	return q.Backend == b && (q.Model == "" || q.Model == model)
 }
 
-// Exhausted reports the first quota of backend b (for a request of model) with no budget left in
-// its window, as a denial; nil when b may take the request. A store failure counts as
-// exhausted when failing closed.
+// bucketGroup is the per-model quota a bucket belongs to: its default bucket's name, which
+// prefixes the names of its bucket rules (config.quotaPolicy); a service quota is its own group.
+func bucketGroup(q *config.Quota) string {
+	if q.Bucket == nil {
+		return q.Name
+	}
+	return q.Name[:strings.LastIndex(q.Name, "/bucket/")]
+}
+
+// Exhausted is ExhaustedFor a request whose headers are unknown (only bucket rules without
+// selectors apply).
 func (l *Limiter) Exhausted(ctx context.Context, lim *config.Limits, b *config.Backend, model string) *Denial {
+	return l.ExhaustedFor(ctx, lim, b, model, nil)
+}
+
+// ExhaustedFor reports the first quota of backend b (for a request of model whose headers get
+// reads) with no budget left in its window, as a denial; nil when b may take the request. A
+// per-model quota with bucket rules is exhausted when its default bucket and every bucket rule
+// the request matches (shadow rules aside) are all exhausted: in the Shared mode a request is
+// admitted while any of its buckets has budget. A store failure counts as exhausted when
+// failing closed.
+func (l *Limiter) ExhaustedFor(ctx context.Context, lim *config.Limits, b *config.Backend, model string, get func(string) string) *Denial {
 	if lim == nil || len(lim.Quotas) == 0 {
 		return nil
 	}
 	now := l.now()
+	type group struct {
+		denial *Denial
+		open   bool // a bucket of the group has budget (or could not be read, failing open)
+	}
+	var groups map[string]*group
+	var order []string
 	for _, q := range lim.Quotas {
-		if !quotaApplies(q, b, model) {
+		if !quotaApplies(q, b, model) || (q.Bucket != nil && q.Bucket.Shadow) {
+			continue
+		}
+		key, ok := quotaKey(q, get)
+		if !ok {
 			continue
 		}
 		w := WindowAt(now, q.Window)
-		count, err := l.count(ctx, quotaKey(q), w)
-		if err != nil {
-			if l.failOpen {
-				continue
-			}
+		count, err := l.count(ctx, key, w)
+		if err != nil && !l.failOpen {
 			return &Denial{Status: http.StatusServiceUnavailable, Code: "rate_limit_unavailable", Name: q.Name, Now: now, Reset: w.End()}
 		}
-		if count >= q.Limit {
-			return &Denial{Status: http.StatusTooManyRequests, Code: "quota_exceeded", Name: q.Name, Now: now, Reset: w.End(),
-				States: []State{{Tokens: true, Limit: q.Limit, Count: count, Reset: w.End()}}}
+		if groups == nil {
+			groups = map[string]*group{}
+		}
+		gk := bucketGroup(q)
+		g := groups[gk]
+		if g == nil {
+			g = &group{}
+			groups[gk] = g
+			order = append(order, gk)
+		}
+		if err != nil || count < q.Limit {
+			g.open = true
+			continue
+		}
+		if g.denial == nil {
+			g.denial = &Denial{Status: http.StatusTooManyRequests, Code: "quota_exceeded", Name: q.Name, Now: now, Reset: w.End()}
+		}
+		g.denial.States = append(g.denial.States, State{Tokens: true, Limit: q.Limit, Count: count, Reset: w.End()})
+		g.denial.Reset = minTime(g.denial.Reset, w.End())
+	}
+	for _, gk := range order {
+		if g := groups[gk]; !g.open && g.denial != nil {
+			return g.denial
 		}
 	}
 	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // CountLimited counts a request refused because every candidate's quota was exhausted.
@@ -340,15 +405,26 @@ func (l *Limiter) count(ctx context.Context, key string, w Window) (uint64, erro
 	return c, err
 }
 
-// ChargeQuotas charges a finished request to the quotas of the backend that served it; model is
-// the model sent upstream. Each quota's cost is its expression over vars, else the total tokens.
+// ChargeQuotas is ChargeQuotasFor a request whose headers are unknown.
 func (l *Limiter) ChargeQuotas(ctx context.Context, lim *config.Limits, b *config.Backend, model string, vars config.CostVars) {
+	l.ChargeQuotasFor(ctx, lim, b, model, vars, nil)
+}
+
+// ChargeQuotasFor charges a finished request to the quotas of the backend that served it: the
+// service quota, the model's default bucket and every bucket rule the request's headers (read by
+// get) match, shadow ones included; model is the model sent upstream. Each quota's cost is its
+// expression over vars, else the total tokens.
+func (l *Limiter) ChargeQuotasFor(ctx context.Context, lim *config.Limits, b *config.Backend, model string, vars config.CostVars, get func(string) string) {
 	if lim == nil || len(lim.Quotas) == 0 || b == nil {
 		return
 	}
 	now := l.now()
 	for _, q := range lim.Quotas {
 		if !quotaApplies(q, b, model) {
+			continue
+		}
+		key, ok := quotaKey(q, get)
+		if !ok {
 			continue
 		}
 		cost := vars.TotalTokens
@@ -360,7 +436,7 @@ func (l *Limiter) ChargeQuotas(ctx context.Context, lim *config.Limits, b *confi
 			}
 			cost = c
 		}
-		l.add(ctx, l.shared, quotaKey(q), WindowAt(now, q.Window), int64(cost))
+		l.add(ctx, l.shared, key, WindowAt(now, q.Window), int64(cost))
 	}
 }
 

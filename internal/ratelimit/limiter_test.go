@@ -266,3 +266,60 @@ func BenchmarkAdmit(b *testing.B) {
 		a.Settle(ctx, costs)
 	}
 }
+
+// TestRulePerRouteUnlessShared: a rule on several routes (a Gateway target) counts each route
+// apart, as Envoy Gateway does, unless it is shared.
+func TestRulePerRouteUnlessShared(t *testing.T) {
+	a, b := &config.Route{Name: "a"}, &config.Route{Name: "b"}
+	ctx := context.Background()
+	for _, shared := range []bool{false, true} {
+		l := New(Options{})
+		lim := &config.Limits{RateLimits: []*config.RateLimit{{Name: "r", Limit: 1, Window: time.Hour, Shared: shared}}}
+		if _, d := l.Admit(ctx, lim, a, headers()); d != nil {
+			t.Fatalf("shared %v: first request on a: %v", shared, d)
+		}
+		_, d := l.Admit(ctx, lim, b, headers())
+		if (d != nil) != shared {
+			t.Errorf("shared %v: route b refused %v", shared, d)
+		}
+		if _, d := l.Admit(ctx, lim, a, headers()); d == nil {
+			t.Errorf("shared %v: route a over its limit", shared)
+		}
+	}
+}
+
+// TestQuotaBucketRules: a per-model quota's bucket rules count the requests their selectors
+// match (per Distinct value); in the Shared mode the backend is exhausted only when the default
+// bucket and every matching rule are; shadow rules are charged and never limit.
+func TestQuotaBucketRules(t *testing.T) {
+	be := &config.Backend{Name: "a"}
+	tenant := []config.RateLimitHeader{{Name: "x-tenant", Distinct: true}}
+	l := New(Options{})
+	lim := &config.Limits{Quotas: []*config.Quota{
+		{Name: "p/a/model/m", Backend: be, Model: "m", Limit: 10, Window: time.Hour},
+		{Name: "p/a/model/m/bucket/0", Backend: be, Model: "m", Limit: 4, Window: time.Hour, Bucket: &config.QuotaBucketRule{Headers: tenant}},
+		{Name: "p/a/model/m/bucket/1", Backend: be, Model: "m", Limit: 1, Window: time.Hour, Bucket: &config.QuotaBucketRule{Shadow: true}},
+	}}
+	ctx := context.Background()
+	acme, beta := headers("x-tenant", "acme"), headers("x-tenant", "beta")
+	l.ChargeQuotasFor(ctx, lim, be, "m", config.CostVars{TotalTokens: 4}, acme)
+	if d := l.ExhaustedFor(ctx, lim, be, "m", acme); d != nil {
+		t.Fatalf("acme's bucket is spent but the default bucket has budget (Shared mode): %v", d)
+	}
+	l.ChargeQuotasFor(ctx, lim, be, "m", config.CostVars{TotalTokens: 6}, beta)
+	if d := l.ExhaustedFor(ctx, lim, be, "m", acme); d == nil || d.Status != 429 || len(d.States) != 2 {
+		t.Fatalf("acme: default bucket and its rule spent: %+v", d)
+	}
+	if d := l.ExhaustedFor(ctx, lim, be, "m", beta); d == nil {
+		t.Fatal("beta: default bucket and its rule spent, admitted")
+	}
+	if d := l.ExhaustedFor(ctx, lim, be, "m", headers("x-tenant", "gamma")); d != nil {
+		t.Fatalf("gamma's bucket has budget: %v", d)
+	}
+	if d := l.ExhaustedFor(ctx, lim, be, "m", nil); d == nil || d.Name != "p/a/model/m" {
+		t.Fatalf("no tenant: the default bucket alone is spent: %+v", d)
+	}
+	if d := l.ExhaustedFor(ctx, lim, be, "other", nil); d != nil {
+		t.Fatalf("another model: %v", d)
+	}
+}
