@@ -188,8 +188,9 @@ func (b *builder) policyAuth(pol *object[backendSecurityPolicySpec]) (*Auth, boo
 		default:
 			ok = key(c.ClientSecretRef, "client-secret")
 		}
-		if ok {
-			auth.Azure = &AzureAuth{TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: auth.Key, OIDC: azOIDC}
+		host, hostOK := b.azureAuthorityHost(pol)
+		if ok = ok && hostOK; ok {
+			auth.Azure = &AzureAuth{TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: auth.Key, OIDC: azOIDC, AuthorityHost: host}
 			auth.Key = ""
 		}
 	case "GCPCredentials":
