@@ -148,18 +148,24 @@ func (b *backend) start(ctx context.Context) error {
 	return nil
 }
 
-// transport returns a fresh client transport to the backend.
-func (b *backend) transport(ctx context.Context) (mcp.Transport, error) {
+// transport returns a fresh client transport to the backend, whose event streams go through o
+// (see order.go).
+func (b *backend) transport(ctx context.Context, o *order) (mcp.Transport, error) {
 	if err := b.start(ctx); err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
 	url := b.url
 	b.mu.Unlock()
-	if b.cfg.Transport == config.MCPTransportSSE {
-		return &mcp.SSEClientTransport{Endpoint: url, HTTPClient: b.client}, nil
+	base := b.client.Transport
+	if base == nil {
+		base = http.DefaultTransport
 	}
-	return &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: b.client, MaxRetries: -1}, nil
+	client := &http.Client{Transport: o.roundTripper(base)}
+	if b.cfg.Transport == config.MCPTransportSSE {
+		return &mcp.SSEClientTransport{Endpoint: url, HTTPClient: client}, nil
+	}
+	return &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: client, MaxRetries: -1}, nil
 }
 
 // setDown records a failure to reach the backend, logging when it goes down.

@@ -243,7 +243,8 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 	// authz), not its cancellation or its other values: the backend session outlives it.
 	ctx, cancel := context.WithTimeout(authz.Detached(ctx), dialTimeout)
 	defer cancel()
-	t, err := b.transport(ctx)
+	o := newOrder()
+	t, err := b.transport(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -318,6 +319,9 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 	client := mcp.NewClient(&mcp.Implementation{Name: info.Name, Title: info.Title, Version: info.Version}, opts)
 	client.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if relayed(method) {
+				defer o.done() // a response after it may go on now (order.go)
+			}
 			if method == "roots/list" {
 				req := s.request("")
 				if req == nil {
