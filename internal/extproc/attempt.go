@@ -35,6 +35,10 @@ type Attempt struct {
 	Upstream *translate.Upstream
 	sawBody  bool
 	obs      attemptObs
+
+	// Parts are the requests to send instead of Upstream when the translator split it
+	// (translate.Upstream.Parts), each complete and authenticated.
+	Parts []*translate.Upstream
 }
 
 // Attempt is the upstream request phase for one backend: it translates the client's request to
@@ -71,11 +75,15 @@ func (s *Stream) Attempt(ctx context.Context, ref *config.BackendRef) (*Attempt,
 		h.Set(hd.Name, hd.Value)
 	}
 	mutateHeaders(h, b.HeaderMutation, ref.HeaderMutation)
+	parts, err := s.parts(ctx, ref, up, h)
+	if err != nil {
+		return nil, err
+	}
 	up.Header = h
 	if err := s.authenticate(ctx, b, up); err != nil {
 		return nil, err
 	}
-	a := &Attempt{s: s, tr: tr, Ref: ref, Upstream: up}
+	a := &Attempt{s: s, tr: tr, Ref: ref, Upstream: up, Parts: parts}
 	a.obs.try, a.obs.start = s.ev.Attempts+1, s.p.now()
 	s.last = a
 	s.ev.Attempts++
@@ -89,6 +97,25 @@ func (s *Stream) Attempt(ctx context.Context, ref *config.BackendRef) (*Attempt,
 		Try: s.ev.Attempts, Backend: s.ev.Backend, Provider: s.ev.Provider, BackendModel: model,
 	}})
 	return a, nil
+}
+
+// parts makes the requests of a split upstream request (translate.Upstream.Parts): each with
+// up's method and path, a copy of its headers h (before authentication) and its own body, mutated
+// and authenticated as up is.
+func (s *Stream) parts(ctx context.Context, ref *config.BackendRef, up *translate.Upstream, h http.Header) ([]*translate.Upstream, error) {
+	var out []*translate.Upstream
+	for _, body := range up.Parts {
+		body, err := mutateBody(body, ref.Backend.BodyMutation, ref.BodyMutation)
+		if err != nil {
+			return nil, err
+		}
+		p := &translate.Upstream{Method: up.Method, Path: up.Path, Header: h.Clone(), Body: body}
+		if err := s.authenticate(ctx, ref.Backend, p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // authenticate runs the backend's credential handler over the final upstream request.

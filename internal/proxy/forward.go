@@ -136,6 +136,9 @@ func (s *Server) roundTrip(ctx context.Context, a *extproc.Attempt, timeout time
 	if a.Upstream.Local != nil {
 		return localCall(a.Upstream.Local), nil
 	}
+	if len(a.Parts) > 0 {
+		return s.fanOut(ctx, a, timeout)
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	deadline := time.AfterFunc(timeout, func() { cancel(errTimeout) })
 	up := a.Upstream

@@ -37,7 +37,9 @@ type fakeBedrock struct {
 	stream   []bedrockFrame
 	// invoke answers /invoke; invokeStream the inner JSON of each chunk of
 	// /invoke-with-response-stream.
-	invoke       func(model string, body []byte) string
+	invoke func(model string, body []byte) string
+	// invokeError, when set and answering a status, makes /invoke fail with it and the type.
+	invokeError  func(body []byte) (status int, typ string)
 	invokeStream []string
 	// pause, when set, holds a Converse stream after pauseAfter frames until it is closed.
 	pause      chan struct{}
@@ -122,8 +124,15 @@ func (f *fakeBedrock) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
 	conv, frames, invoke, invokeStream, pause, pauseAfter := f.converse, f.stream, f.invoke, f.invokeStream, f.pause, f.pauseAfter
+	invokeError := f.invokeError
 	f.mu.Unlock()
 	w.Header().Set("X-Amzn-Requestid", "req-1")
+	if invokeError != nil && req.Op == "invoke" {
+		if status, typ := invokeError(body); status != 0 {
+			awsError(w, status, typ, "refused "+string(body))
+			return
+		}
+	}
 	switch req.Op {
 	case "converse":
 		w.Header().Set("Content-Type", "application/json")

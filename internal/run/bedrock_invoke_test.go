@@ -1,19 +1,25 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/tidwall/gjson"
+
+	"github.com/aigw/aigw/internal/translate"
 )
 
 const claudeOnBedrock = "anthropic.claude-sonnet-4-20250514-v1:0"
@@ -147,13 +153,75 @@ func TestBedrockTitanEmbeddings(t *testing.T) {
 	if err != nil || len(res.Data) != 1 || len(res.Data[0].Embedding) != 3 || res.Data[0].Embedding[0] != 0.5 {
 		t.Fatalf("base64 embeddings = %+v, %v", res, err)
 	}
-	// Two inputs would be two calls: refused with a 422 that says so.
+}
+
+// TestBedrockTitanManyInputs: several inputs are one signed InvokeModel call each, at most
+// translate.MaxPartsInFlight at once; the answer keeps the input order and sums the tokens; the
+// first input Bedrock refuses is the client's error, in OpenAI's shape with Bedrock's status.
+func TestBedrockTitanManyInputs(t *testing.T) {
+	g, fb := startBedrock(t, "AWSBedrock")
+	var inFlight, most atomic.Int32
+	fb.invoke = func(model string, body []byte) string {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		var in struct {
+			InputText string `json:"inputText"`
+		}
+		_ = json.Unmarshal(body, &in)
+		return fmt.Sprintf(`{"embedding":[%d,0.5],"inputTextTokenCount":%d}`, len(in.InputText), len(in.InputText))
+	}
+	oc := openAIClient(g)
+	ctx := context.Background()
+	inputs := []string{"a", "bb", "ccc", "dddd", "eeeee", "ffffff", "ggggggg", "hhhhhhhh", "iiiiiiiii"}
+	res, err := oc.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Model: "amazon.titan-embed-text-v2:0", Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: inputs},
+		Dimensions: openai.Int(256),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Data) != len(inputs) || res.Usage.PromptTokens != 45 || res.Usage.TotalTokens != 45 {
+		t.Fatalf("embeddings = %+v", res)
+	}
+	for i, d := range res.Data {
+		if d.Index != int64(i) || len(d.Embedding) != 2 || d.Embedding[0] != float64(len(inputs[i])) {
+			t.Errorf("data[%d] = index %d %v, want the embedding of %q", i, d.Index, d.Embedding, inputs[i])
+		}
+	}
+	reqs := fb.requests()
+	if len(reqs) != len(inputs) {
+		t.Fatalf("%d calls, want %d", len(reqs), len(inputs))
+	}
+	for _, r := range reqs {
+		if r.Op != "invoke" || !strings.Contains(string(r.Body), `"dimensions":256`) {
+			t.Errorf("Titan request %s %s", r.Op, r.Body)
+		}
+	}
+	if m := most.Load(); m < 2 || m > translate.MaxPartsInFlight {
+		t.Errorf("%d calls at once, want 2 to %d", m, translate.MaxPartsInFlight)
+	}
+
+	// The third and fifth inputs are refused: the client gets the third's error.
+	fb.mu.Lock()
+	fb.invokeError = func(body []byte) (int, string) {
+		switch {
+		case bytes.Contains(body, []byte(`"ccc"`)):
+			return http.StatusBadRequest, "ValidationException"
+		case bytes.Contains(body, []byte(`"eeeee"`)):
+			return http.StatusTooManyRequests, "ThrottlingException"
+		}
+		return 0, ""
+	}
+	fb.mu.Unlock()
 	_, err = oc.Embeddings.New(ctx, openai.EmbeddingNewParams{
-		Model: "amazon.titan-embed-text-v2:0", Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b"}},
+		Model: "amazon.titan-embed-text-v2:0", Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: inputs[:5]},
 	})
 	var apiErr *openai.Error
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(apiErr.Message, "one input per request") {
-		t.Errorf("two inputs: %v", err)
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || !strings.Contains(apiErr.Message, `ccc`) {
+		t.Errorf("a refused input: %v", err)
 	}
 }
 

@@ -152,13 +152,18 @@ func (s bedrockSuite) request(t *testing.T, name string, body []byte) []byte {
 			t.Errorf("the Converse body does not decode strictly into the SDK's types: %v", err)
 		}
 	}
+	var parts []json.RawMessage
+	for _, p := range up.Parts {
+		parts = append(parts, p)
+	}
 	out, err := marshalJSON(struct {
-		Method string          `json:"method"`
-		Path   string          `json:"path"`
-		Header http.Header     `json:"header"`
-		Remove []string        `json:"remove"`
-		Body   json.RawMessage `json:"body"`
-	}{up.Method, up.Path, up.Header, up.Remove, up.Body})
+		Method string            `json:"method"`
+		Path   string            `json:"path"`
+		Header http.Header       `json:"header"`
+		Remove []string          `json:"remove"`
+		Body   json.RawMessage   `json:"body"`
+		Parts  []json.RawMessage `json:"parts,omitempty"`
+	}{up.Method, up.Path, up.Header, up.Remove, up.Body, parts})
 	if err != nil {
 		t.Fatalf("upstream body is not JSON: %v\n%s", err, up.Body)
 	}

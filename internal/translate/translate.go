@@ -143,11 +143,24 @@ type Upstream struct {
 	Remove []string
 	// Body is the body to send.
 	Body []byte
+	// Parts, when not empty, split the request into several the backend takes one per call
+	// (Titan embeds one text per call). The data plane then sends the parts instead of this
+	// request: each with this request's method, path and headers and its own body, mutated and
+	// authenticated as this one is; at most MaxPartsInFlight at once. If every part is answered
+	// 2xx, the translator's response phases get one 200 answer whose JSON body is the array of
+	// the parts' bodies, in order; otherwise they get the first failed part's answer (in part
+	// order) as the backend's error. A data plane that cannot send several requests for one
+	// (Envoy's, one upstream request per attempt) refuses the request with a 422.
+	Parts [][]byte
 	// Local, when set, is the backend's answer made by the translator itself (a token count
 	// estimated in process): nothing is sent, and the data plane hands Local to the
 	// translator's response phases as if the backend had answered it.
 	Local *LocalResponse
 }
+
+// MaxPartsInFlight bounds how many parts of one request (Upstream.Parts) are at the backend at
+// once.
+const MaxPartsInFlight = 4
 
 // LocalResponse is an answer a translator makes without the backend.
 type LocalResponse struct {
