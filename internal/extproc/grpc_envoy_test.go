@@ -24,6 +24,7 @@ import (
 
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/extproc"
+	"github.com/aigw/aigw/internal/xds"
 )
 
 // fakeEnvoy speaks the ext_proc protocol to the server exactly as Envoy does with the filter
@@ -193,11 +194,13 @@ func (e *fakeEnvoy) do(req request) clientResponse {
 		return e.routerLocal(router, ir)
 	}
 	h = h.apply(resp.GetRequestHeaders().GetResponse().GetHeaderMutation())
+	var lb *structpb.Struct // the request's envoy.lb dynamic metadata
 	if len(req.body) > 0 {
 		resp = router.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: req.body, EndOfStream: true}}}, "router:request_body")
 		if ir := resp.GetImmediateResponse(); ir != nil {
 			return e.routerLocal(router, ir)
 		}
+		lb = resp.GetDynamicMetadata().GetFields()[extproc.LBMetadataNamespace].GetStructValue()
 		cr := resp.GetRequestBody().GetResponse()
 		h = h.apply(cr.GetHeaderMutation())
 		if !cr.GetClearRouteCache() {
@@ -210,7 +213,11 @@ func (e *fakeEnvoy) do(req request) clientResponse {
 	if rule == nil {
 		return e.finish(router, clientResponse{status: 404, header: http.Header{}, body: []byte("route not found")}, false)
 	}
-	refs := e.endpoints(rule)
+	refs := e.endpoints(rule, lb)
+	if len(refs) == 0 {
+		// The subset load balancer found no host: Envoy's local reply.
+		return e.finish(router, clientResponse{status: 503, header: http.Header{"Content-Type": {"text/plain"}}, body: []byte("no healthy upstream")}, true)
+	}
 	tries := len(refs)
 	if p := rule.Retry; p != nil && 1+p.NumRetries > tries {
 		tries = 1 + p.NumRetries
@@ -267,17 +274,37 @@ func (e *fakeEnvoy) findRule(name string) *config.Rule {
 	return nil
 }
 
-// endpoints orders a rule's references as Envoy's priority load balancer does for a fresh
-// request: priority 0 first; a zero weight is never picked. (Weighted choice within a priority
-// is Envoy's; these tests use one reference per priority.)
-func (e *fakeEnvoy) endpoints(rule *config.Rule) []int {
+// endpoints orders the endpoints of the rule's cluster, as internal/xds generates it, the way
+// Envoy's priority load balancer does for a fresh request: priority 0 first. With the
+// request's envoy.lb metadata (from the router-level filter) and a cluster with subsets, only
+// the endpoints of the named subset are candidates, matched as the subset load balancer does
+// with list_as_any. (Weighted choice within a priority is Envoy's; these tests use one
+// reference per priority.) It returns the references the endpoints name.
+func (e *fakeEnvoy) endpoints(rule *config.Rule, lb *structpb.Struct) []int {
+	res, err := xds.Build(e.model, xds.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	var idx []int
-	for i, r := range rule.Backends {
-		if r.Weight > 0 {
-			idx = append(idx, i)
+	for _, c := range res.Clusters {
+		if c.Name != "aigw-rule/"+rule.Name {
+			continue
+		}
+		for _, group := range c.LoadAssignment.Endpoints { // in priority order
+			for _, ep := range group.LbEndpoints {
+				md := ep.Metadata.FilterMetadata
+				if sc := c.GetLbSubsetConfig(); sc != nil && lb != nil {
+					want := lb.Fields[extproc.SubsetKey].GetStringValue()
+					in := slices.ContainsFunc(md[extproc.LBMetadataNamespace].GetFields()[extproc.SubsetKey].GetListValue().GetValues(),
+						func(v *structpb.Value) bool { return sc.ListAsAny && v.GetStringValue() == want })
+					if !in {
+						continue
+					}
+				}
+				idx = append(idx, int(md[extproc.EndpointMetadataNamespace].Fields["ref"].GetNumberValue()))
+			}
 		}
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return rule.Backends[a].Priority - rule.Backends[b].Priority })
 	return idx
 }
 

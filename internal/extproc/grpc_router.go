@@ -113,6 +113,12 @@ func (r *envoyRequest) routerBody(body []byte) *extprocv3.ProcessingResponse {
 	if len(st.Candidates()) == 0 {
 		return r.fail(translate.Errorf(http.StatusServiceUnavailable, "no_backend", "no backend can take this request: every backend of the rule has weight 0"))
 	}
+	// The backends that cannot take the request (quota exhausted, untranslatable) are left out
+	// of Envoy's choice; with none left, the request is answered as the builtin plane answers it.
+	lb, err := st.subsetMetadata()
+	if err != nil {
+		return r.fail(err)
+	}
 	var mut headerEdits
 	mut.set(config.ModelHeader, st.req.Model)
 	mut.set(RuleHeader, st.rule.Name)
@@ -120,14 +126,24 @@ func (r *envoyRequest) routerBody(body []byte) *extprocv3.ProcessingResponse {
 		RequestBody: &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{
 			HeaderMutation: mut.proto(), ClearRouteCache: true,
 		}},
-	}}
+	}, DynamicMetadata: lb}
 }
 
-// fail answers the request with err in the client's shape, recording the status.
+// fail answers the request with err in the client's shape, recording the status. A refusal by
+// a rate limit or quota carries its retry-after and limit headers, as on the builtin plane.
 func (r *envoyRequest) fail(err error) *extprocv3.ProcessingResponse {
 	status, body := r.st.ErrorResponse(err)
 	r.status, r.err = status, err
-	return immediate(status, body, r.id)
+	resp := immediate(status, body, r.id)
+	h := http.Header{}
+	r.st.LimitHeaders(h)
+	ir := resp.GetImmediateResponse()
+	for name, vs := range h {
+		for i, v := range vs {
+			ir.Headers.SetHeaders = append(ir.Headers.SetHeaders, headerOption(name, v, i > 0))
+		}
+	}
+	return resp
 }
 
 // routerResponseHeaders sees the response the client gets. One that no attempt's upstream filter

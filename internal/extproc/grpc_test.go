@@ -166,6 +166,8 @@ type planes struct {
 	// anyMessage compares error bodies without their message: Envoy's own failures (a refused
 	// connection) do not carry the dial error the builtin plane reports.
 	anyMessage bool
+	// builtinHeader is the builtin plane's response header of the last request.
+	builtinHeader http.Header
 }
 
 func newPlanes(t *testing.T, m *config.Model) *planes {
@@ -192,6 +194,7 @@ func (pl *planes) both(path, body string, hdr ...[2]string) (clientResponse, *ob
 	}
 	rec := httptest.NewRecorder()
 	pl.builtin.ServeHTTP(rec, req)
+	pl.builtinHeader = rec.Header()
 	if got.status != rec.Code {
 		t.Errorf("%s: envoy plane status %d, builtin %d\nenvoy body: %s\nbuiltin body: %s", path, got.status, rec.Code, got.body, rec.Body.Bytes())
 	}

@@ -59,8 +59,17 @@ func routerExtProc() *extprocv3.ExternalProcessor {
 			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 		},
-		MessageTimeout: durationpb.New(extProcMessageTimeout),
+		// The subset of backends that can take the request (quota, translation), for the
+		// router's subset load balancing; Envoy drops metadata in a namespace not listed.
+		MetadataOptions: receiving(extproc.LBMetadataNamespace),
+		MessageTimeout:  durationpb.New(extProcMessageTimeout),
 	}
+}
+
+// receiving lets the ext_proc server write dynamic metadata in these namespaces: Envoy drops
+// what an ext_proc server emits in any namespace not listed.
+func receiving(namespaces ...string) *extprocv3.MetadataOptions {
+	return &extprocv3.MetadataOptions{ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: namespaces}}
 }
 
 // upstreamExtProc is the upstream-level ext_proc filter: one instance per attempt, so each
@@ -80,7 +89,9 @@ func upstreamExtProc() *extprocv3.ExternalProcessor {
 		},
 		AllowModeOverride: true,
 		RequestAttributes: []string{extproc.UpstreamHostMetadataAttribute},
-		MessageTimeout:    durationpb.New(extProcMessageTimeout),
+		// Token counts and costs, for Envoy's access log and rate limits.
+		MetadataOptions: receiving(extproc.DynamicMetadataNamespace),
+		MessageTimeout:  durationpb.New(extProcMessageTimeout),
 	}
 }
 

@@ -204,20 +204,21 @@ func (b *builder) ruleRoute(rule *config.Rule) *routev3.Route {
 	if timeout <= 0 {
 		timeout = config.DefaultRequestTimeout
 	}
-	idle := timeout
-	if rule.StreamIdleTimeout > 0 {
-		idle = rule.StreamIdleTimeout
-	}
+	rp := b.retryPolicy(rule, timeout)
 	ra := &routev3.RouteAction{
 		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: clusterName(rule)},
 		// Each attempt's Host is its endpoint's (the backend's), as the builtin plane sends it.
 		HostRewriteSpecifier: &routev3.RouteAction_AutoHostRewrite{AutoHostRewrite: wrapperspb.Bool(true)},
-		// The rule's timeout bounds the wait for the answer to begin, not a long stream: the
-		// route has no total timeout, and a silence of that long (or of the stream idle timeout)
-		// ends the request.
+		// The rule's timeout bounds each attempt until its answer begins: the retry policy's
+		// per_try_timeout, which Envoy applies only before the response starts downstream (a
+		// non-streamed answer starts once the upstream filter has it whole, as the builtin plane
+		// bounds its whole body), so the tries bound the request until it is answered. The route
+		// has no total timeout: Envoy's spans the whole response and would cut a long stream,
+		// which the builtin plane lets run. A stream ends after a silence of the rule's stream
+		// idle timeout (0s: none, as on the builtin plane; unset would be Envoy's 5 minutes).
 		Timeout:     durationpb.New(0),
-		IdleTimeout: durationpb.New(idle),
-		RetryPolicy: b.retryPolicy(rule, timeout),
+		IdleTimeout: durationpb.New(rule.StreamIdleTimeout),
+		RetryPolicy: rp,
 	}
 	return &routev3.Route{
 		Name: "aigw-rule/" + rule.Name,
@@ -236,27 +237,27 @@ func (b *builder) ruleRoute(rule *config.Rule) *routev3.Route {
 
 // retryPolicy is the builtin plane's try plan in Envoy's terms: a failed attempt (unreachable,
 // 5xx, 429) moves to another endpoint and priority while there is one (priority fallback), and
-// the rule's BackendTrafficPolicy adds retries, statuses, back-off and a per-try timeout.
+// the rule's BackendTrafficPolicy adds retries, statuses, back-off and a per-try timeout. Every
+// route has one, for its per-try timeout.
 func (b *builder) retryPolicy(rule *config.Rule, timeout time.Duration) *routev3.RetryPolicy {
-	live := 0
-	for _, r := range rule.Backends {
-		if r.Weight > 0 {
-			live++
-		}
-	}
+	live := len(extproc.LiveRefs(rule))
 	retries := live - 1
 	p := rule.Retry
 	if p != nil && p.NumRetries > retries {
 		retries = p.NumRetries
 	}
+	perTry := timeout
+	if p != nil && p.PerTryTimeout > 0 {
+		perTry = p.PerTryTimeout
+	}
 	if retries <= 0 {
-		return nil
+		return &routev3.RetryPolicy{NumRetries: wrapperspb.UInt32(0), PerTryTimeout: durationpb.New(perTry)}
 	}
 	rp := &routev3.RetryPolicy{
 		RetryOn:              "5xx,reset,connect-failure,retriable-status-codes",
 		NumRetries:           wrapperspb.UInt32(uint32(retries)),
 		RetriableStatusCodes: []uint32{429},
-		PerTryTimeout:        durationpb.New(timeout),
+		PerTryTimeout:        durationpb.New(perTry),
 		RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{
 			Name:       "envoy.retry_host_predicates.previous_hosts",
 			ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: b.any(&previoushostsv3.PreviousHostsPredicate{})},
@@ -284,9 +285,6 @@ func (b *builder) retryPolicy(rule *config.Rule, timeout time.Duration) *routev3
 			if !slices.Contains(rp.RetriableStatusCodes, uint32(s)) {
 				rp.RetriableStatusCodes = append(rp.RetriableStatusCodes, uint32(s))
 			}
-		}
-		if p.PerTryTimeout > 0 {
-			rp.PerTryTimeout = durationpb.New(p.PerTryTimeout)
 		}
 		if p.BaseBackoff > 0 {
 			rp.RetryBackOff = &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(p.BaseBackoff)}
@@ -316,12 +314,18 @@ func (b *builder) ruleCluster(rule *config.Rule) *clusterv3.Cluster {
 		return nil
 	}
 	sort.Ints(prios)
+	live := extproc.LiveRefs(rule)
+	subsets := len(live) >= 2 && len(live) <= extproc.MaxSubsetEndpoints
 	la := &endpointv3.ClusterLoadAssignment{ClusterName: clusterName(rule)}
 	for rank, prio := range prios {
 		group := &endpointv3.LocalityLbEndpoints{Priority: uint32(rank)}
-		for i, r := range rule.Backends {
-			if r.Weight > 0 && r.Priority == prio {
-				group.LbEndpoints = append(group.LbEndpoints, b.endpoint(i, r))
+		for k, i := range live {
+			if r := rule.Backends[i]; r.Priority == prio {
+				ep := b.endpoint(i, r)
+				if subsets {
+					ep.Metadata.FilterMetadata[extproc.LBMetadataNamespace] = subsetMetadata(k, len(live))
+				}
+				group.LbEndpoints = append(group.LbEndpoints, ep)
 			}
 		}
 		la.Endpoints = append(la.Endpoints, group)
@@ -346,6 +350,15 @@ func (b *builder) ruleCluster(rule *config.Rule) *clusterv3.Cluster {
 			}),
 		},
 	}
+	if subsets {
+		// The router-level filter names, in the request's envoy.lb metadata, the subset of
+		// backends that can take it; without one (all can) the whole cluster serves.
+		c.LbSubsetConfig = &clusterv3.Cluster_LbSubsetConfig{
+			FallbackPolicy:  clusterv3.Cluster_LbSubsetConfig_ANY_ENDPOINT,
+			SubsetSelectors: []*clusterv3.Cluster_LbSubsetConfig_LbSubsetSelector{{Keys: []string{extproc.SubsetKey}}},
+			ListAsAny:       true,
+		}
+	}
 	for i, r := range rule.Backends {
 		if r.Weight > 0 && isTLS(r.Backend) {
 			c.TransportSocketMatches = append(c.TransportSocketMatches, &clusterv3.Cluster_TransportSocketMatch{
@@ -356,6 +369,20 @@ func (b *builder) ruleCluster(rule *config.Rule) *clusterv3.Cluster {
 		}
 	}
 	return c
+}
+
+// subsetMetadata is the envoy.lb metadata of the k-th of n live endpoints: every subset (a mask
+// of live endpoints) it belongs to, matched as any of the list (list_as_any).
+func subsetMetadata(k, n int) *structpb.Struct {
+	var in []*structpb.Value
+	for mask := uint64(1); mask < 1<<n; mask++ {
+		if mask&(1<<k) != 0 {
+			in = append(in, structpb.NewStringValue(extproc.SubsetValue(mask)))
+		}
+	}
+	return &structpb.Struct{Fields: map[string]*structpb.Value{
+		extproc.SubsetKey: structpb.NewListValue(&structpb.ListValue{Values: in}),
+	}}
 }
 
 // tlsMatchKey is the endpoint metadata key a transport socket match selects on.

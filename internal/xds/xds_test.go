@@ -331,7 +331,110 @@ func TestRetrySingleBackend(t *testing.T) {
 	if rp.RetryOn != "retriable-status-codes" || !slices.Equal(rp.RetriableStatusCodes, []uint32{503}) || rp.NumRetries.GetValue() != 2 || rp.RetryHostPredicate != nil {
 		t.Errorf("retry policy %v", rp)
 	}
-	if rp := routes[1].GetRoute().RetryPolicy; rp != nil {
-		t.Errorf("a single backend without a policy retries: %v", rp)
+	if rp := routes[1].GetRoute().RetryPolicy; rp.GetNumRetries().GetValue() != 0 || rp.GetRetryOn() != "" || rp.GetPerTryTimeout().AsDuration() != config.DefaultRequestTimeout {
+		t.Errorf("a single backend without a policy: %v", rp)
+	}
+}
+
+// TestRuleTimeouts: the rule's timeout bounds each attempt until its answer begins (Envoy's
+// per_try_timeout, there even without retries), the route has no total that would cut a long
+// stream, and a stream's silence is bounded by the stream idle timeout only (0s: none), as on
+// the builtin plane.
+func TestRuleTimeouts(t *testing.T) {
+	one := []*config.BackendRef{{Backend: testBackend("a", "http://127.0.0.1:8001"), Weight: 1}}
+	two := append(slices.Clone(one), &config.BackendRef{Backend: testBackend("b", "http://127.0.0.1:8002"), Weight: 1, Priority: 1})
+	rules := []*config.Rule{
+		{Name: "plain", Backends: one, Timeout: 7 * time.Second},
+		{Name: "idle", Backends: one, Timeout: 7 * time.Second, StreamIdleTimeout: 3 * time.Second},
+		{Name: "fallback", Backends: two, Timeout: 7 * time.Second},
+		{Name: "per-try", Backends: two, Timeout: 7 * time.Second, Retry: &config.RetryPolicy{NumRetries: 3, PerTryTimeout: 2 * time.Second}},
+		{Name: "default", Backends: one},
+	}
+	res, err := Build(&config.Model{Routes: []*config.Route{{Name: "r", Rules: rules}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]time.Duration{ // per try, idle
+		"plain": {7 * time.Second, 0}, "idle": {7 * time.Second, 3 * time.Second}, "fallback": {7 * time.Second, 0},
+		"per-try": {2 * time.Second, 0}, "default": {config.DefaultRequestTimeout, 0},
+	}
+	for _, r := range res.Routes[0].VirtualHosts[0].Routes {
+		ra := r.GetRoute()
+		w := want[strings.TrimPrefix(r.Name, "aigw-rule/")]
+		if ra.GetTimeout() == nil || ra.GetTimeout().AsDuration() != 0 {
+			t.Errorf("%s: route timeout %v, want 0s (none)", r.Name, ra.GetTimeout())
+		}
+		if got := ra.GetRetryPolicy().GetPerTryTimeout(); got == nil || got.AsDuration() != w[0] {
+			t.Errorf("%s: per-try timeout %v, want %s", r.Name, got, w[0])
+		}
+		if got := ra.GetIdleTimeout(); got == nil || got.AsDuration() != w[1] {
+			t.Errorf("%s: idle timeout %v, want %s", r.Name, got, w[1])
+		}
+	}
+}
+
+// TestBackendSubsets: a rule with several backends gets one subset per set of its live
+// endpoints (each endpoint lists the masks it is in, matched as any of the list), so the
+// router-level filter can leave out backends that cannot take a request; a rule with one
+// backend, or more than the bound, gets none.
+func TestBackendSubsets(t *testing.T) {
+	refs := func(n int) []*config.BackendRef {
+		var out []*config.BackendRef
+		for i := range n {
+			out = append(out, &config.BackendRef{Backend: testBackend(string(rune('a'+i)), "http://127.0.0.1:8001"), Weight: 1, Priority: i % 2})
+		}
+		return out
+	}
+	three := refs(3)
+	three = append(three[:1], append([]*config.BackendRef{{Backend: testBackend("zero", "http://127.0.0.1:8009"), Weight: 0}}, three[1:]...)...)
+	rules := []*config.Rule{
+		{Name: "three", Backends: three},
+		{Name: "one", Backends: refs(1)},
+		{Name: "many", Backends: refs(extproc.MaxSubsetEndpoints + 1)},
+	}
+	res, err := Build(&config.Model{Routes: []*config.Route{{Name: "r", Rules: rules}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Clusters[0]
+	sc := c.GetLbSubsetConfig()
+	if sc == nil || !sc.ListAsAny || sc.FallbackPolicy != clusterv3.Cluster_LbSubsetConfig_ANY_ENDPOINT || len(sc.SubsetSelectors) != 1 || !slices.Equal(sc.SubsetSelectors[0].Keys, []string{extproc.SubsetKey}) {
+		t.Fatalf("subset config %v", sc)
+	}
+	// Live references 0, 2, 3 are bits 0, 1, 2: reference 2 (bit 1) is in masks 2, 3, 6, 7.
+	want := map[float64][]string{0: {"1", "3", "5", "7"}, 2: {"2", "3", "6", "7"}, 3: {"4", "5", "6", "7"}}
+	n := 0
+	for _, group := range c.LoadAssignment.Endpoints {
+		for _, ep := range group.LbEndpoints {
+			ref := ep.Metadata.FilterMetadata[extproc.EndpointMetadataNamespace].Fields["ref"].GetNumberValue()
+			var got []string
+			for _, v := range ep.Metadata.FilterMetadata[extproc.LBMetadataNamespace].Fields[extproc.SubsetKey].GetListValue().GetValues() {
+				got = append(got, v.GetStringValue())
+			}
+			if !slices.Equal(got, want[ref]) {
+				t.Errorf("endpoint of reference %v is in subsets %v, want %v", ref, got, want[ref])
+			}
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d endpoints, want 3", n)
+	}
+	for _, c := range res.Clusters[1:] {
+		if c.LbSubsetConfig != nil || bytes.Contains(stableJSON(t, []proto.Message{c}), []byte(extproc.SubsetKey)) {
+			t.Errorf("cluster %s has subsets", c.Name)
+		}
+	}
+}
+
+// TestExtProcMetadataNamespaces: Envoy drops dynamic metadata an ext_proc server emits in a
+// namespace the filter does not list, so the router filter may write envoy.lb (the subset) and
+// the upstream filter the token counts and costs.
+func TestExtProcMetadataNamespaces(t *testing.T) {
+	if got := routerExtProc().GetMetadataOptions().GetReceivingNamespaces().GetUntyped(); !slices.Equal(got, []string{extproc.LBMetadataNamespace}) {
+		t.Errorf("router filter receives %v", got)
+	}
+	if got := upstreamExtProc().GetMetadataOptions().GetReceivingNamespaces().GetUntyped(); !slices.Equal(got, []string{extproc.DynamicMetadataNamespace}) {
+		t.Errorf("upstream filter receives %v", got)
 	}
 }
