@@ -72,7 +72,8 @@ func (s *session) handle(ctx context.Context, method string, req mcp.Request, ne
 	case "tools/list":
 		return s.listTools(ctx, cfg, req.(*mcp.ListToolsRequest).Params)
 	case "tools/call":
-		return s.callTool(ctx, cfg, req.(*mcp.CallToolRequest).Params, ev)
+		r := req.(*mcp.CallToolRequest)
+		return s.callTool(ctx, cfg, r.Params, r.ClientCapabilities(), ev)
 	case "prompts/list":
 		return s.listPrompts(ctx, cfg, req.(*mcp.ListPromptsRequest).Params)
 	case "prompts/get":
@@ -254,7 +255,7 @@ func (cfg *routeConfig) lookup(exposed string) (*backend, string, bool) {
 	return b, local, b != nil
 }
 
-func (s *session) callTool(ctx context.Context, cfg *routeConfig, p *mcp.CallToolParamsRaw, ev *Event) (mcp.Result, error) {
+func (s *session) callTool(ctx context.Context, cfg *routeConfig, p *mcp.CallToolParamsRaw, caps *mcp.ClientCapabilities, ev *Event) (mcp.Result, error) {
 	if p == nil {
 		return nil, invalidParams("missing params")
 	}
@@ -268,6 +269,9 @@ func (s *session) callTool(ctx context.Context, cfg *routeConfig, p *mcp.CallToo
 		if err := az.Allow(ctx, s.subject, "tools/call", p.Name, p.Arguments); err != nil {
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "forbidden: " + err.Error()}
 		}
+	}
+	if s.stateless && (p.RequestState != "" || asksInput(caps)) {
+		return s.callSuspendable(ctx, b, tool, p, caps)
 	}
 	cs, err := s.conn(ctx, b)
 	if err != nil {

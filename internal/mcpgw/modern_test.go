@@ -52,8 +52,8 @@ func TestModernRevision(t *testing.T) {
 				errs <- fmt.Errorf("call: %v %+v", err, res)
 				return
 			}
-			// sample's progress comes before it asks for a sample, which a 2026-07-28 client is
-			// not asked over the gateway yet: the call fails, the progress must still be ours.
+			// sample's progress comes before it asks for a sample, which this client (it declares
+			// no sampling) cannot give: the call fails, the progress must still be ours.
 			p := &mcp.CallToolParams{Name: "alpha__sample", Arguments: map[string]any{"text": me}}
 			p.SetProgressToken(1) // the same token in every client
 			_, _ = cs.CallTool(ctx, p)

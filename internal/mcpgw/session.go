@@ -33,6 +33,10 @@ type session struct {
 	// stateless marks the session that serves a subject's 2026-07-28 requests: each request has
 	// its own go-sdk session (request.ss), none lasts.
 	stateless bool
+	// suspended and idle serve 2026-07-28 calls whose backend asks the client (mrtr.go): calls
+	// waiting for the client's retry, by requestState; idle lent backend sessions, by lendKey.
+	suspended map[string]*suspendable
+	idle      map[string][]*lent
 }
 
 // request is a client request in flight: where to send what a backend sends about it.
@@ -62,7 +66,8 @@ func (rt *route) newSession(r *http.Request) *mcp.Server {
 
 // buildSession makes a session and its mcp.Server.
 func (rt *route) buildSession(subject string, stateless bool) *session {
-	s := &session{rt: rt, subject: subject, conns: map[*backend]*conn{}, inflight: map[string]*request{}, seen: map[string]string{}, stateless: stateless}
+	s := &session{rt: rt, subject: subject, conns: map[*backend]*conn{}, inflight: map[string]*request{}, seen: map[string]string{}, stateless: stateless,
+		suspended: map[string]*suspendable{}, idle: map[string][]*lent{}}
 	s.srv = mcp.NewServer(&mcp.Implementation{Name: "aigw", Version: rt.g.opts.Version}, &mcp.ServerOptions{
 		Capabilities: &mcp.ServerCapabilities{
 			Tools:       &mcp.ToolCapabilities{ListChanged: true},
@@ -130,6 +135,7 @@ func (s *session) close() {
 	conns := s.conns
 	s.conns = map[*backend]*conn{}
 	s.mu.Unlock()
+	s.closeLent(nil)
 	for _, c := range conns {
 		go func() {
 			<-c.ready
@@ -151,6 +157,7 @@ func (s *session) dropConns(keep map[*backend]bool) {
 		}
 	}
 	s.mu.Unlock()
+	s.closeLent(keep)
 	for _, c := range gone {
 		go func() {
 			<-c.ready
@@ -239,15 +246,6 @@ func (s *session) broken(b *backend, cs *mcp.ClientSession, err error) {
 // dial opens an MCP session on b that declares what this session's client declared, and relays
 // what the backend sends to this client.
 func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, error) {
-	// The request that needs the backend lends it the caller (forwarded headers and claims, see
-	// authz), not its cancellation or its other values: the backend session outlives it.
-	ctx, cancel := context.WithTimeout(authz.Detached(ctx), dialTimeout)
-	defer cancel()
-	o := newOrder()
-	t, err := b.transport(ctx, o)
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	ss := s.ss
 	s.mu.Unlock()
@@ -259,8 +257,24 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 		}
 	}
 	if s.stateless {
-		// A 2026-07-28 client's requests cannot be asked anything back over this gateway yet.
+		// The shared session of 2026-07-28 requests declares nothing a backend could ask: calls
+		// of clients that can answer run on lent sessions of their own (mrtr.go).
 		caps = nil
+	}
+	return s.dialWith(ctx, b, caps, info, nil)
+}
+
+// dialWith opens an MCP session on b declaring caps; on a lent session (l not nil), what the
+// backend asks goes to the call l serves, else to this session's client.
+func (s *session) dialWith(ctx context.Context, b *backend, caps *mcp.ClientCapabilities, info *mcp.Implementation, l *lent) (*mcp.ClientSession, error) {
+	// The request that needs the backend lends it the caller (forwarded headers and claims, see
+	// authz), not its cancellation or its other values: the backend session outlives it.
+	ctx, cancel := context.WithTimeout(authz.Detached(ctx), dialTimeout)
+	defer cancel()
+	o := newOrder()
+	t, err := b.transport(ctx, o)
+	if err != nil {
+		return nil, err
 	}
 	if caps == nil {
 		caps = &mcp.ClientCapabilities{}
@@ -298,7 +312,27 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 			_ = s.srv.ResourceUpdated(ctx, &p)
 		},
 	}
-	if caps.Sampling != nil {
+	switch {
+	case l != nil:
+		if caps.Sampling != nil {
+			opts.CreateMessageWithToolsHandler = func(ctx context.Context, r *mcp.CreateMessageWithToolsRequest) (*mcp.CreateMessageWithToolsResult, error) {
+				res, err := l.ask(ctx, r.Params)
+				if err != nil {
+					return nil, err
+				}
+				return res.(*mcp.CreateMessageWithToolsResult), nil
+			}
+		}
+		if caps.Elicitation != nil {
+			opts.ElicitationHandler = func(ctx context.Context, r *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				res, err := l.ask(ctx, r.Params)
+				if err != nil {
+					return nil, err
+				}
+				return res.(*mcp.ElicitResult), nil
+			}
+		}
+	case caps.Sampling != nil:
 		opts.CreateMessageHandler = func(_ context.Context, r *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
 			req := s.request("")
 			if req == nil {
@@ -307,7 +341,7 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 			return req.ss.CreateMessage(req.ctx, r.Params)
 		}
 	}
-	if caps.Elicitation != nil {
+	if caps.Elicitation != nil && l == nil {
 		opts.ElicitationHandler = func(_ context.Context, r *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
 			req := s.request("")
 			if req == nil {
@@ -321,6 +355,13 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 			if relayed(method) {
 				defer o.done() // a response after it may go on now (order.go)
+			}
+			if method == "roots/list" && l != nil {
+				res, err := l.ask(ctx, &mcp.ListRootsParams{})
+				if err != nil {
+					return nil, err
+				}
+				return res.(*mcp.ListRootsResult), nil
 			}
 			if method == "roots/list" {
 				req := s.request("")
@@ -374,6 +415,9 @@ const lateProgress = 2 * time.Second
 
 type gatewayTokenKey struct{}
 
+// requestKey holds the *request of a client request in its context (track).
+type requestKey struct{}
+
 // gatewayToken is the progress token the gateway sends backends for the client request of ctx.
 func gatewayToken(ctx context.Context) string {
 	t, _ := ctx.Value(gatewayTokenKey{}).(string)
@@ -391,6 +435,7 @@ func (s *session) track(ctx context.Context, ss *mcp.ServerSession, token any) (
 		ctx = context.WithValue(ctx, gatewayTokenKey{}, key)
 		r.ctx = ctx
 	}
+	ctx = context.WithValue(ctx, requestKey{}, r)
 	s.mu.Lock()
 	prev := s.last
 	s.last = r
@@ -402,7 +447,9 @@ func (s *session) track(ctx context.Context, ss *mcp.ServerSession, token any) (
 		if key != "" {
 			time.AfterFunc(lateProgress, func() {
 				s.mu.Lock()
-				delete(s.inflight, key)
+				if s.inflight[key] == r { // a resumed call may have taken the token over
+					delete(s.inflight, key)
+				}
 				s.mu.Unlock()
 			})
 		}
