@@ -19,6 +19,8 @@ type openAIToBedrock struct {
 
 	includeUsage bool
 	stream       bool
+	// jsonTool: response_format json_object is served by the forced jsonToolName tool.
+	jsonTool bool
 
 	eventStream bool
 	requestID   string
@@ -134,6 +136,11 @@ func (t *openAIToBedrock) completion(body []byte) ([]byte, error) {
 			if len(b.ToolUse.Input) == 0 || isJSONNull(b.ToolUse.Input) {
 				args = "{}"
 			}
+			if t.jsonTool && b.ToolUse.Name == jsonToolName {
+				text.WriteString(args)
+				hasText = true
+				continue
+			}
 			msg.ToolCalls = append(msg.ToolCalls, oaToolCall{ID: b.ToolUse.ToolUseID, Type: "function", Function: oaFunctionCall{Name: b.ToolUse.Name, Arguments: args}})
 		}
 	}
@@ -148,7 +155,7 @@ func (t *openAIToBedrock) completion(body []byte) ([]byte, error) {
 		Object:  "chat.completion",
 		Created: t.now().Unix(),
 		Model:   t.target.Model,
-		Choices: []oaChoice{{Index: 0, Message: msg, FinishReason: ptr(bedrockFinishReason(r.StopReason))}},
+		Choices: []oaChoice{{Index: 0, Message: msg, FinishReason: ptr(t.finishReason(r.StopReason))}},
 		Usage:   oaUsageOf(t.usage),
 	}
 	out, err := marshalJSON(res)
@@ -169,8 +176,10 @@ var bedrockFinishReasons = map[string]string{
 	"content_filtered":              "content_filter",
 }
 
-func bedrockFinishReason(stop string) string {
-	if f, ok := bedrockFinishReasons[stop]; ok {
+// finishReason is the OpenAI finish_reason for a Converse stop reason; the forced JSON tool's
+// call is the answer itself, so it finishes with "stop".
+func (t *openAIToBedrock) finishReason(stop string) string {
+	if f, ok := bedrockFinishReasons[stop]; ok && (stop != "tool_use" || !t.jsonTool) {
 		return f
 	}
 	return "stop"

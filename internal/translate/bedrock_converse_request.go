@@ -28,9 +28,6 @@ func (t *openAIToBedrock) converseRequest(in *oaChatRequest, ext *bedrockExtensi
 	if in.N != nil && *in.N > 1 {
 		return nil, untranslatable("n", "Bedrock Converse returns one choice; n must be 1")
 	}
-	if f := in.ResponseFormat; f != nil && f.Type != "" && f.Type != "text" {
-		return nil, untranslatable("response_format", "response_format %s is not translated to Bedrock Converse; describe the format in the prompt or use a tool", f.Type)
-	}
 	out := &cvRequest{
 		GuardrailConfig:                   ext.GuardrailConfig,
 		AdditionalModelResponseFieldPaths: ext.AdditionalModelResponseFieldPaths,
@@ -56,11 +53,20 @@ func (t *openAIToBedrock) converseRequest(in *oaChatRequest, ext *bedrockExtensi
 	if err := converseTools(in, out); err != nil {
 		return nil, err
 	}
-	extra, thinking, err := t.reasoningFields(in, ext.AdditionalModelRequestFields)
+	if err := t.responseFormat(in.ResponseFormat, out); err != nil {
+		return nil, err
+	}
+	extra, effort, thinking, err := t.reasoningFields(in, ext.AdditionalModelRequestFields)
 	if err != nil {
 		return nil, err
 	}
 	out.AdditionalModelRequestFields = extra
+	if effort != "" {
+		if out.OutputConfig == nil {
+			out.OutputConfig = &cvOutputConfig{}
+		}
+		out.OutputConfig.Effort = effort
+	}
 	if thinking && out.InferenceConfig != nil {
 		// As at Anthropic, Claude with thinking on refuses temperature other than 1 and top_p
 		// below 0.95 (and top_k, which reasoningFields leaves out then).
@@ -78,14 +84,17 @@ func (t *openAIToBedrock) converseRequest(in *oaChatRequest, ext *bedrockExtensi
 }
 
 // reasoningFields adds reasoning to additionalModelRequestFields: Claude models take
-// Anthropic's thinking object (a budget from reasoning_effort, or the client's own thinking);
-// other models take reasoning_effort as named (gpt-oss and other reasoning models on Bedrock).
-// thinking reports whether Claude's thinking is on, for the sampling limits that come with it.
-func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessage) (_ json.RawMessage, thinking bool, _ error) {
+// Anthropic's thinking object (a budget from reasoning_effort, adaptive thinking for Claude 4.6
+// and later, or the client's own thinking); other models take reasoning_effort as named (gpt-oss
+// and other reasoning models on Bedrock). effort is the adaptive thinking's effort, for
+// Converse's outputConfig.effort (none when the client set Anthropic's output_config in
+// additionalModelRequestFields itself). thinking reports whether Claude's thinking is on, for
+// the sampling limits that come with it.
+func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessage) (_ json.RawMessage, effort string, thinking bool, _ error) {
 	fields := map[string]json.RawMessage{}
 	if len(extra) > 0 {
 		if err := json.Unmarshal(extra, &fields); err != nil {
-			return nil, false, badRequest("additionalModelRequestFields", "additionalModelRequestFields must be an object")
+			return nil, "", false, badRequest("additionalModelRequestFields", "additionalModelRequestFields must be an object")
 		}
 	}
 	claude := isClaude(t.target.Model)
@@ -93,22 +102,25 @@ func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessa
 	if claude && in.ReasoningEffort != "" && in.ReasoningEffort != "none" {
 		var ok bool
 		if lvl, ok = effortByName(in.ReasoningEffort); !ok {
-			return nil, false, badRequest("reasoning_effort", "unknown reasoning_effort %q", in.ReasoningEffort)
+			return nil, "", false, badRequest("reasoning_effort", "unknown reasoning_effort %q", in.ReasoningEffort)
 		}
+	}
+	if _, own := fields["output_config"]; !own {
+		effort = lvl.adaptive
 	}
 	switch {
 	case in.Thinking != nil:
 		b, _ := json.Marshal(in.Thinking)
 		fields["thinking"] = b
-		if in.Thinking.Type == "adaptive" && lvl.adaptive != "" {
-			setAdaptiveEffort(fields, lvl.adaptive)
+		if in.Thinking.Type != "adaptive" {
+			effort = ""
 		}
 	case lvl.effort != "" && adaptiveThinking(t.target.Model):
 		// Claude 4.6 and later on Bedrock: adaptive thinking steered by an effort (Opus 4.7
 		// refuses budgets), as at Anthropic.
 		fields["thinking"] = json.RawMessage(`{"type":"adaptive"}`)
-		setAdaptiveEffort(fields, lvl.adaptive)
 	case lvl.effort != "":
+		effort = ""
 		budget := lvl.budget
 		if m := in.MaxCompletionTokens; m != nil && *m-1 < budget && *m-1 >= 1024 {
 			budget = *m - 1
@@ -118,6 +130,8 @@ func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessa
 		fields["thinking"] = json.RawMessage(`{"type":"enabled","budget_tokens":` + strconv.FormatInt(budget, 10) + `}`)
 	case in.ReasoningEffort != "" && !claude:
 		fields["reasoning_effort"], _ = json.Marshal(in.ReasoningEffort)
+	default:
+		effort = ""
 	}
 	if th, ok := fields["thinking"]; ok && claude && !strings.Contains(string(th), `"disabled"`) {
 		thinking = true
@@ -126,23 +140,53 @@ func (t *openAIToBedrock) reasoningFields(in *oaChatRequest, extra json.RawMessa
 		fields["top_k"] = json.RawMessage(strconv.FormatInt(*in.TopK, 10))
 	}
 	if len(fields) == 0 {
-		return nil, thinking, nil
+		return nil, effort, thinking, nil
 	}
 	b, err := marshalJSON(fields)
 	if err != nil {
-		return nil, false, badRequest("additionalModelRequestFields", "%v", err)
+		return nil, "", false, badRequest("additionalModelRequestFields", "%v", err)
 	}
-	return b, thinking, nil
+	return b, effort, thinking, nil
 }
 
-// setAdaptiveEffort sets output_config.effort in additionalModelRequestFields, unless the
-// client set an output_config there itself.
-func setAdaptiveEffort(fields map[string]json.RawMessage, effort string) {
-	if _, ok := fields["output_config"]; ok {
-		return
+// responseFormat maps response_format: json_schema to Converse's structured output
+// (outputConfig.textFormat, the schema as a JSON string); json_object, which has no schema, to a
+// forced tool (jsonToolName, as for Anthropic) whose input comes back as the message content.
+// With client tools present json_object cannot force a tool of its own and is dropped, leaving
+// the instruction to the prompt.
+func (t *openAIToBedrock) responseFormat(rf *oaResponseFormat, out *cvRequest) error {
+	if rf == nil {
+		return nil
 	}
-	b, _ := json.Marshal(effort)
-	fields["output_config"] = json.RawMessage(`{"effort":` + string(b) + `}`)
+	switch rf.Type {
+	case "", "text":
+	case "json_schema":
+		if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 || isJSONNull(rf.JSONSchema.Schema) {
+			return badRequest("response_format.json_schema", "json_schema response format needs a schema")
+		}
+		if !isJSONObject(rf.JSONSchema.Schema) {
+			return badRequest("response_format.json_schema.schema", "the schema must be a JSON object")
+		}
+		if out.OutputConfig == nil {
+			out.OutputConfig = &cvOutputConfig{}
+		}
+		out.OutputConfig.TextFormat = &cvOutputFormat{Type: "json_schema", Structure: cvOutputStructure{JSONSchema: &cvJSONSchemaDefinition{
+			Schema: string(compactJSON(rf.JSONSchema.Schema)), Name: rf.JSONSchema.Name, Description: rf.JSONSchema.Description,
+		}}}
+	case "json_object":
+		if out.ToolConfig != nil {
+			return nil
+		}
+		t.jsonTool = true
+		out.ToolConfig = &cvToolConfig{
+			Tools: []cvTool{{ToolSpec: &cvToolSpec{Name: jsonToolName, Description: "Respond with a JSON object.",
+				InputSchema: cvJSONValue{JSON: json.RawMessage(`{"type":"object"}`)}}}},
+			ToolChoice: &cvToolChoice{Tool: &cvToolChoiceOne{Name: jsonToolName}},
+		}
+	default:
+		return untranslatable("response_format.type", "response_format %q cannot be sent to Bedrock Converse", rf.Type)
+	}
+	return nil
 }
 
 // converseMessages splits the chat messages into Converse system blocks and alternating user

@@ -62,6 +62,11 @@ func (s *cvToOAStream) event(dst []byte, typ string, e *cvStreamEvent) []byte {
 		return s.start(dst)
 	case "contentBlockStart":
 		dst = s.start(dst)
+		if e.Start != nil && e.Start.ToolUse != nil && s.t.jsonTool && e.Start.ToolUse.Name == jsonToolName {
+			// The forced JSON tool's input is the answer: its fragments go out as content.
+			s.block(e.ContentBlockIndex, "json")
+			return dst
+		}
 		if e.Start != nil && e.Start.ToolUse != nil {
 			b := s.block(e.ContentBlockIndex, "tool")
 			b.toolIndex = s.tools
@@ -77,7 +82,7 @@ func (s *cvToOAStream) event(dst []byte, typ string, e *cvStreamEvent) []byte {
 	case "messageStop":
 		dst = s.start(dst)
 		s.stopped = true
-		return s.chunk(dst, oaDelta{}, ptr(bedrockFinishReason(e.StopReason)))
+		return s.chunk(dst, oaDelta{}, ptr(s.t.finishReason(e.StopReason)))
 	case "metadata":
 		if e.Usage != nil {
 			s.t.usage = e.Usage.usage()
@@ -124,6 +129,10 @@ func (s *cvToOAStream) delta(dst []byte, e *cvStreamEvent) []byte {
 		}
 	case d.ToolUse != nil:
 		b := s.block(e.ContentBlockIndex, "tool")
+		if b.kind == "json" && d.ToolUse.Input != "" {
+			b.hasArgs = true
+			return s.chunk(dst, oaDelta{Content: &d.ToolUse.Input}, nil)
+		}
 		if b.kind != "tool" || d.ToolUse.Input == "" {
 			return dst
 		}
@@ -158,6 +167,8 @@ func (s *cvToOAStream) blockStop(dst []byte, i int) []byte {
 		text := b.reasoning.String()
 		tb := oaThinkingBlock{Type: "thinking", Thinking: &text, Signature: ptr(b.signature)}
 		return s.chunk(dst, oaDelta{ThinkingBlocks: []oaThinkingBlock{tb}}, nil)
+	case b.kind == "json" && !b.hasArgs:
+		return s.chunk(dst, oaDelta{Content: ptr("{}")}, nil)
 	case b.kind == "tool" && !b.hasArgs:
 		tc := oaToolCall{Index: ptr(b.toolIndex), Function: oaFunctionCall{Arguments: "{}"}}
 		return s.chunk(dst, oaDelta{ToolCalls: []oaToolCall{tc}}, nil)

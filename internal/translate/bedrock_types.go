@@ -23,6 +23,32 @@ type cvRequest struct {
 	PromptVariables                   json.RawMessage   `json:"promptVariables,omitempty"`
 	RequestMetadata                   map[string]string `json:"requestMetadata,omitempty"`
 	ServiceTier                       *cvServiceTier    `json:"serviceTier,omitempty"`
+	OutputConfig                      *cvOutputConfig   `json:"outputConfig,omitempty"`
+}
+
+// cvOutputConfig is Converse's OutputConfig: the effort of adaptive thinking and structured
+// output.
+type cvOutputConfig struct {
+	Effort     string          `json:"effort,omitempty"` // low, medium, high, xhigh, max
+	TextFormat *cvOutputFormat `json:"textFormat,omitempty"`
+}
+
+// cvOutputFormat is an OutputFormat: a JSON schema the text answer must follow.
+type cvOutputFormat struct {
+	Type      string            `json:"type"` // json_schema
+	Structure cvOutputStructure `json:"structure"`
+}
+
+// cvOutputStructure is the OutputFormatStructure union; jsonSchema is its one member.
+type cvOutputStructure struct {
+	JSONSchema *cvJSONSchemaDefinition `json:"jsonSchema,omitempty"`
+}
+
+// cvJSONSchemaDefinition carries the schema as a JSON string, as the API defines it.
+type cvJSONSchemaDefinition struct {
+	Schema      string `json:"schema"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 type cvServiceTier struct {

@@ -81,6 +81,9 @@ func StrictConverseInput(body []byte) (*bedrockruntime.ConverseInput, error) {
 		case "serviceTier":
 			in.ServiceTier = &types.ServiceTier{}
 			err = sdkDecode(raw, in.ServiceTier)
+		case "outputConfig":
+			in.OutputConfig = &types.OutputConfig{}
+			err = sdkDecode(raw, in.OutputConfig)
 		case "requestMetadata":
 			err = json.Unmarshal(raw, &in.RequestMetadata)
 		case "additionalModelResponseFieldPaths":
