@@ -71,7 +71,12 @@ func (noAuth) Do(context.Context, *translate.Upstream) error { return nil }
 // apiKeyHandler sets a static key (or the request's own, with a credential override).
 type apiKeyHandler struct{ auth *config.Auth }
 
-func newAPIKeyHandler(b *config.Backend) (Handler, error) { return apiKeyHandler{b.Auth}, nil }
+func newAPIKeyHandler(b *config.Backend) (Handler, error) {
+	if b.GeminiAPI() {
+		return geminiAPIHandler{b.Auth}, nil
+	}
+	return apiKeyHandler{b.Auth}, nil
+}
 
 func (h apiKeyHandler) Do(_ context.Context, up *translate.Upstream) error {
 	return Apply(h.auth, up.Header)

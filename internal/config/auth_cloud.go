@@ -212,11 +212,11 @@ func mapKeysSlice[V any](m map[string]V) []string {
 // is not the region's is most likely a mistake.
 func (b *builder) backendCredentialFits(ab *object[aiServiceBackendSpec], be *Backend) bool {
 	need := be.Schema.Name.RequiredAuth()
-	if need == "" {
+	if need == "" || be.GeminiAPI() {
 		return true
 	}
 	if be.Auth == nil || be.Auth.Type != need {
-		b.d.errorf(b.d.line(&ab.Spec.Schema.Name), "spec.schema.name: a %s backend needs a BackendSecurityPolicy of type %s (it names the project and region requests go to)", be.Schema.Name, need)
+		b.d.errorf(b.d.line(&ab.Spec.Schema.Name), "spec.schema.name: a %s backend needs a BackendSecurityPolicy of type %s (it names the project and region requests go to)%s", be.Schema.Name, need, geminiAPIHint(be.Schema.Name))
 		return false
 	}
 	if g := be.Auth.GCP; g != nil && be.Endpoint != nil {

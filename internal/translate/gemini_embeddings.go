@@ -20,7 +20,14 @@ type openAIToVertexEmbeddings struct {
 
 var _ Translator = (*openAIToVertexEmbeddings)(nil)
 
-func newOpenAIToVertexEmbeddings(t Target) Translator { return &openAIToVertexEmbeddings{target: t} }
+// newOpenAIToVertexEmbeddings embeds through Vertex AI's predict, or through the Gemini API's
+// batchEmbedContents when the backend is the Gemini API.
+func newOpenAIToVertexEmbeddings(t Target) Translator {
+	if t.Backend.GeminiAPI() {
+		return &openAIToGeminiAPIEmbeddings{target: t}
+	}
+	return &openAIToVertexEmbeddings{target: t}
+}
 
 // oaEmbeddingsRequest is an OpenAI embeddings request, with task_type (Vertex's, as LiteLLM
 // passes it) as an extension.
