@@ -149,9 +149,20 @@ func startEnvoyPlane(ctx context.Context, opts Options, envoyPath string, pipeli
 	return pl, nil
 }
 
-// update serves a reloaded Model to Envoy as a new snapshot.
+// envoyApplyTimeout bounds how long a reload waits for Envoy to apply the new snapshot before
+// the pipeline takes the new Model anyway (Envoy restarting, say).
+const envoyApplyTimeout = 5 * time.Second
+
+// update serves a reloaded Model to Envoy as a new snapshot, and returns once Envoy has applied
+// it: the caller swaps the pipeline's Model after, so the router filter never names a rule
+// Envoy has no route for. The snapshot keeps the previous Model's rules, for the requests that
+// took it.
 func (pl *envoyPlane) update(m *config.Model) {
-	if err := pl.xds.Update(m); err != nil {
+	err := pl.xds.UpdateAndWait(context.Background(), m, envoyApplyTimeout)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		pl.log.Warn("envoy: the reloaded configuration is served, but Envoy has not applied it yet; new rules may answer 404 until it does", "error", err)
+	case err != nil:
 		pl.log.Warn("envoy: the reloaded configuration could not be served to Envoy; it keeps the previous one", "error", err)
 	}
 }

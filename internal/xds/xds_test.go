@@ -16,9 +16,11 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -436,5 +438,142 @@ func TestExtProcMetadataNamespaces(t *testing.T) {
 	}
 	if got := upstreamExtProc().GetMetadataOptions().GetReceivingNamespaces().GetUntyped(); !slices.Equal(got, []string{extproc.DynamicMetadataNamespace}) {
 		t.Errorf("upstream filter receives %v", got)
+	}
+}
+
+// TestReloadWaitsForEnvoy: a reload's snapshot keeps the rules the new Model dropped (requests
+// that took the old Model still find their route), and UpdateAndWait returns only once Envoy
+// has acknowledged both the routes and the clusters of that snapshot, so the pipeline swaps to
+// the new Model (and names its new rules) only when Envoy can route them. A rejection is not an
+// acknowledgement.
+func TestReloadWaitsForEnvoy(t *testing.T) {
+	b := testBackend("a", "http://127.0.0.1:8001")
+	model := func(rules ...string) *config.Model {
+		var rs []*config.Rule
+		for _, r := range rules {
+			rs = append(rs, &config.Rule{Name: r, Backends: []*config.BackendRef{{Backend: b, Weight: 1}}})
+		}
+		return &config.Model{Routes: []*config.Route{{Name: "r", Rules: rs}}}
+	}
+	s := NewServer(Options{Port: 1975}, nil)
+	if err := s.Update(model("old")); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "xds.sock")
+	ln, err := ListenUnix(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g := grpc.NewServer()
+	s.Register(ctx, g)
+	go func() { _ = g.Serve(ln) }()
+	defer g.Stop()
+	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &corev3.Node{Id: NodeID}
+	send := func(req *discoveryv3.DiscoveryRequest) {
+		t.Helper()
+		req.Node = node
+		if req.TypeUrl == resourcev3.RouteType {
+			req.ResourceNames = []string{RouteConfigName}
+		}
+		if err := ads.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// next reads the clusters' and the routes' responses of one version: the names they carry.
+	next := func() (map[string]*discoveryv3.DiscoveryResponse, []string) {
+		t.Helper()
+		got := map[string]*discoveryv3.DiscoveryResponse{}
+		var names []string
+		for len(got) < 2 {
+			resp, err := ads.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[resp.TypeUrl] = resp
+			for _, r := range resp.Resources {
+				switch resp.TypeUrl {
+				case resourcev3.ClusterType:
+					var c clusterv3.Cluster
+					_ = r.UnmarshalTo(&c)
+					names = append(names, c.Name)
+				case resourcev3.RouteType:
+					var rc routev3.RouteConfiguration
+					_ = r.UnmarshalTo(&rc)
+					for _, rt := range rc.VirtualHosts[0].Routes {
+						names = append(names, rt.Name)
+					}
+				}
+			}
+		}
+		slices.Sort(names)
+		return got, names
+	}
+	ack := func(resp *discoveryv3.DiscoveryResponse) {
+		send(&discoveryv3.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce})
+	}
+	send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ClusterType})
+	send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.RouteType})
+	v1, _ := next()
+	ack(v1[resourcev3.ClusterType])
+	ack(v1[resourcev3.RouteType])
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer wcancel()
+	if err := s.WaitApplied(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- s.UpdateAndWait(ctx, model("new"), 5*time.Second) }()
+	v2, names := next()
+	if want := []string{"aigw-rule/new", "aigw-rule/new", "aigw-rule/old", "aigw-rule/old"}; !slices.Equal(names, want) {
+		t.Errorf("after the reload Envoy gets %v, want the new rule and the old one: %v", names, want)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("UpdateAndWait returned (%v) before Envoy acknowledged the snapshot", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	ack(v2[resourcev3.ClusterType])
+	select {
+	case err := <-done:
+		t.Fatalf("UpdateAndWait returned (%v) with the routes not acknowledged", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	ack(v2[resourcev3.RouteType])
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("UpdateAndWait did not return after Envoy acknowledged the snapshot")
+	}
+
+	// One generation is kept: the next reload drops "old". Envoy rejects this one.
+	if err := s.Update(model("newer")); err != nil {
+		t.Fatal(err)
+	}
+	v3, names := next()
+	if want := []string{"aigw-rule/new", "aigw-rule/new", "aigw-rule/newer", "aigw-rule/newer"}; !slices.Equal(names, want) {
+		t.Errorf("second reload: Envoy gets %v, want %v", names, want)
+	}
+	for _, resp := range v3 {
+		send(&discoveryv3.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: "2", ResponseNonce: resp.Nonce, ErrorDetail: &statuspb.Status{Message: "rejected"}})
+	}
+	short, scancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer scancel()
+	if err := s.WaitApplied(short, 3); err == nil {
+		t.Error("a rejected snapshot counts as applied")
 	}
 }
