@@ -406,3 +406,41 @@ func (b *builder) quotaPolicy(q *object[quotaPolicySpec], backends []*Backend) {
 		}
 	}
 }
+
+// Exported names of the rate limit and quota CRD types, for writers of manifests (k8sgen), as
+// in crd_export.go.
+type (
+	BTPRateLimit         = btpRateLimit
+	BTPRateLimitSpec     = btpRateLimitSpec
+	BTPRateLimitRule     = btpRateLimitRule
+	BTPRateLimitSelector = btpRateLimitSelector
+	BTPRateLimitHeader   = btpRateLimitHeader
+	BTPRateLimitValue    = btpRateLimitValue
+	BTPRateLimitCost     = btpRateLimitCost
+	BTPCostSpecifier     = btpCostSpecifier
+	BTPCostMetadata      = btpCostMetadata
+	QuotaPolicySpec      = quotaPolicySpec
+	ServiceQuota         = serviceQuota
+	QuotaBucket          = quotaBucket
+	PerModelQuota        = perModelQuota
+	ModelQuota           = modelQuota
+	QuotaBucketRuleSpec  = quotaBucketRule
+)
+
+// CostMetadataNamespace is the metadata namespace a rate limit's response cost names.
+const CostMetadataNamespace = aiGatewayMetadataNamespace
+
+// RateLimitUnit is the BackendTrafficPolicy unit of a window ("" when it has none).
+func RateLimitUnit(w time.Duration) string { return unitOf(rateLimitUnits, w) }
+
+// QuotaDuration is the QuotaPolicy duration of a window ("" when it has none).
+func QuotaDuration(w time.Duration) string { return unitOf(quotaDurations, w) }
+
+func unitOf(units map[string]time.Duration, w time.Duration) string {
+	for k, v := range units {
+		if v == w {
+			return k
+		}
+	}
+	return ""
+}

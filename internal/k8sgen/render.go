@@ -91,7 +91,7 @@ type Result struct {
 // kindOrder is the order of kinds in the output: what others refer to comes after its users,
 // as kubectl and kustomize do not care, and a reader meets the Gateway first.
 var kindOrder = []string{"GatewayClass", "Gateway", "GatewayConfig", "AIGatewayRoute", "BackendTrafficPolicy",
-	"MCPRoute", "AIServiceBackend", "Backend", "BackendTLSPolicy", "BackendSecurityPolicy", "Secret", "ConfigMap"}
+	"MCPRoute", "AIServiceBackend", "QuotaPolicy", "Backend", "BackendTLSPolicy", "BackendSecurityPolicy", "Secret", "ConfigMap"}
 
 type renderer struct {
 	m       *config.Model
@@ -106,6 +106,12 @@ type renderer struct {
 	// mcpBackends maps an MCP server (name and endpoint) to its rendered Backend, so that routes
 	// reaching the same server share one.
 	mcpBackends map[string]string
+	// routeNames are the rendered AIGatewayRoute (and HTTPRoute) names; routePolicies marks the
+	// routes with a BackendTrafficPolicy of their own.
+	routeNames    map[*config.Route]string
+	routePolicies map[*config.Route]bool
+	// globalLimits says a global rate limit was rendered (it needs Redis in the cluster).
+	globalLimits bool
 }
 
 // Render turns m into Kubernetes objects.
@@ -117,7 +123,8 @@ func Render(m *config.Model, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("namespace %q is not a DNS-1123 label (lower case letters, digits and '-')", opts.Namespace)
 	}
 	r := &renderer{m: m, opts: opts, byKind: map[string][]Object{}, names: map[*config.Backend]string{}, gateway: "aigw",
-		backendNames: newNamer(), secretNames: newNamer(), mcpBackends: map[string]string{}}
+		backendNames: newNamer(), secretNames: newNamer(), mcpBackends: map[string]string{},
+		routeNames: map[*config.Route]string{}, routePolicies: map[*config.Route]bool{}}
 	for _, b := range m.Backends {
 		// "-api-key" and "-ca" are appended for the Secret and ConfigMap.
 		r.names[b] = r.backendNames.name(b.Name, len("-api-key"))
@@ -127,6 +134,7 @@ func Render(m *config.Model, opts Options) (*Result, error) {
 	for _, b := range m.Backends {
 		r.backend(b)
 	}
+	r.quotaPolicies()
 	r.mcpRoutes()
 	for _, k := range kindOrder {
 		r.res.Objects = append(r.res.Objects, r.byKind[k]...)
@@ -193,8 +201,10 @@ func costs(cs []config.Cost) []config.LLMRequestCost {
 
 func (r *renderer) routes() {
 	routeNames := newNamer()
+	limits := r.planLimits()
 	for _, rt := range r.m.Routes {
 		name := routeNames.name(rt.Name, 0)
+		r.routeNames[rt] = name
 		spec := config.AIGatewayRouteSpec{
 			// The parent is named explicitly: an empty group would mean the core group.
 			ParentRefs:      []config.ParentRef{{Group: config.GroupGatewayAPI, Kind: "Gateway", Name: r.gateway}},
@@ -247,14 +257,25 @@ func (r *renderer) routes() {
 			}
 		}
 		r.add("AIGatewayRoute", name, crd(aigatewayV1beta1, "AIGatewayRoute", r.meta(name), spec))
-		if retry != nil {
-			// An AIGatewayRoute generates an HTTPRoute of the same name, which the policy targets.
-			r.add("BackendTrafficPolicy", name, crd(egV1alpha1, "BackendTrafficPolicy", r.meta(name), config.BackendTrafficPolicySpec{
-				TargetRefs: []config.PolicyTargetRef{{Group: config.GroupGatewayAPI, Kind: "HTTPRoute", Name: name}},
-				Retry:      btpRetry(retry),
-			}))
+		rl := r.rateLimitSpec("HTTPRoute "+name+"'s BackendTrafficPolicy", limits.perRoute[rt])
+		if retry != nil || rl != nil {
+			// An AIGatewayRoute generates an HTTPRoute of the same name, which the policy targets;
+			// it holds the route's retries and rate limits, as a second policy on the route would
+			// conflict.
+			btp := config.BackendTrafficPolicySpec{TargetRefs: []config.PolicyTargetRef{{Group: config.GroupGatewayAPI, Kind: "HTTPRoute", Name: name}}}
+			if retry != nil {
+				btp.Retry = btpRetry(retry)
+			}
+			r.add("BackendTrafficPolicy", name, trafficPolicy{crd(egV1alpha1, "BackendTrafficPolicy", r.meta(name), btp), rl})
+			r.routePolicies[rt] = true
 		}
 	}
+	// Route policies are named after their routes; the others must not take those names.
+	policyNames := newNamer()
+	for _, n := range r.routeNames {
+		policyNames.used[n] = true
+	}
+	r.gatewayLimits(limits, policyNames)
 }
 
 // unanchor undoes the loader's whole-value anchoring "^(?:x)$", so that a re-load gives the

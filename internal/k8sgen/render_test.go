@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -347,9 +348,11 @@ func normal(m *config.Model, masked map[string]bool, mcpMasked bool) string {
 		Backends    []backend
 		Routes      []route
 		MCP         any
+		Limits      []string
 	}
 	n.Port, n.GlobalCosts = port, costs(m.GlobalCosts)
 	n.MCP = normalMCP(m.MCPRoutes, mcpMasked)
+	n.Limits = normalLimits(m.Limits)
 	for _, b := range m.Backends {
 		nb := backend{Name: b.Name, Schema: string(b.Schema.Name), Prefix: b.Schema.Prefix, Version: b.Schema.Version,
 			Endpoint: b.Endpoint.String(), BodyMutation: b.BodyMutation, TLS: b.TLS,
@@ -404,4 +407,51 @@ func normal(m *config.Model, masked map[string]bool, mcpMasked bool) string {
 	}
 	data, _ := json.Marshal(n)
 	return string(data)
+}
+
+// normalLimits is what the rate limits and quotas count, without the names of their counters
+// (which follow the policy names): a rule counted per route is one entry per route, as a
+// rendering gives each route's policy its own copy.
+func normalLimits(l *config.Limits) []string {
+	if l == nil {
+		return nil
+	}
+	headers := func(hs []config.RateLimitHeader) string {
+		var out []string
+		for _, h := range hs {
+			re := ""
+			if h.Regex != nil {
+				re = unanchor(h.Regex.String())
+			}
+			out = append(out, fmt.Sprintf("%s distinct=%v exact=%q re=%q invert=%v", h.Name, h.Distinct, h.Exact, re, h.Invert))
+		}
+		return strings.Join(out, ",")
+	}
+	var out []string
+	for _, r := range l.RateLimits {
+		rule := fmt.Sprintf("global=%v limit=%d/%s cost=%q shadow=%v headers=[%s]", r.Global, r.Limit, r.Window, r.CostKey, r.Shadow, headers(r.Headers))
+		switch {
+		case r.Routes == nil:
+			out = append(out, "rate limit on every route: "+rule+fmt.Sprintf(" shared=%v", r.Shared))
+		case r.Shared && len(r.Routes) > 1:
+			var names []string
+			for _, rt := range r.Routes {
+				names = append(names, rt.Name)
+			}
+			out = append(out, "rate limit shared by "+strings.Join(names, ",")+": "+rule)
+		default:
+			for _, rt := range r.Routes {
+				out = append(out, "rate limit on "+rt.Name+": "+rule)
+			}
+		}
+	}
+	for _, q := range l.Quotas {
+		e := fmt.Sprintf("quota %s model=%q limit=%d/%s cost=%q", q.Backend.Name, q.Model, q.Limit, q.Window, q.CostExpr)
+		if q.Bucket != nil {
+			e += fmt.Sprintf(" bucket shadow=%v headers=[%s]", q.Bucket.Shadow, headers(q.Bucket.Headers))
+		}
+		out = append(out, e)
+	}
+	slices.Sort(out)
+	return out
 }

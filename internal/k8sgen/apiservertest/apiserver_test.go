@@ -262,7 +262,7 @@ func TestAPIServerAcceptsRendering(t *testing.T) {
 		}
 	}
 	t.Logf("the API server accepted %d rendered objects: %v", created, kinds)
-	for _, k := range []string{"MCPRoute", "BackendSecurityPolicy", "Backend"} {
+	for _, k := range []string{"MCPRoute", "BackendSecurityPolicy", "Backend", "BackendTrafficPolicy", "QuotaPolicy"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s was created", k)
 		}
