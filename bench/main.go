@@ -145,6 +145,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		{Name: "soak", Run: soakSection},
 		{Name: "tracing", Run: tracingSection},
 		{Name: "mcp", Run: mcpSection},
+		{Name: "extproc", Run: extprocSection},
 	}
 	if *only != "" {
 		sections = slices.DeleteFunc(sections, func(s Section) bool { return s.Name != *only })
