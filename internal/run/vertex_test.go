@@ -29,7 +29,7 @@ import (
 // fakeVertex is Vertex AI on 127.0.0.1 for project p1 in us-east5: an OAuth2 token endpoint for
 // a service account (tokens it says last lifetimeReported and accepts for lifetime), Gemini's
 // generateContent and streamGenerateContent (bodies decoded strictly into genai's types; a tool
-// call while the conversation has no tool result, text after), and Claude's rawPredict and
+// call while the conversation has no tool result, text after, its last part signed), and Claude's rawPredict and
 // streamRawPredict. Every model call must carry a live token it issued.
 type fakeVertex struct {
 	t   *testing.T
@@ -159,7 +159,7 @@ func (f *fakeVertex) gemini(w http.ResponseWriter, r *http.Request, method strin
 	if len(in.Tools) > 0 && last.Parts[0].FunctionResponse == nil {
 		parts = []string{`{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"c2lnLTE="}`}
 	} else {
-		parts = []string{`{"text":"Mulling","thought":true}`, `{"text":"It is "}`, `{"text":"sunny."}`}
+		parts = []string{`{"text":"Mulling","thought":true}`, `{"text":"It is "}`, `{"text":"sunny.","thoughtSignature":"c2lnLTI="}`}
 	}
 	usage := `"usageMetadata":{"promptTokenCount":20,"candidatesTokenCount":5,"totalTokenCount":33,"cachedContentTokenCount":4,"thoughtsTokenCount":8}`
 	head := `"modelVersion":"` + model + `","responseId":"resp1","createTime":"2026-01-01T00:00:00Z"`
@@ -500,5 +500,67 @@ func TestVertexEmbeddingsAndResponses(t *testing.T) {
 	}
 	if res.OutputText() != "It is sunny." || res.Usage.OutputTokensDetails.ReasoningTokens != 8 {
 		t.Errorf("response %q, usage %+v", res.OutputText(), res.Usage)
+	}
+}
+
+// TestVertexGeminiTextSignatureRoundTrip: the thought signature Gemini 3 puts on a text part
+// reaches the openai client as a thinking block, whole and streamed, and goes back on the text
+// part of the next turn.
+func TestVertexGeminiTextSignatureRoundTrip(t *testing.T) {
+	g, f := startVertex(t, time.Hour, time.Hour)
+	c := openAIClient(g)
+	ctx := context.Background()
+	for _, stream := range []bool{false, true} {
+		params := openai.ChatCompletionNewParams{Model: "gemini-3-pro-preview",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Weather?")}}
+		var text string
+		var blocks []json.RawMessage
+		if stream {
+			s := c.Chat.Completions.NewStreaming(ctx, params)
+			for s.Next() {
+				if ch := s.Current(); len(ch.Choices) > 0 {
+					text += ch.Choices[0].Delta.Content
+					if raw, ok := ch.Choices[0].Delta.JSON.ExtraFields["thinking_blocks"]; ok {
+						var bs []json.RawMessage
+						_ = json.Unmarshal([]byte(raw.Raw()), &bs)
+						blocks = append(blocks, bs...)
+					}
+				}
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			res, err := c.Chat.Completions.New(ctx, params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text = res.Choices[0].Message.Content
+			_ = json.Unmarshal([]byte(res.Choices[0].Message.JSON.ExtraFields["thinking_blocks"].Raw()), &blocks)
+		}
+		var signed []string
+		for _, b := range blocks {
+			var v struct{ Signature string }
+			_ = json.Unmarshal(b, &v)
+			if v.Signature != "" {
+				signed = append(signed, v.Signature)
+			}
+		}
+		if text != "It is sunny." || len(signed) != 1 || signed[0] != "aigw.gemini.text.c2lnLTI=" {
+			t.Fatalf("stream=%v: %q, signed thinking blocks %q", stream, text, signed)
+		}
+		asst := openai.ChatCompletionAssistantMessageParam{Content: openai.ChatCompletionAssistantMessageParamContentUnion{OfString: openai.String(text)}}
+		asst.SetExtraFields(map[string]any{"thinking_blocks": blocks})
+		params.Messages = append(params.Messages, openai.ChatCompletionMessageParamUnion{OfAssistant: &asst}, openai.UserMessage("And tomorrow?"))
+		if _, err := c.Chat.Completions.New(ctx, params); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		back := f.bodies[len(f.bodies)-1].Contents[1].Parts
+		f.mu.Unlock()
+		last := back[len(back)-1]
+		if last.Text != "It is sunny." || string(last.ThoughtSignature) != "sig-2" || last.Thought {
+			t.Errorf("stream=%v: the answer went back as %+v", stream, back)
+		}
 	}
 }

@@ -111,10 +111,27 @@ func (m *gmMessage) add(p *gmPart, id string) {
 		m.reasoning.WriteString(*p.Text)
 		m.hasReasoning = true
 		m.thinking = append(m.thinking, gmThinkingBlock(p))
-	case p.Text != nil:
-		m.text.WriteString(*p.Text)
-		m.hasText = true
+	case !p.Thought && (p.Text != nil || p.ThoughtSignature != ""):
+		if p.Text != nil {
+			m.text.WriteString(*p.Text)
+			m.hasText = true
+		}
+		if p.ThoughtSignature != "" {
+			m.thinking = append(m.thinking, gmTextSignatureBlock(p.ThoughtSignature))
+		}
 	}
+}
+
+// gmTextSignaturePrefix marks the signature of a thinking block that carries the thought
+// signature of a text part (Gemini 3 signs text too, often on the last part of an answer): the
+// block has no thinking of its own, and its signature goes back on the assistant message's last
+// text part instead of on a thought part. Clients keep thinking_blocks for Gemini's thought
+// signatures already; this one rides along with them.
+const gmTextSignaturePrefix = "aigw.gemini.text."
+
+// gmTextSignatureBlock is the thinking block of a text part's thought signature.
+func gmTextSignatureBlock(sig string) oaThinkingBlock {
+	return oaThinkingBlock{Type: "thinking", Thinking: ptr(""), Signature: ptr(gmTextSignaturePrefix + sig)}
 }
 
 // gmThinkingBlock is a thought summary part as a thinking block, with its signature when it has

@@ -10,7 +10,8 @@ import (
 //
 //   - the first event → a chunk with the assistant role (and the first content);
 //   - a thought part → reasoning_content, plus thinking_blocks when it is signed;
-//   - a text part → content;
+//   - a text part → content, plus a thinking block with its thought signature when it is signed
+//     (gmTextSignaturePrefix);
 //   - a functionCall part → a whole tool call with index (numbered from 0 among calls), id, type,
 //     name and arguments, in one delta (Gemini sends calls whole);
 //   - usageMetadata is cumulative; the last one counts;
@@ -77,6 +78,12 @@ func (s *gmToOAStream) event(dst []byte, ev SSEEvent) []byte {
 			d := oaDelta{ReasoningContent: p.Text}
 			if p.ThoughtSignature != "" {
 				d.ThinkingBlocks = []oaThinkingBlock{gmThinkingBlock(p)}
+			}
+			dst = s.chunk(dst, d, nil)
+		case !p.Thought && p.ThoughtSignature != "":
+			d := oaDelta{ThinkingBlocks: []oaThinkingBlock{gmTextSignatureBlock(p.ThoughtSignature)}}
+			if p.Text != nil && *p.Text != "" {
+				d.Content = p.Text
 			}
 			dst = s.chunk(dst, d, nil)
 		case p.Text != nil && *p.Text != "":

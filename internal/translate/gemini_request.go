@@ -171,8 +171,14 @@ func gmMedia(u, param string) (gmPart, error) {
 // text and tool calls; ids of tool calls are remembered so results can name their function.
 func gmAssistantParts(m *oaMessage, names map[string]string) ([]gmPart, error) {
 	var parts []gmPart
+	var textSigs []string
 	for _, b := range m.ThinkingBlocks {
-		if b.Type == "thinking" && b.Thinking != nil && b.Signature != nil {
+		if b.Type != "thinking" || b.Signature == nil {
+			continue
+		}
+		if sig, ok := strings.CutPrefix(*b.Signature, gmTextSignaturePrefix); ok {
+			textSigs = append(textSigs, sig)
+		} else if b.Thinking != nil {
 			parts = append(parts, gmPart{Text: b.Thinking, Thought: true, ThoughtSignature: *b.Signature})
 		}
 	}
@@ -180,7 +186,7 @@ func gmAssistantParts(m *oaMessage, names map[string]string) ([]gmPart, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts = append(parts, text...)
+	parts = append(parts, gmSignText(text, textSigs)...)
 	for _, tc := range m.ToolCalls {
 		if tc.Type != "" && tc.Type != "function" {
 			return nil, untranslatable("messages", "tool call type %q is not supported for Gemini backends", tc.Type)
@@ -197,6 +203,28 @@ func gmAssistantParts(m *oaMessage, names map[string]string) ([]gmPart, error) {
 		parts = append(parts, gmPart{FunctionCall: &gmFunctionCall{Name: tc.Function.Name, Args: args}, ThoughtSignature: sig})
 	}
 	return parts, nil
+}
+
+// gmSignText puts the thought signatures of an answer's text parts back: the first on the last
+// text part, any further one on an empty text part after it (as Gemini sends a signature alone in
+// the last event of a stream).
+func gmSignText(parts []gmPart, sigs []string) []gmPart {
+	if len(sigs) == 0 {
+		return parts
+	}
+	last := -1
+	for i := range parts {
+		if parts[i].Text != nil {
+			last = i
+		}
+	}
+	if last >= 0 {
+		parts[last].ThoughtSignature, sigs = sigs[0], sigs[1:]
+	}
+	for _, sig := range sigs {
+		parts = append(parts, gmPart{Text: ptr(""), ThoughtSignature: sig})
+	}
+	return parts
 }
 
 // gmToolResult is a tool message's content as a function response object: a JSON object as it
