@@ -2,6 +2,7 @@ package observe
 
 import (
 	"bytes"
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,16 +12,17 @@ import (
 	"github.com/aigw/aigw/internal/translate"
 )
 
-// assembler rebuilds a streamed answer from the event stream the client receives, event by
-// event as it passes, so a span can describe the whole answer without the stream being held
-// back. Text is kept up to maxAssembledBytes per request.
+// assembler rebuilds a streamed answer from the event stream the client received. The recorder
+// hands it the stream in blocks (responseRecorder.write), so that short answers are assembled
+// after the request, off its goroutine, and long ones a block at a time. Text is kept up to
+// maxAssembledBytes per request.
 type assembler struct {
 	e       translate.Endpoint
-	partial []byte // an incomplete line carried to the next chunk
+	partial []byte // an incomplete line carried to the next block
 	kept    int
 	sawData bool
 
-	top     map[string]any // the last non-null top-level scalars of the chunks
+	top     map[string]string // the last non-null top-level scalars of the chunks, as JSON
 	order   []string
 	choices map[int64]*choiceAcc
 	usage   gjson.Result // the last usage object seen (OpenAI) or the merged one (Anthropic)
@@ -44,12 +46,12 @@ type callAcc struct {
 }
 
 func newAssembler(e translate.Endpoint) *assembler {
-	return &assembler{e: e, top: map[string]any{}, choices: map[int64]*choiceAcc{}}
+	return &assembler{e: e, top: map[string]string{}, choices: map[int64]*choiceAcc{}}
 }
 
-// write takes the next bytes the client was sent.
+// write takes the next bytes the client was sent; it keeps no reference to p.
 func (s *assembler) write(p []byte) {
-	for len(p) > 0 {
+	if len(s.partial) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			if len(s.partial)+len(p) <= maxAssembledBytes {
@@ -57,27 +59,37 @@ func (s *assembler) write(p []byte) {
 			}
 			return
 		}
-		line := p[:i]
-		if len(s.partial) > 0 {
-			line = append(s.partial, line...)
-			s.partial = s.partial[:0]
-		}
-		s.line(bytes.TrimRight(line, "\r"))
+		s.partial = append(s.partial, p[:i]...)
+		s.line(string(bytes.TrimRight(s.partial, "\r")))
+		s.partial = s.partial[:0]
 		p = p[i+1:]
+	}
+	end := bytes.LastIndexByte(p, '\n')
+	if end < 0 {
+		s.partial = append(s.partial, p...)
+		return
+	}
+	// One string for the block's whole lines: the values kept point into it.
+	block := string(p[:end])
+	s.partial = append(s.partial, p[end+1:]...)
+	for block != "" {
+		l, rest, _ := strings.Cut(block, "\n")
+		s.line(strings.TrimRight(l, "\r"))
+		block = rest
 	}
 }
 
-func (s *assembler) line(l []byte) {
-	data, ok := bytes.CutPrefix(l, []byte("data:"))
+func (s *assembler) line(l string) {
+	data, ok := strings.CutPrefix(l, "data:")
 	if !ok {
 		return
 	}
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 || data[0] != '{' || !gjson.ValidBytes(data) {
+	data = strings.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' || !gjson.Valid(data) {
 		return
 	}
 	s.sawData = true
-	ev := gjson.ParseBytes(data)
+	ev := gjson.Parse(data)
 	switch s.e {
 	case translate.EndpointMessages:
 		s.anthropic(ev)
@@ -107,62 +119,95 @@ func (s *assembler) choice(i int64) *choiceAcc {
 	return c
 }
 
-// openAI accumulates a chat.completion.chunk or a streamed text_completion.
+// openAI accumulates a chat.completion.chunk or a streamed text_completion, in one pass over
+// the event.
 func (s *assembler) openAI(ev gjson.Result) {
 	ev.ForEach(func(k, v gjson.Result) bool {
-		key := k.String()
-		switch {
-		case key == "choices" || key == "usage":
-		case v.Type == gjson.Null:
+		switch key := k.Str; {
+		case key == "choices":
+			v.ForEach(func(_, ch gjson.Result) bool {
+				s.openAIChoice(ch)
+				return true
+			})
+		case key == "usage":
+			if v.IsObject() {
+				s.usage = v
+			}
 		case v.Type == gjson.String || v.Type == gjson.Number || v.Type == gjson.True || v.Type == gjson.False:
-			if _, seen := s.top[key]; !seen {
+			if old, seen := s.top[key]; !seen {
 				s.order = append(s.order, key)
+				s.top[key] = v.Raw
+			} else if old != v.Raw {
+				s.top[key] = v.Raw
 			}
-			s.top[key] = v.Value()
 		}
 		return true
 	})
-	if u := ev.Get("usage"); u.IsObject() {
-		s.usage = u
+}
+
+// openAIChoice accumulates one choice of a chunk.
+func (s *assembler) openAIChoice(ch gjson.Result) {
+	var idx int64
+	var finish, text, delta gjson.Result
+	ch.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "index":
+			idx = v.Int()
+		case "finish_reason":
+			finish = v
+		case "text":
+			text = v
+		case "delta":
+			delta = v
+		}
+		return true
+	})
+	c := s.choice(idx)
+	if finish.Type == gjson.String {
+		c.finish = finish.String()
 	}
-	ev.Get("choices").ForEach(func(_, ch gjson.Result) bool {
-		c := s.choice(ch.Get("index").Int())
-		if f := ch.Get("finish_reason"); f.Type == gjson.String {
-			c.finish = f.String()
-		}
-		if t := ch.Get("text"); t.Type == gjson.String {
-			c.hasContent = true
-			s.grow(&c.content, t.String())
-		}
-		d := ch.Get("delta")
-		if r := d.Get("role"); r.Type == gjson.String {
-			c.role = r.String()
-		}
-		if t := d.Get("content"); t.Type == gjson.String {
-			c.hasContent = true
-			s.grow(&c.content, t.String())
-		}
-		d.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
-			idx := tc.Get("index").Int()
-			call, ok := c.calls[idx]
-			if !ok {
-				call = &callAcc{}
-				c.calls[idx] = call
+	if text.Type == gjson.String {
+		c.hasContent = true
+		s.grow(&c.content, text.String())
+	}
+	delta.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "role":
+			if v.Type == gjson.String {
+				c.role = v.String()
 			}
-			if v := tc.Get("id"); v.Type == gjson.String {
-				call.id = v.String()
+		case "content":
+			if v.Type == gjson.String {
+				c.hasContent = true
+				s.grow(&c.content, v.String())
 			}
-			if v := tc.Get("type"); v.Type == gjson.String {
-				call.typ = v.String()
-			}
-			if v := tc.Get("function.name"); v.Type == gjson.String {
-				call.name += v.String()
-			}
-			s.grow(&call.args, tc.Get("function.arguments").String())
-			return true
-		})
+		case "tool_calls":
+			v.ForEach(func(_, tc gjson.Result) bool {
+				s.toolCallDelta(c, tc)
+				return true
+			})
+		}
 		return true
 	})
+}
+
+func (s *assembler) toolCallDelta(c *choiceAcc, tc gjson.Result) {
+	idx := tc.Get("index").Int()
+	call, ok := c.calls[idx]
+	if !ok {
+		call = &callAcc{}
+		c.calls[idx] = call
+	}
+	if v := tc.Get("id"); v.Type == gjson.String {
+		call.id = v.String()
+	}
+	if v := tc.Get("type"); v.Type == gjson.String {
+		call.typ = v.String()
+	}
+	if v := tc.Get("function.name"); v.Type == gjson.String {
+		call.name += v.String()
+	}
+	s.grow(&call.args, tc.Get("function.arguments").String())
 }
 
 // anthropic accumulates a Messages stream.
@@ -176,7 +221,7 @@ func (s *assembler) anthropic(ev gjson.Result) {
 				if _, seen := s.top[k]; !seen {
 					s.order = append(s.order, k)
 				}
-				s.top[k] = v.String()
+				s.top[k] = v.Raw
 			}
 		}
 		c.role = m.Get("role").String()
@@ -291,10 +336,10 @@ func (s *assembler) attrs(a *attrs) {
 	}
 	out := map[string]any{"choices": choices}
 	for _, k := range s.order {
-		out[k] = s.top[k]
+		out[k] = json.RawMessage(s.top[k])
 	}
-	if m, ok := s.top["model"].(string); ok {
-		a.str(oiModelName, m)
+	if m := gjson.Parse(s.top["model"]); m.Type == gjson.String {
+		a.str(oiModelName, m.String())
 	}
 	if s.usage.Exists() {
 		out["usage"] = s.usage.Value()

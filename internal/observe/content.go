@@ -31,20 +31,38 @@ func (r *responseRecorder) reset() {
 	}
 }
 
-// write takes the next bytes sent to the client.
+// streamBlock is how much of a stream the recorder keeps before assembling it: an answer up to
+// this size is assembled when described, after the request and off its goroutine; a longer one
+// a block at a time as it passes, so a stream's recording never holds more than this.
+const streamBlock = 64 << 10
+
+// write takes the next bytes sent to the client. For a stream, body holds what is not yet
+// assembled.
 func (r *responseRecorder) write(out []byte) {
 	switch {
 	case len(out) == 0:
 	case r.asm != nil:
-		r.asm.write(out)
+		r.body = append(r.body, out...)
+		if len(r.body) >= streamBlock {
+			r.flush()
+		}
 	case len(r.body)+len(out) <= maxAssembledBytes:
 		r.body = append(r.body, out...)
+	}
+}
+
+// flush assembles the stream's pending bytes.
+func (r *responseRecorder) flush() {
+	if r.asm != nil && len(r.body) > 0 {
+		r.asm.write(r.body)
+		r.body = r.body[:0]
 	}
 }
 
 // attrs describes the answer as OpenInference output attributes.
 func (r *responseRecorder) attrs(a *attrs) {
 	if r.asm != nil {
+		r.flush()
 		r.asm.attrs(a)
 	} else if len(r.body) > 0 {
 		responseAttrs(a, r.e, r.body, "")

@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutlog"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
@@ -273,12 +272,17 @@ func otlpTraceExporter(ctx context.Context, getenv func(string) string) (sdktrac
 		}
 		return otlptracegrpc.New(ctx, o...)
 	}
-	o := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(s.endpoint), otlptracehttp.WithHeaders(s.headers),
-		otlptracehttp.WithTimeout(s.timeout), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: 500 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: exportRetry})}
-	if s.insecure {
-		o = append(o, otlptracehttp.WithInsecure())
+	// HTTP/protobuf, the default protocol, through aigw's own encoder (otlpwire.go).
+	get := func(name string) string { return otlpVar(getenv, "TRACES", name) }
+	return newHTTPSpanExporter(s, tlsSettings{ca: get("CERTIFICATE"), cert: get("CLIENT_CERTIFICATE"), key: get("CLIENT_KEY")}, get("COMPRESSION"))
+}
+
+// otlpVar is OTEL_EXPORTER_OTLP_<SIGNAL>_<NAME>, else OTEL_EXPORTER_OTLP_<NAME>.
+func otlpVar(getenv func(string) string, signal, name string) string {
+	if v := getenv("OTEL_EXPORTER_OTLP_" + signal + "_" + name); v != "" {
+		return v
 	}
-	return otlptracehttp.New(ctx, o...)
+	return getenv("OTEL_EXPORTER_OTLP_" + name)
 }
 
 func otlpMetricExporter(ctx context.Context, getenv func(string) string) (sdkmetric.Exporter, error) {
