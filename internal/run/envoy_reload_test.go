@@ -1,0 +1,199 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/aigw/aigw/internal/extproc"
+	"github.com/aigw/aigw/internal/xds"
+)
+
+// reloadConfig is a configuration whose route has one rule per model, in order.
+func reloadConfig(backendURL string, models ...string) string {
+	rules := ""
+	for _, m := range models {
+		rules += fmt.Sprintf("    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: %s}]}]\n      backendRefs: [{name: local}]\n", m)
+	}
+	return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: aigw
+  listeners: [{name: http, protocol: HTTP, port: 1975}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: route}
+spec:
+  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
+  rules:
+` + rules + `---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: local}
+spec:
+  schema: {name: OpenAI, prefix: /v1}
+  backendRef: {name: local, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: local}
+spec:
+  endpoints: [{fqdn: {hostname: ` + backendURL + `, port: 80}}]
+`
+}
+
+// TestRunEnvoyReloadOrder: on a reload, Envoy gets a snapshot with the new rule (and the old
+// ones) first, and the pipeline takes the new Model only once Envoy has acknowledged it: until
+// then the router filter answers for the old Model (the new model is unknown, 404), never
+// naming a rule Envoy could not route; after the acknowledgement it routes the new model.
+func TestRunEnvoyReloadOrder(t *testing.T) {
+	si, _ := standIn(t, "")
+	dirs := envoyDirs(t)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, reloadConfig("llm.invalid", "first"))
+	startGateway(t, Options{Dirs: dirs, ConfigPath: path, DataPlane: DataPlaneEnvoy, EnvoyPath: si.Path, RunID: "reload",
+		ReloadInterval: 20 * time.Millisecond})
+	dir := filepath.Join(dirs.RuntimeDir, "reload")
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+
+	cc, err := grpc.NewClient("unix://"+filepath.Join(dir, "xds.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &corev3.Node{Id: xds.NodeID}
+	send := func(req *discoveryv3.DiscoveryRequest) {
+		t.Helper()
+		req.Node = node
+		if req.TypeUrl == resourcev3.RouteType {
+			req.ResourceNames = []string{xds.RouteConfigName}
+		}
+		if err := ads.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// next reads one version's clusters and routes, and returns them with the cluster names.
+	next := func() (map[string]*discoveryv3.DiscoveryResponse, []string) {
+		t.Helper()
+		got := map[string]*discoveryv3.DiscoveryResponse{}
+		var names []string
+		for len(got) < 2 {
+			resp, err := ads.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[resp.TypeUrl] = resp
+			if resp.TypeUrl == resourcev3.ClusterType {
+				for _, r := range resp.Resources {
+					var c clusterv3.Cluster
+					_ = r.UnmarshalTo(&c)
+					names = append(names, c.Name)
+				}
+			}
+		}
+		slices.Sort(names)
+		return got, names
+	}
+	ack := func(resps map[string]*discoveryv3.DiscoveryResponse) {
+		for _, resp := range resps {
+			send(&discoveryv3.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce})
+		}
+	}
+	send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ClusterType})
+	send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.RouteType})
+	v1, names := next()
+	if len(names) != 2 { // the rule's cluster and the fallback
+		t.Fatalf("clusters %v", names)
+	}
+	ack(v1)
+
+	ec, err := grpc.NewClient("unix://"+filepath.Join(dir, "extproc.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	client := extprocv3.NewExternalProcessorClient(ec)
+	// route is what the router filter answers for a request for model: the rule it names, or
+	// the status of its immediate response.
+	route := func(model string) (string, int) {
+		t.Helper()
+		pc, err := client.Process(metadata.AppendToOutgoingContext(ctx, extproc.FilterMetadataKey, extproc.FilterRouter))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = pc.CloseSend() }()
+		hs := &corev3.HeaderMap{}
+		for _, kv := range [][2]string{{":method", "POST"}, {":path", "/v1/chat/completions"}, {":authority", "x"}, {"content-type", "application/json"}} {
+			hs.Headers = append(hs.Headers, &corev3.HeaderValue{Key: kv[0], RawValue: []byte(kv[1])})
+		}
+		var resp *extprocv3.ProcessingResponse
+		for _, req := range []*extprocv3.ProcessingRequest{
+			{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: hs}}},
+			{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(`{"model":"` + model + `","messages":[]}`), EndOfStream: true}}},
+		} {
+			if err := pc.Send(req); err != nil {
+				t.Fatal(err)
+			}
+			if resp, err = pc.Recv(); err != nil {
+				t.Fatal(err)
+			}
+			if ir := resp.GetImmediateResponse(); ir != nil {
+				return "", int(ir.Status.Code)
+			}
+		}
+		for _, h := range resp.GetRequestBody().GetResponse().GetHeaderMutation().GetSetHeaders() {
+			if h.Header.Key == extproc.RuleHeader {
+				return string(h.Header.RawValue), 0
+			}
+		}
+		return "", 0
+	}
+	if rule, status := route("first"); rule == "" {
+		t.Fatalf("before the reload: model first got %d", status)
+	}
+
+	writeConfig(t, path, reloadConfig("llm.invalid", "first", "second"))
+	v2, names := next()
+	if len(names) != 3 {
+		t.Fatalf("after the reload Envoy gets clusters %v, want both rules' and the fallback", names)
+	}
+	// Envoy has not acknowledged the snapshot: the pipeline still serves the old Model.
+	time.Sleep(100 * time.Millisecond)
+	if rule, status := route("second"); rule != "" || status != 404 {
+		t.Fatalf("before Envoy applied the snapshot the router named rule %q for the new model (status %d)", rule, status)
+	}
+	ack(v2)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rule, status := route("second")
+		if rule != "" {
+			if !slices.Contains(names, "aigw-rule/"+rule) {
+				t.Errorf("the router named rule %q, not among Envoy's clusters %v", rule, names)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Envoy applied the snapshot, model second still gets %d", status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
