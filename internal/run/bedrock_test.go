@@ -487,3 +487,76 @@ func TestBedrockStreamRelayedAsItComes(t *testing.T) {
 		t.Errorf("text = %q", text.String())
 	}
 }
+
+// TestBedrockConverseAnthropicCachingAndThinking: a Claude client's cache_control becomes
+// cachePoint blocks and its signed thinking goes back as reasoningContent; the signed reasoning
+// Bedrock returns reaches the client as thinking blocks with their signatures, whole and
+// streamed, and cache writes are reported as Anthropic reports them.
+func TestBedrockConverseAnthropicCachingAndThinking(t *testing.T) {
+	g, fb := startBedrock(t, "AWSBedrock")
+	fb.converse = `{"output":{"message":{"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":"Think.","signature":"sig-1"}}},{"text":"Done"}]}},"stopReason":"end_turn","usage":{"inputTokens":5,"outputTokens":7,"totalTokens":24,"cacheReadInputTokens":8,"cacheWriteInputTokens":4}}`
+	fb.stream = []bedrockFrame{
+		{event: "messageStart", payload: `{"role":"assistant"}`},
+		{event: "contentBlockDelta", payload: `{"contentBlockIndex":0,"delta":{"reasoningContent":{"text":"Think."}}}`},
+		{event: "contentBlockDelta", payload: `{"contentBlockIndex":0,"delta":{"reasoningContent":{"signature":"sig-1"}}}`},
+		{event: "contentBlockStop", payload: `{"contentBlockIndex":0}`},
+		{event: "contentBlockDelta", payload: `{"contentBlockIndex":1,"delta":{"text":"Done"}}`},
+		{event: "contentBlockStop", payload: `{"contentBlockIndex":1}`},
+		{event: "messageStop", payload: `{"stopReason":"end_turn"}`},
+		{event: "metadata", payload: `{"usage":{"inputTokens":5,"outputTokens":7,"totalTokens":24,"cacheReadInputTokens":8,"cacheWriteInputTokens":4}}`},
+	}
+	c := anthropicClient(g.Gateway + "/anthropic")
+	ctx := context.Background()
+	params := anthropic.MessageNewParams{
+		Model:     "us.anthropic.claude-sonnet-4-20250514-v1:0",
+		MaxTokens: 4000,
+		Thinking:  anthropic.ThinkingConfigParamOfEnabled(2000),
+		System:    []anthropic.TextBlockParam{{Text: "long rules", CacheControl: anthropic.NewCacheControlEphemeralParam()}},
+		Messages: []anthropic.MessageParam{
+			anthropic.NewUserMessage(anthropic.NewTextBlock("hi")),
+			anthropic.NewAssistantMessage(anthropic.NewThinkingBlock("sig-0", "Earlier thought."), anthropic.NewTextBlock("Hello")),
+			anthropic.NewUserMessage(anthropic.NewTextBlock("go on")),
+		},
+	}
+	check := func(what string, content []anthropic.ContentBlockUnion, u anthropic.Usage) {
+		t.Helper()
+		if len(content) != 2 || content[0].Type != "thinking" || content[0].Thinking != "Think." || content[0].Signature != "sig-1" || content[1].Text != "Done" {
+			t.Errorf("%s: content %+v", what, content)
+		}
+		if u.InputTokens != 5 || u.CacheReadInputTokens != 8 || u.CacheCreationInputTokens != 4 || u.OutputTokens != 7 {
+			t.Errorf("%s: usage %+v", what, u)
+		}
+	}
+	msg, err := c.Messages.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("whole", msg.Content, msg.Usage)
+	stream := c.Messages.NewStreaming(ctx, params)
+	var acc anthropic.Message
+	for stream.Next() {
+		if err := acc.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	check("streamed", acc.Content, acc.Usage)
+	for _, r := range fb.requests() {
+		in := r.Converse
+		if in == nil || len(in.System) != 2 || len(in.Messages) != 3 {
+			t.Fatalf("request %s: %s", r.Op, r.Body)
+		}
+		if _, ok := in.System[1].(*types.SystemContentBlockMemberCachePoint); !ok {
+			t.Errorf("system: no cache point after the cached block: %s", r.Body)
+		}
+		rc, ok := in.Messages[1].Content[0].(*types.ContentBlockMemberReasoningContent)
+		if !ok {
+			t.Fatalf("assistant turn without its reasoning: %s", r.Body)
+		}
+		if rt, ok := rc.Value.(*types.ReasoningContentBlockMemberReasoningText); !ok || *rt.Value.Signature != "sig-0" || *rt.Value.Text != "Earlier thought." {
+			t.Errorf("reasoning sent back: %+v", rc.Value)
+		}
+	}
+}

@@ -18,6 +18,10 @@ type anthropicToOpenAI struct {
 	generalOnly bool
 	target      Target
 	path        func(Target, Endpoint) string
+	// carryAnthropic keeps what only a backend reading Anthropic's own fields can use
+	// (cache_control, signed thinking_blocks) in the chat request, and reads signed
+	// thinking_blocks back: aigw's own chat → Bedrock Converse translation is such a backend.
+	carryAnthropic bool
 
 	sseResponse bool
 	body        bodyBuffer
@@ -100,7 +104,9 @@ func (t *anthropicToOpenAI) message(body []byte) ([]byte, error) {
 	}
 	if len(c.Choices) > 0 {
 		msg := &c.Choices[0].Message
-		if r := msg.reasoningText(); r != "" {
+		if blocks := t.carriedThinking(msg.ThinkingBlocks); blocks != nil {
+			m.Content = append(m.Content, blocks...)
+		} else if r := msg.reasoningText(); r != "" {
 			m.Content = append(m.Content, anBlock{Type: "thinking", Thinking: &r, Signature: ptr("")})
 		}
 		if text := msg.Content.Text; text != nil && *text != "" {

@@ -62,7 +62,25 @@ func (t *anthropicToOpenAI) openAIRequest(in *anRequest) (*oaChatRequest, error)
 		}}
 	}
 	fitOpenAIModel(out)
+	if !t.carryAnthropic {
+		dropAnthropicFields(out)
+	}
 	return out, nil
+}
+
+// dropAnthropicFields removes what only a backend reading Anthropic's own fields can use
+// (cache_control, signed thinking_blocks): OpenAI refuses fields it does not know.
+func dropAnthropicFields(out *oaChatRequest) {
+	for i := range out.Messages {
+		m := &out.Messages[i]
+		m.CacheControl, m.ThinkingBlocks = nil, nil
+		for j := range m.Content.Parts {
+			m.Content.Parts[j].CacheControl = nil
+		}
+	}
+	for i := range out.Tools {
+		out.Tools[i].CacheControl = nil
+	}
 }
 
 // openAISystem is the system prompt as one system message: a string when it is one block.
@@ -73,14 +91,14 @@ func openAISystem(c *anContent) *oaMessage {
 	var parts []oaContentPart
 	for _, b := range c.Blocks {
 		if b.Type == "text" && b.Text != nil {
-			parts = append(parts, oaContentPart{Type: "text", Text: b.Text})
+			parts = append(parts, oaContentPart{Type: "text", Text: b.Text, CacheControl: b.CacheControl})
 		}
 	}
 	switch len(parts) {
 	case 0:
 		return nil
 	case 1:
-		return &oaMessage{Role: "system", Content: oaContent{Text: parts[0].Text}}
+		return &oaMessage{Role: "system", Content: oaContent{Text: parts[0].Text}, CacheControl: parts[0].CacheControl}
 	}
 	return &oaMessage{Role: "system", Content: oaContent{Parts: parts}}
 }
@@ -138,7 +156,11 @@ func openAIUserMessages(param string, blocks []anBlock) ([]oaMessage, error) {
 		}
 	}
 	if len(parts) > 0 {
-		out = append(out, oaMessage{Role: "user", Content: openAIContent(parts)})
+		m := oaMessage{Role: "user", Content: openAIContent(parts)}
+		if m.Content.Text != nil {
+			m.CacheControl = parts[0].CacheControl
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
@@ -158,16 +180,16 @@ func openAIPart(param string, b *anBlock) (*oaContentPart, error) {
 		if b.Text == nil {
 			return nil, badRequest(param+".text", "text block has no text")
 		}
-		return &oaContentPart{Type: "text", Text: b.Text}, nil
+		return &oaContentPart{Type: "text", Text: b.Text, CacheControl: b.CacheControl}, nil
 	case "image":
 		if b.Source == nil {
 			return nil, badRequest(param+".source", "image block has no source")
 		}
 		switch b.Source.Type {
 		case "base64":
-			return &oaContentPart{Type: "image_url", ImageURL: &oaImageURL{URL: dataURL(b.Source.MediaType, b.Source.Data)}}, nil
+			return &oaContentPart{Type: "image_url", ImageURL: &oaImageURL{URL: dataURL(b.Source.MediaType, b.Source.Data)}, CacheControl: b.CacheControl}, nil
 		case "url":
-			return &oaContentPart{Type: "image_url", ImageURL: &oaImageURL{URL: b.Source.URL}}, nil
+			return &oaContentPart{Type: "image_url", ImageURL: &oaImageURL{URL: b.Source.URL}, CacheControl: b.CacheControl}, nil
 		}
 		return nil, untranslatable(param+".source", "image sources of type %q cannot be sent to an OpenAI backend", b.Source.Type)
 	case "document":
@@ -200,7 +222,7 @@ func openAIDocumentPart(param string, b *anBlock) (*oaContentPart, error) {
 // openAIToolMessage converts a tool_result block into a tool message. Tool messages hold only
 // text, so images in a result go into the user message that follows (returned as extra).
 func openAIToolMessage(param string, b *anBlock) (oaMessage, []oaContentPart, error) {
-	msg := oaMessage{Role: "tool", ToolCallID: b.ToolUseID}
+	msg := oaMessage{Role: "tool", ToolCallID: b.ToolUseID, CacheControl: b.CacheControl}
 	if b.Content == nil {
 		msg.Content.Text = ptr("")
 		return msg, nil, nil
@@ -255,9 +277,15 @@ func openAIAssistantMessage(param string, blocks []anBlock) (oaMessage, error) {
 			if b.Thinking != nil {
 				reasoning.WriteString(*b.Thinking)
 				hasReasoning = true
+				if b.Signature != nil && *b.Signature != "" {
+					msg.ThinkingBlocks = append(msg.ThinkingBlocks, oaThinkingBlock{Type: "thinking", Thinking: b.Thinking, Signature: b.Signature})
+				}
 			}
 		case "redacted_thinking":
-			// Encrypted for Anthropic; no other backend can read it.
+			// Encrypted for Anthropic: only a backend that carries Anthropic's fields reads it.
+			if b.Data != "" {
+				msg.ThinkingBlocks = append(msg.ThinkingBlocks, oaThinkingBlock{Type: "redacted_thinking", Data: b.Data})
+			}
 		case "tool_use":
 			args := "{}"
 			if !isJSONNull(b.Input) {
@@ -266,6 +294,9 @@ func openAIAssistantMessage(param string, blocks []anBlock) (oaMessage, error) {
 			msg.ToolCalls = append(msg.ToolCalls, oaToolCall{ID: b.ID, Type: "function", Function: oaFunctionCall{Name: b.Name, Arguments: args}})
 		default:
 			return msg, untranslatable(fmt.Sprintf("%s.content[%d]", param, j), "content blocks of type %q cannot be sent to an OpenAI backend", b.Type)
+		}
+		if len(b.CacheControl) > 0 {
+			msg.CacheControl = b.CacheControl
 		}
 	}
 	if hasText {
@@ -290,7 +321,7 @@ func openAITools(in *anRequest, out *oaChatRequest) error {
 		}
 		out.Tools = append(out.Tools, oaTool{Type: "function", Function: &oaFunction{
 			Name: tl.Name, Description: tl.Description, Parameters: params, Strict: tl.Strict,
-		}})
+		}, CacheControl: tl.CacheControl})
 	}
 	tc := in.ToolChoice
 	if tc == nil || len(out.Tools) == 0 {

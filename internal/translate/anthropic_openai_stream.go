@@ -112,6 +112,9 @@ func (s *oaToAnStream) delta(dst []byte, d *oaDelta) []byte {
 		dst = s.ensureBlock(dst, "thinking")
 		dst = s.blockDelta(dst, s.open, anBlockDelta{Type: "thinking_delta", Thinking: &r})
 	}
+	if s.t.carryAnthropic && len(d.ThinkingBlocks) > 0 {
+		dst = s.carriedThinking(dst, d.ThinkingBlocks)
+	}
 	for _, text := range []*string{d.Content, d.Refusal} {
 		if text != nil && *text != "" {
 			dst = s.ensureBlock(dst, "text")

@@ -254,16 +254,16 @@ func (a *anthropicUsage) openAI() *oaUsage {
 // anthropicUsageFromOpenAI is OpenAI usage in Anthropic's shape, where input_tokens excludes
 // the cached tokens that cache_read_input_tokens counts. OpenAI reports no cache writes.
 func anthropicUsageFromOpenAI(u *oaUsage) anUsage {
-	var in, cached, out int64
+	var in, cached, written, out int64
 	if u != nil {
-		in, out = u.PromptTokens, u.CompletionTokens
+		in, out, written = u.PromptTokens, u.CompletionTokens, u.CacheCreationInputTokens
 		if u.PromptTokensDetails != nil {
 			cached = u.PromptTokensDetails.CachedTokens
 		}
 	}
 	return anUsage{
-		InputTokens:              ptr(max(in-cached, 0)),
-		CacheCreationInputTokens: ptr(int64(0)),
+		InputTokens:              ptr(max(in-cached-written, 0)),
+		CacheCreationInputTokens: ptr(written),
 		CacheReadInputTokens:     ptr(cached),
 		OutputTokens:             ptr(out),
 	}

@@ -74,7 +74,62 @@ func (c *chained) Usage() Usage          { return c.inner.Usage() }
 func (c *chained) ResponseModel() string { return c.inner.ResponseModel() }
 
 // newAnthropicToBedrock serves Anthropic Messages from Bedrock Converse, so Claude clients
-// reach every Bedrock model.
+// reach every Bedrock model. The chat request between the two carries Anthropic's cache_control
+// and signed thinking blocks (as LiteLLM's cache_control and thinking_blocks fields, which the
+// Converse translator reads as cachePoint and reasoningContent), and the signed thinking blocks
+// Converse returns come back to the client as thinking blocks with their signatures, whole and
+// streamed.
 func newAnthropicToBedrock(t Target) Translator {
-	return &chained{outer: newAnthropicToOpenAI(t), inner: newOpenAIToBedrock(t), via: EndpointChatCompletions}
+	outer := newAnthropicToOpenAI(t).(*anthropicToOpenAI)
+	outer.carryAnthropic = true
+	return &chained{outer: outer, inner: newOpenAIToBedrock(t), via: EndpointChatCompletions}
+}
+
+// carriedThinking is the Anthropic thinking blocks of a chat message's thinking_blocks when
+// the translator carries them (signed thinking, redacted thinking), or nil.
+func (t *anthropicToOpenAI) carriedThinking(tbs []oaThinkingBlock) []anBlock {
+	if !t.carryAnthropic {
+		return nil
+	}
+	var out []anBlock
+	for _, tb := range tbs {
+		switch {
+		case tb.Type == "thinking" && tb.Signature != nil && *tb.Signature != "":
+			text := ""
+			if tb.Thinking != nil {
+				text = *tb.Thinking
+			}
+			out = append(out, anBlock{Type: "thinking", Thinking: &text, Signature: tb.Signature})
+		case tb.Type == "redacted_thinking" && tb.Data != "":
+			out = append(out, anBlock{Type: "redacted_thinking", Data: tb.Data})
+		}
+	}
+	return out
+}
+
+// carriedThinking streams the thinking blocks of a chunk's thinking_blocks. The Converse
+// translator sends a reasoning block's text as reasoning_content deltas and then, when the block
+// ends, the whole block with its signature: the open thinking block gets the signature as a
+// signature_delta and is closed (one is opened, with the text, if none was streamed). A redacted
+// block is a redacted_thinking block of its own.
+func (s *oaToAnStream) carriedThinking(dst []byte, tbs []oaThinkingBlock) []byte {
+	for _, b := range s.t.carriedThinking(tbs) {
+		if b.Type == "redacted_thinking" {
+			dst = s.closeAll(dst)
+			i := s.next
+			s.next++
+			dst = appendSSEJSON(dst, "content_block_start", anBlockStartEvent{Type: "content_block_start", Index: i, ContentBlock: b})
+			dst = s.closeBlock(dst, i)
+			continue
+		}
+		if s.open < 0 || s.kind != "thinking" {
+			dst = s.ensureBlock(dst, "thinking")
+			if *b.Thinking != "" {
+				dst = s.blockDelta(dst, s.open, anBlockDelta{Type: "thinking_delta", Thinking: b.Thinking})
+			}
+		}
+		dst = s.blockDelta(dst, s.open, anBlockDelta{Type: "signature_delta", Signature: b.Signature})
+		dst = s.closeAll(dst)
+	}
+	return dst
 }

@@ -187,7 +187,7 @@ func (t *openAIToBedrock) finishReason(stop string) string {
 
 // oaUsageOf is aigw's usage as OpenAI reports it.
 func oaUsageOf(u Usage) *oaUsage {
-	out := &oaUsage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.TotalTokens}
+	out := &oaUsage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.TotalTokens, CacheCreationInputTokens: u.CacheCreationInputTokens}
 	if u.CachedInputTokens > 0 {
 		out.PromptTokensDetails = &oaPromptTokensDetails{CachedTokens: u.CachedInputTokens}
 	}

@@ -209,12 +209,17 @@ func converseMessages(msgs []oaMessage) ([]cvSystemBlock, []cvMessage, error) {
 		param := "messages[" + strconv.Itoa(i) + "]"
 		switch m.Role {
 		case "system", "developer":
-			texts, err := textParts(param, &m.Content)
-			if err != nil {
+			if _, err := textParts(param, &m.Content); err != nil {
 				return nil, nil, err
 			}
-			for _, s := range texts {
-				system = append(system, cvSystemBlock{Text: ptr(s)})
+			if m.Content.Text != nil {
+				system = append(system, cvSystemBlock{Text: m.Content.Text})
+			}
+			for _, p := range m.Content.Parts {
+				system = append(system, cvSystemBlock{Text: p.Text})
+				if len(p.CacheControl) > 0 {
+					system = append(system, cvSystemBlock{CachePoint: &cvCachePoint{Type: "default"}})
+				}
 			}
 			if len(m.CacheControl) > 0 {
 				system = append(system, cvSystemBlock{CachePoint: &cvCachePoint{Type: "default"}})
@@ -243,7 +248,7 @@ func converseMessages(msgs []oaMessage) ([]cvSystemBlock, []cvMessage, error) {
 			if len(res.Content) == 0 {
 				res.Content = []cvToolResultContent{{Text: ptr("")}}
 			}
-			add("user", []cvBlock{{ToolResult: res}})
+			add("user", withCachePoint([]cvBlock{{ToolResult: res}}, m.CacheControl))
 		default:
 			return nil, nil, badRequest(param+".role", "unknown role %q", m.Role)
 		}

@@ -337,6 +337,10 @@ type oaUsage struct {
 	TotalTokens             int64                      `json:"total_tokens"`
 	PromptTokensDetails     *oaPromptTokensDetails     `json:"prompt_tokens_details,omitempty"`
 	CompletionTokensDetails *oaCompletionTokensDetails `json:"completion_tokens_details,omitempty"`
+	// CacheCreationInputTokens is LiteLLM's field for the prompt tokens written to a cache
+	// (part of prompt_tokens), which OpenAI's usage has no place for; aigw's Bedrock Converse
+	// translation reports it, and the Messages translation reads it back.
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens,omitempty"`
 }
 
 type oaPromptTokensDetails struct {
@@ -349,7 +353,7 @@ type oaCompletionTokensDetails struct {
 
 // usage converts to aigw's convention (prompt_tokens already includes cached tokens).
 func (u *oaUsage) usage() Usage {
-	out := Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	out := Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens, TotalTokens: u.TotalTokens, CacheCreationInputTokens: u.CacheCreationInputTokens}
 	if u.PromptTokensDetails != nil {
 		out.CachedInputTokens = u.PromptTokensDetails.CachedTokens
 	}
