@@ -462,7 +462,6 @@ func (b *builder) mcpAuth(ns string, s *mcpRouteSpec, backends map[string]bool) 
 		}
 	}
 	if bs := s.BackendSelector; bs != nil {
-		b.d.warnf(b.d.line(&s.BackendSelector), "spec.backendSelector: honoured for tools and prompts/get only: a deselected backend's prompts and resources are still listed and its resources can be read")
 		rules := make([]mcpRule, len(bs.Rules))
 		for i := range bs.Rules {
 			rules[i] = mcpRule{line: b.d.line(&bs.Rules[i]), action: bs.Rules[i].Action, cel: bs.Rules[i].CEL}
