@@ -127,6 +127,9 @@ func invalidParams(format string, args ...any) error {
 func (s *session) eachBackend(ctx context.Context, cfg *routeConfig, has func(*mcp.InitializeResult) bool, f func(context.Context, *backend, *mcp.ClientSession) error) {
 	var wg sync.WaitGroup
 	for _, b := range cfg.backends {
+		if s.reachable(ctx, "", b) != nil {
+			continue // the backendSelector hides it from this caller
+		}
 		wg.Go(func() {
 			cs, err := s.conn(ctx, b)
 			if err != nil {
@@ -267,7 +270,7 @@ func (s *session) callTool(ctx context.Context, cfg *routeConfig, p *mcp.CallToo
 	ev.Backend = b.cfg.Name
 	if az := s.rt.g.opts.Auth; az != nil {
 		if err := az.Allow(ctx, s.subject, "tools/call", p.Name, p.Arguments); err != nil {
-			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "forbidden: " + err.Error()}
+			return nil, denied(err)
 		}
 	}
 	if s.stateless && (p.RequestState != "" || asksInput(caps)) {
@@ -302,15 +305,7 @@ func unavailable(b *backend, err error) *mcp.CallToolResult {
 }
 
 func (s *session) listPrompts(ctx context.Context, cfg *routeConfig, p *mcp.ListPromptsParams) (*mcp.ListPromptsResult, error) {
-	prompts := collectRenamed(s, ctx, cfg, hasPrompts,
-		func(ctx context.Context, cs *mcp.ClientSession, c string) ([]*mcp.Prompt, string, error) {
-			r, err := cs.ListPrompts(ctx, &mcp.ListPromptsParams{Cursor: c})
-			if err != nil {
-				return nil, "", err
-			}
-			return r.Prompts, r.NextCursor, nil
-		},
-		func(b *backend, x *mcp.Prompt) { x.Name = exposedName(b.cfg.Name, x.Name) })
+	prompts := s.visiblePrompts(ctx, cfg)
 	s.remember(kindPrompts, names(prompts, func(x *mcp.Prompt) string { return x.Name }))
 	cursor := ""
 	if p != nil {
@@ -321,6 +316,19 @@ func (s *session) listPrompts(ctx context.Context, cfg *routeConfig, p *mcp.List
 		return nil, err
 	}
 	return &mcp.ListPromptsResult{Prompts: pg, NextCursor: next}, nil
+}
+
+// visiblePrompts lists the prompts of the backends this session may reach, with exposed names.
+func (s *session) visiblePrompts(ctx context.Context, cfg *routeConfig) []*mcp.Prompt {
+	return collectRenamed(s, ctx, cfg, hasPrompts,
+		func(ctx context.Context, cs *mcp.ClientSession, c string) ([]*mcp.Prompt, string, error) {
+			r, err := cs.ListPrompts(ctx, &mcp.ListPromptsParams{Cursor: c})
+			if err != nil {
+				return nil, "", err
+			}
+			return r.Prompts, r.NextCursor, nil
+		},
+		func(b *backend, x *mcp.Prompt) { x.Name = exposedName(b.cfg.Name, x.Name) })
 }
 
 // collectRenamed lists one kind of item from every backend that has it, every page, and gives
@@ -390,21 +398,13 @@ func (s *session) allow(ctx context.Context, method, name string, args any) erro
 	}
 	raw, _ := json.Marshal(args)
 	if err := az.Allow(ctx, s.subject, method, name, raw); err != nil {
-		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "forbidden: " + err.Error()}
+		return denied(err)
 	}
 	return nil
 }
 
 func (s *session) listResources(ctx context.Context, cfg *routeConfig, p *mcp.ListResourcesParams) (*mcp.ListResourcesResult, error) {
-	res := collectRenamed(s, ctx, cfg, hasResources,
-		func(ctx context.Context, cs *mcp.ClientSession, c string) ([]*mcp.Resource, string, error) {
-			r, err := cs.ListResources(ctx, &mcp.ListResourcesParams{Cursor: c})
-			if err != nil {
-				return nil, "", err
-			}
-			return r.Resources, r.NextCursor, nil
-		},
-		func(b *backend, x *mcp.Resource) { x.URI = exposedURI(b.token, x.URI) })
+	res := s.visibleResources(ctx, cfg)
 	s.remember(kindResources, names(res, func(x *mcp.Resource) string { return x.URI }))
 	cursor := ""
 	if p != nil {
@@ -415,6 +415,19 @@ func (s *session) listResources(ctx context.Context, cfg *routeConfig, p *mcp.Li
 		return nil, err
 	}
 	return &mcp.ListResourcesResult{Resources: pg, NextCursor: next}, nil
+}
+
+// visibleResources lists the resources of the backends this session may reach, URIs exposed.
+func (s *session) visibleResources(ctx context.Context, cfg *routeConfig) []*mcp.Resource {
+	return collectRenamed(s, ctx, cfg, hasResources,
+		func(ctx context.Context, cs *mcp.ClientSession, c string) ([]*mcp.Resource, string, error) {
+			r, err := cs.ListResources(ctx, &mcp.ListResourcesParams{Cursor: c})
+			if err != nil {
+				return nil, "", err
+			}
+			return r.Resources, r.NextCursor, nil
+		},
+		func(b *backend, x *mcp.Resource) { x.URI = exposedURI(b.token, x.URI) })
 }
 
 func (s *session) listTemplates(ctx context.Context, cfg *routeConfig, p *mcp.ListResourceTemplatesParams) (*mcp.ListResourceTemplatesResult, error) {
@@ -458,6 +471,9 @@ func (s *session) readResource(ctx context.Context, cfg *routeConfig, p *mcp.Rea
 		return nil, &jsonrpc.Error{Code: -32002, Message: fmt.Sprintf("resource not found: %s", p.URI)}
 	}
 	ev.Backend = b.cfg.Name
+	if err := s.reachable(ctx, "resources/read", b); err != nil {
+		return nil, err
+	}
 	if err := s.allow(ctx, "resources/read", p.URI, nil); err != nil {
 		return nil, err
 	}
@@ -498,6 +514,9 @@ func (s *session) subscription(ctx context.Context, exposed string, f func(*mcp.
 	if !ok {
 		return invalidParams("unknown resource %q", exposed)
 	}
+	if err := s.reachable(ctx, "resources/subscribe", b); err != nil {
+		return err
+	}
 	cs, err := s.conn(ctx, b)
 	if err != nil {
 		return err
@@ -526,6 +545,9 @@ func (s *session) complete(ctx context.Context, r *mcp.CompleteRequest) (*mcp.Co
 	}
 	if !ok {
 		return nil, invalidParams("unknown completion reference")
+	}
+	if err := s.reachable(ctx, "completion/complete", b); err != nil {
+		return nil, err
 	}
 	p.Ref = &ref
 	cs, err := s.conn(ctx, b)

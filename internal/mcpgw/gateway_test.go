@@ -266,6 +266,9 @@ func (fakeAuth) Allow(ctx context.Context, subject, method, tool string, args js
 func (fakeAuth) FilterTools(ctx context.Context, subject string, tools []string) []string {
 	return slices.DeleteFunc(tools, func(n string) bool { return n == "alpha__secret" })
 }
+func (fakeAuth) AllowBackend(ctx context.Context, subject, method, backend string) error {
+	return nil
+}
 
 type headerRT struct {
 	h    http.Header

@@ -106,37 +106,64 @@ func (rt *route) update(rc *config.MCPRoute) {
 			changed = true
 		}
 	}
-	if !changed {
+	if !changed && authPrint(old.route.Auth) == authPrint(rc.Auth) {
 		return
 	}
+	// Backends or authorization changed: what a session may see may have changed too.
 	for _, s := range rt.list() {
 		s.dropConns(keep)
 		go s.recheck(rt.g.ctx, cur)
 	}
 }
 
+// authPrint is what an authorization configuration says, to tell whether a reload changed it
+// (compiled CEL programs left out: their source is compared).
+func authPrint(a *config.MCPAuth) string {
+	if a == nil {
+		return ""
+	}
+	c := *a
+	strip := func(az *config.MCPAuthorization) *config.MCPAuthorization {
+		if az == nil {
+			return nil
+		}
+		out := *az
+		out.Rules = make([]config.MCPAuthRule, len(az.Rules))
+		for i, r := range az.Rules {
+			r.Program = nil
+			out.Rules[i] = r
+		}
+		return &out
+	}
+	c.Authorization, c.BackendSelector = strip(a.Authorization), strip(a.BackendSelector)
+	j, _ := json.Marshal(c)
+	return string(j)
+}
+
 // recheck sends list_changed for every list the client has seen that differs now.
 func (s *session) recheck(ctx context.Context, cfg *routeConfig) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	s.mu.Lock()
-	tools, sawTools := s.seen[kindTools]
-	_, sawPrompts := s.seen[kindPrompts]
-	_, sawResources := s.seen[kindResources]
-	s.mu.Unlock()
-	if sawTools {
-		now := names(s.visibleTools(ctx, cfg), func(t *mcp.Tool) string { return t.Name })
-		if now != tools {
-			s.remember(kindTools, now)
-			s.notify(kindTools)
+	lists := map[string]func() string{
+		kindTools: func() string { return names(s.visibleTools(ctx, cfg), func(t *mcp.Tool) string { return t.Name }) },
+		kindPrompts: func() string {
+			return names(s.visiblePrompts(ctx, cfg), func(x *mcp.Prompt) string { return x.Name })
+		},
+		kindResources: func() string {
+			return names(s.visibleResources(ctx, cfg), func(x *mcp.Resource) string { return x.URI })
+		},
+	}
+	for kind, list := range lists {
+		s.mu.Lock()
+		before, saw := s.seen[kind]
+		s.mu.Unlock()
+		if !saw {
+			continue
 		}
-	}
-	// Prompts and resources are notified whenever the backends changed.
-	if sawPrompts {
-		s.notify(kindPrompts)
-	}
-	if sawResources {
-		s.notify(kindResources)
+		if now := list(); now != before {
+			s.remember(kind, now)
+			s.notify(kind)
+		}
 	}
 }
 
@@ -267,6 +294,9 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeRPCError(w, http.StatusBadRequest, -32600, "JSON-RPC batches are not supported (removed in MCP 2025-06-18)")
 			return
 		}
+		if rt.stepUp(w, r, subject, body) {
+			return
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		modern = isModern(r, body)
@@ -282,6 +312,30 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt.sdk.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// stepUp decides a tools/call before it is served when the route's rules could refuse it for
+// want of scopes, and answers such a refusal with 403 and an insufficient_scope challenge
+// (authz.Routes.StepUp): a JSON-RPC error inside a 200 would not tell an OAuth client to get a
+// token with more scopes. Other refusals are left to the session (a JSON-RPC error).
+func (rt *route) stepUp(w http.ResponseWriter, r *http.Request, subject string, body []byte) bool {
+	rs, ok := rt.g.opts.Auth.(*authz.Routes)
+	if !ok || !rs.Guards(rt.path) {
+		return false
+	}
+	var m struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params struct {
+			Name      string          `json:"name"`
+			Arguments json.RawMessage `json:"arguments"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(body, &m) != nil || m.Method != "tools/call" {
+		return false
+	}
+	err := rs.Allow(authz.WithRequest(r.Context(), rt.path, r.Header), subject, "tools/call", m.Params.Name, m.Params.Arguments)
+	return err != nil && rs.StepUp(w, r, m.ID, err)
 }
 
 // modernRevision is the first protocol revision without sessions.
