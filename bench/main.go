@@ -146,6 +146,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		{Name: "tracing", Run: tracingSection},
 		{Name: "mcp", Run: mcpSection},
 		{Name: "extproc", Run: extprocSection},
+		{Name: "providers", Run: providersSection},
 	}
 	if *only != "" {
 		sections = slices.DeleteFunc(sections, func(s Section) bool { return s.Name != *only })
