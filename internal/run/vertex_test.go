@@ -153,6 +153,10 @@ func (f *fakeVertex) gemini(w http.ResponseWriter, r *http.Request, method strin
 	f.mu.Lock()
 	f.bodies = append(f.bodies, in)
 	f.mu.Unlock()
+	if g := in.GenerationConfig; g != nil && g.CandidateCount > 1 {
+		f.candidates(w, op, model, int(g.CandidateCount))
+		return
+	}
 	last := in.Contents[len(in.Contents)-1]
 	var parts []string
 	finish := `"finishReason":"STOP"`
@@ -186,6 +190,31 @@ func (f *fakeVertex) gemini(w http.ResponseWriter, r *http.Request, method strin
 	}
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"candidates":[{"content":{"role":"model","parts":[%s]},%s}],%s,%s}`, strings.Join(parts, ","), finish, usage, head)
+}
+
+// candidates answers a request for n candidates: candidate i says "answer i", streamed one
+// event per candidate and then one finishing them all.
+func (f *fakeVertex) candidates(w http.ResponseWriter, op, model string, n int) {
+	usage := `"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":6,"totalTokenCount":11}`
+	head := `"modelVersion":"` + model + `","responseId":"cand1"`
+	cands := make([]string, n)
+	for i := range n {
+		cands[i] = fmt.Sprintf(`{"index":%d,"content":{"role":"model","parts":[{"text":"answer %d"}]},"finishReason":"STOP"}`, i, i)
+	}
+	if op == "streamGenerateContent" {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range n {
+			fmt.Fprintf(w, "data: {\"candidates\":[{\"index\":%d,\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"answer \"}]}}],%s}\r\n\r\n", i, head)
+		}
+		done := make([]string, n)
+		for i := range n {
+			done[i] = fmt.Sprintf(`{"index":%d,"content":{"role":"model","parts":[{"text":"%d"}]},"finishReason":"STOP"}`, i, i)
+		}
+		fmt.Fprintf(w, "data: {\"candidates\":[%s],%s,%s}\r\n\r\n", strings.Join(done, ","), usage, head)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"candidates":[%s],%s,%s}`, strings.Join(cands, ","), usage, head)
 }
 
 func (f *fakeVertex) claudeCall(w http.ResponseWriter, method string, body []byte) {
@@ -561,6 +590,50 @@ func TestVertexGeminiTextSignatureRoundTrip(t *testing.T) {
 		last := back[len(back)-1]
 		if last.Text != "It is sunny." || string(last.ThoughtSignature) != "sig-2" || last.Thought {
 			t.Errorf("stream=%v: the answer went back as %+v", stream, back)
+		}
+	}
+}
+
+// TestVertexGeminiCandidates: n > 1 asks Gemini for that many candidates, which come back as
+// choices by index, whole and streamed, with the usage once.
+func TestVertexGeminiCandidates(t *testing.T) {
+	g, f := startVertex(t, time.Hour, time.Hour)
+	c := openAIClient(g)
+	ctx := context.Background()
+	params := openai.ChatCompletionNewParams{Model: "gemini-2.5-flash", N: openai.Int(3),
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")}}
+	res, err := c.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Choices) != 3 || res.Choices[2].Index != 2 || res.Choices[2].Message.Content != "answer 2" || res.Usage.TotalTokens != 11 {
+		t.Errorf("choices %+v usage %+v", res.Choices, res.Usage)
+	}
+	f.mu.Lock()
+	if n := f.bodies[len(f.bodies)-1].GenerationConfig.CandidateCount; n != 3 {
+		t.Errorf("candidateCount %d", n)
+	}
+	f.mu.Unlock()
+	params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	s := c.Chat.Completions.NewStreaming(ctx, params)
+	var acc openai.ChatCompletionAccumulator
+	usageChunks := 0
+	for s.Next() {
+		ch := s.Current()
+		acc.AddChunk(ch)
+		if ch.Usage.TotalTokens > 0 {
+			usageChunks++
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(acc.Choices) != 3 || usageChunks != 1 || acc.Usage.TotalTokens != 11 {
+		t.Fatalf("stream: %d choices, %d usage chunks, usage %+v", len(acc.Choices), usageChunks, acc.Usage)
+	}
+	for i, ch := range acc.Choices {
+		if ch.Index != int64(i) || ch.Message.Content != fmt.Sprintf("answer %d", i) || ch.FinishReason != "stop" {
+			t.Errorf("stream choice %d: %+v", i, ch)
 		}
 	}
 }

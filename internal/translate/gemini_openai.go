@@ -166,27 +166,27 @@ func (t *openAIToGemini) completion(body []byte) ([]byte, error) {
 	}
 	t.model = r.ModelVersion
 	t.usage = r.UsageMetadata
-	var m gmMessage
-	finish := "stop"
-	if len(r.Candidates) > 0 {
-		c := &r.Candidates[0]
-		for i := range c.Content.Parts {
-			m.add(&c.Content.Parts[i], r.ResponseID)
+	var choices []oaChoice
+	for i := range r.Candidates {
+		c := &r.Candidates[i]
+		idx := gmChoiceIndex(c, i)
+		var m gmMessage
+		for k := range c.Content.Parts {
+			m.add(&c.Content.Parts[k], gmCandidateID(r.ResponseID, idx))
 		}
-		finish = gmFinishReason(c.FinishReason, len(m.calls) > 0)
-	} else if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
-		finish = "content_filter"
+		finish := gmFinishReason(c.FinishReason, len(m.calls) > 0)
+		choices = append(choices, oaChoice{Index: idx, Message: m.message(), FinishReason: &finish})
 	}
-	msg := oaMessage{Role: "assistant", ToolCalls: m.calls, ThinkingBlocks: m.thinking}
-	if m.hasText {
-		msg.Content.Text = ptr(m.text.String())
-	}
-	if m.hasReasoning {
-		msg.ReasoningContent = ptr(m.reasoning.String())
+	if len(choices) == 0 {
+		finish := "stop"
+		if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
+			finish = "content_filter"
+		}
+		choices = []oaChoice{{Index: 0, Message: oaMessage{Role: "assistant"}, FinishReason: &finish}}
 	}
 	res := oaChatCompletion{
 		ID: gmCompletionID(r.ResponseID), Object: "chat.completion", Created: t.created(&r), Model: t.responseModel(),
-		Choices: []oaChoice{{Index: 0, Message: msg, FinishReason: &finish}},
+		Choices: choices,
 		Usage:   r.UsageMetadata.openAI(),
 	}
 	out, err := marshalJSON(res)
@@ -210,6 +210,37 @@ func (t *openAIToGemini) responseModel() string {
 		return t.model
 	}
 	return t.target.Model
+}
+
+// message is the assistant message the parts make.
+func (m *gmMessage) message() oaMessage {
+	msg := oaMessage{Role: "assistant", ToolCalls: m.calls, ThinkingBlocks: m.thinking}
+	if m.hasText {
+		msg.Content.Text = ptr(m.text.String())
+	}
+	if m.hasReasoning {
+		msg.ReasoningContent = ptr(m.reasoning.String())
+	}
+	return msg
+}
+
+// gmChoiceIndex is the OpenAI choice index of the i-th candidate: its own index (candidateCount
+// > 1), or its position when Gemini left the index out.
+func gmChoiceIndex(c *gmCandidate, i int) int {
+	if c.Index == 0 && i > 0 {
+		return i
+	}
+	return c.Index
+}
+
+// gmCandidateID is the response id tool call ids of a candidate are made from: the response's for
+// the first candidate, with the candidate's index after it for the others, so that the calls of
+// two choices never share an id.
+func gmCandidateID(responseID string, idx int) string {
+	if idx == 0 {
+		return responseID
+	}
+	return responseID + "_c" + strconv.Itoa(idx)
 }
 
 // gmCompletionID is the chat completion id for a Gemini response id.

@@ -3,6 +3,7 @@ package translate
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 )
 
 // gmToOAStream turns streamGenerateContent?alt=sse events (each a whole GenerateContentResponse
@@ -18,16 +19,25 @@ import (
 //   - the event with a finishReason ends the answer; when the upstream body ends, the finishing
 //     chunk with an empty delta, the usage chunk (choices: []) when the client asked for it, and
 //     data: [DONE] follow. An upstream that stops before a finishReason gets an error event.
+//
+// With candidateCount > 1 (the client's n), each candidate is the choice of its index, with its
+// own first delta, tool call numbering and finishing chunk (in index order); the answer has ended
+// when every candidate seen has a finishReason.
 type gmToOAStream struct {
 	t       *openAIToGemini
 	started bool
 	id      string
 	created int64
-	calls   int
-	finish  string
-	ended   bool // a finishReason came
-	done    bool // nothing more may be written
-	atEOS   bool // the upstream body has ended: an unreadable event was cut off
+	choices []gmStreamChoice // in order of appearance; choice 0 from the first event on
+	done    bool             // nothing more may be written
+	atEOS   bool             // the upstream body has ended: an unreadable event was cut off
+}
+
+// gmStreamChoice is the state of one candidate's choice.
+type gmStreamChoice struct {
+	index  int
+	calls  int
+	finish string // set once the candidate has a finishReason
 }
 
 func (s *gmToOAStream) event(dst []byte, ev SSEEvent) []byte {
@@ -54,58 +64,89 @@ func (s *gmToOAStream) event(dst []byte, ev SSEEvent) []byte {
 		s.started = true
 		s.id = gmCompletionID(r.ResponseID)
 		s.created = s.t.created(&r)
-		dst = s.chunk(dst, oaDelta{Role: "assistant", Content: ptr("")}, nil)
+		dst, _ = s.choice(dst, 0)
 	}
 	if len(r.Candidates) == 0 {
-		if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
-			s.finish, s.ended = "content_filter", true
+		if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" && s.choices[0].finish == "" {
+			s.choices[0].finish = "content_filter"
 		}
 		return dst
 	}
-	c := &r.Candidates[0]
+	for i := range r.Candidates {
+		c := &r.Candidates[i]
+		var ch *gmStreamChoice
+		dst, ch = s.choice(dst, gmChoiceIndex(c, i))
+		dst = s.parts(dst, ch, c, gmCandidateID(r.ResponseID, ch.index))
+		if c.FinishReason != "" {
+			ch.finish = gmFinishReason(c.FinishReason, ch.calls > 0)
+		}
+	}
+	return dst
+}
+
+// choice returns the state of the choice index, starting it with a delta that carries the role
+// when it is new.
+func (s *gmToOAStream) choice(dst []byte, index int) ([]byte, *gmStreamChoice) {
+	for i := range s.choices {
+		if s.choices[i].index == index {
+			return dst, &s.choices[i]
+		}
+	}
+	s.choices = append(s.choices, gmStreamChoice{index: index})
+	dst = s.chunk(dst, index, oaDelta{Role: "assistant", Content: ptr("")}, nil)
+	return dst, &s.choices[len(s.choices)-1]
+}
+
+// parts appends the chunks of one candidate's parts in one event.
+func (s *gmToOAStream) parts(dst []byte, ch *gmStreamChoice, c *gmCandidate, responseID string) []byte {
 	for i := range c.Content.Parts {
 		p := &c.Content.Parts[i]
 		switch {
 		case p.FunctionCall != nil:
 			var m gmMessage
-			m.add(p, r.ResponseID)
+			m.add(p, responseID)
 			tc := m.calls[0]
-			tc.ID = gmCallID(r.ResponseID, s.calls, p)
-			tc.Index = ptr(s.calls)
-			s.calls++
-			dst = s.chunk(dst, oaDelta{ToolCalls: []oaToolCall{tc}}, nil)
+			tc.ID = gmCallID(responseID, ch.calls, p)
+			tc.Index = ptr(ch.calls)
+			ch.calls++
+			dst = s.chunk(dst, ch.index, oaDelta{ToolCalls: []oaToolCall{tc}}, nil)
 		case p.Text != nil && p.Thought:
 			d := oaDelta{ReasoningContent: p.Text}
 			if p.ThoughtSignature != "" {
 				d.ThinkingBlocks = []oaThinkingBlock{gmThinkingBlock(p)}
 			}
-			dst = s.chunk(dst, d, nil)
+			dst = s.chunk(dst, ch.index, d, nil)
 		case !p.Thought && p.ThoughtSignature != "":
 			d := oaDelta{ThinkingBlocks: []oaThinkingBlock{gmTextSignatureBlock(p.ThoughtSignature)}}
 			if p.Text != nil && *p.Text != "" {
 				d.Content = p.Text
 			}
-			dst = s.chunk(dst, d, nil)
+			dst = s.chunk(dst, ch.index, d, nil)
 		case p.Text != nil && *p.Text != "":
-			dst = s.chunk(dst, oaDelta{Content: p.Text}, nil)
+			dst = s.chunk(dst, ch.index, oaDelta{Content: p.Text}, nil)
 		}
-	}
-	if c.FinishReason != "" {
-		s.finish, s.ended = gmFinishReason(c.FinishReason, s.calls > 0), true
 	}
 	return dst
 }
 
-// end finishes the stream when the upstream body ends.
+// end finishes the stream when the upstream body ends: the finishing chunk of each choice in
+// index order, the usage chunk when asked for, [DONE].
 func (s *gmToOAStream) end(dst []byte) []byte {
 	if s.done {
 		return dst
 	}
-	if !s.ended {
+	ended := len(s.choices) > 0
+	for i := range s.choices {
+		ended = ended && s.choices[i].finish != ""
+	}
+	if !ended {
 		return s.fail(dst, http.StatusBadGateway, "upstream_stream_truncated", "the Gemini backend's stream ended before the answer was complete")
 	}
 	s.done = true
-	dst = s.chunk(dst, oaDelta{}, &s.finish)
+	slices.SortFunc(s.choices, func(a, b gmStreamChoice) int { return a.index - b.index })
+	for i := range s.choices {
+		dst = s.chunk(dst, s.choices[i].index, oaDelta{}, &s.choices[i].finish)
+	}
 	if s.t.includeUsage {
 		u, _ := marshalJSON(s.t.usage.openAI())
 		dst = appendSSEJSON(dst, "", oaChunk{
@@ -127,10 +168,10 @@ func (s *gmToOAStream) fail(dst []byte, status int, code, message string) []byte
 }
 
 // chunk appends one chat.completion.chunk with a single choice.
-func (s *gmToOAStream) chunk(dst []byte, d oaDelta, finish *string) []byte {
+func (s *gmToOAStream) chunk(dst []byte, index int, d oaDelta, finish *string) []byte {
 	c := oaChunk{
 		ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.t.responseModel(),
-		Choices: []oaChunkChoice{{Index: 0, Delta: d, FinishReason: finish}},
+		Choices: []oaChunkChoice{{Index: index, Delta: d, FinishReason: finish}},
 	}
 	if s.t.includeUsage {
 		c.Usage = json.RawMessage("null")

@@ -30,8 +30,8 @@ const gmThoughtSep = "__thought__"
 
 // geminiRequest converts a chat request to a generateContent request.
 func geminiRequest(in *oaChatRequest, x *gmExtras, model string) (*gmRequest, error) {
-	if in.N != nil && *in.N > 1 {
-		return nil, untranslatable("n", "n > 1 is not supported for Gemini backends")
+	if in.N != nil && *in.N < 1 {
+		return nil, badRequest("n", "n must be at least 1")
 	}
 	out := &gmRequest{SafetySettings: x.SafetySettings, CachedContent: x.CachedContent, Labels: x.Labels}
 	names := map[string]string{} // tool call id → function name, for the results
@@ -308,6 +308,9 @@ func gmGeneration(in *oaChatRequest, x *gmExtras, model string) (*gmGenConfig, e
 	if len(in.Stop) > 0 {
 		g.StopSequences = in.Stop
 	}
+	if in.N != nil && *in.N > 1 {
+		g.CandidateCount = in.N
+	}
 	if x.MediaResolution != "" {
 		r, ok := gmMediaResolutions[strings.ToLower(x.MediaResolution)]
 		if !ok {
@@ -336,7 +339,7 @@ func gmGeneration(in *oaChatRequest, x *gmExtras, model string) (*gmGenConfig, e
 		schema, _ := marshalJSON(map[string]any{"type": "STRING", "enum": x.GuidedChoice})
 		g.ResponseMIMEType, g.ResponseSchema = "text/x.enum", schema
 	case x.GuidedRegex != "":
-		return nil, untranslatable("guided_regex", "Gemini has no regular-expression constrained decoding")
+		return nil, untranslatable("guided_regex", "Gemini cannot constrain plain text to a regular expression: its controlled generation takes a JSON schema (guided_json, response_format) or a list of choices (guided_choice), and a schema's pattern constrains a quoted JSON string, not the answer")
 	}
 	t, err := gmThinkingConfig(in, model)
 	if err != nil {

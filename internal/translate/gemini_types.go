@@ -87,6 +87,7 @@ type gmGenConfig struct {
 	TopK               *float64        `json:"topK,omitempty"`
 	MaxOutputTokens    *int64          `json:"maxOutputTokens,omitempty"`
 	StopSequences      []string        `json:"stopSequences,omitempty"`
+	CandidateCount     *int64          `json:"candidateCount,omitempty"`
 	PresencePenalty    *float64        `json:"presencePenalty,omitempty"`
 	FrequencyPenalty   *float64        `json:"frequencyPenalty,omitempty"`
 	Seed               *int64          `json:"seed,omitempty"`
