@@ -46,7 +46,10 @@ type AWSOIDCExchange struct {
 	TokenEndpoint string
 	ClientID      string
 	ClientSecret  Secret
-	Scopes        []string
+	// ClientSecretSource says where ClientSecret came from ("env:VAR", "file:PATH" or ""), as
+	// Auth.Source.
+	ClientSecretSource string `json:"-"`
+	Scopes             []string
 	// GrantType defaults to client_credentials; Audience is sent as "audience" when set.
 	GrantType string
 	Audience  string
@@ -129,6 +132,7 @@ func (b *builder) awsAuth(c *awsCredentials, ns string, file Secret) (*AWSAuth, 
 		return nil, false
 	}
 	o.ClientSecret = Secret(v)
+	o.ClientSecretSource = b.secretData[refKey(ns, x.OIDC.ClientSecret.Namespace, x.OIDC.ClientSecret.Name)].sources["client-secret"]
 	if o.Issuer == "" && o.TokenEndpoint == "" {
 		b.d.errorf(line, "spec.awsCredentials.oidcExchangeToken.oidc.provider.issuer: must not be empty")
 		return nil, false

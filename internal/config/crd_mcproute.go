@@ -351,13 +351,16 @@ func (b *builder) mcpEndpoint(eg *object[egBackendSpec], path string, port *int3
 // mcpBackendAPIKey adds a backend's API key to its headers (Authorization: Bearer by default)
 // or to its query parameters.
 func (b *builder) mcpBackendAPIKey(ns, path string, k *mcpBackendAPIKey, be *MCPBackend) bool {
-	var key string
+	var key, source string // source: where the key came from (MCPBackend.KeySources)
 	switch {
 	case k.SecretRef != nil && k.Inline != nil, k.SecretRef == nil && k.Inline == nil:
 		b.d.errorf(b.d.line(k), "%s: exactly one of secretRef or inline must be set", path)
 		return false
 	case k.Inline != nil:
 		key = strings.TrimSpace(*k.Inline)
+		if name, ok := b.d.envOf[key]; ok {
+			source = "env:" + name
+		}
 	default:
 		ref := k.SecretRef
 		if (ref.Group != "" || ref.Kind != "") && (ref.Group != "" || ref.Kind != "Secret") {
@@ -368,7 +371,7 @@ func (b *builder) mcpBackendAPIKey(ns, path string, k *mcpBackendAPIKey, be *MCP
 		if !ok {
 			return false
 		}
-		key = v
+		key, source = v, b.secretData[refKey(ns, ref.Namespace, ref.Name)].sources[secretAPIKey]
 	}
 	if key == "" || strings.ContainsAny(key, "\r\n") {
 		b.d.errorf(b.d.line(k), "%s: the API key is empty or spans lines", path)
@@ -378,8 +381,17 @@ func (b *builder) mcpBackendAPIKey(ns, path string, k *mcpBackendAPIKey, be *MCP
 		b.d.errorf(b.d.line(k), "%s: only one of header or queryParam can be set", path)
 		return false
 	}
+	keySource := func(name string) {
+		if source != "" {
+			if be.KeySources == nil {
+				be.KeySources = map[string]string{}
+			}
+			be.KeySources[name] = source
+		}
+	}
 	if k.QueryParam != nil {
 		be.Query = append(be.Query, Header{Name: *k.QueryParam, Value: key})
+		keySource(*k.QueryParam)
 		return true
 	}
 	name := deref(k.Header, "Authorization")
@@ -390,6 +402,7 @@ func (b *builder) mcpBackendAPIKey(ns, path string, k *mcpBackendAPIKey, be *MCP
 		key = "Bearer " + key
 	}
 	be.Headers = append(be.Headers, Header{Name: name, Value: key})
+	keySource(name)
 	return true
 }
 

@@ -158,6 +158,10 @@ type MCPBackend struct {
 	// Query parameters are added to every request's URL (an API key in a queryParam): kept out
 	// of URL so that it never shows in a logged error.
 	Query []Header
+	// KeySources says where the credential of a header or query parameter (by its name as in
+	// Headers and Query) came from: "env:VAR" or "file:PATH", as Auth.Source; for an
+	// Authorization header, where its bearer token came from. Rendering keeps it.
+	KeySources map[string]string `json:"-"`
 	// Tools filters which of the server's tools the route exposes.
 	Tools ToolFilter
 	// ForwardHeaders copies headers of the client's request onto the requests to a remote

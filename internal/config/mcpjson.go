@@ -180,6 +180,16 @@ func compileMCPServer(d *decoder, path string, line int, name string, s *mcpJSON
 		}
 		for _, k := range slices.Sorted(mapKeys(s.Headers)) {
 			b.Headers = append(b.Headers, Header{Name: k, Value: s.Headers[k]})
+			v := s.Headers[k]
+			if strings.EqualFold(k, "Authorization") && len(v) > len("bearer ") && strings.EqualFold(v[:len("bearer ")], "bearer ") {
+				v = strings.TrimSpace(v[len("bearer "):]) // the source of the token, which is what a rendering keeps
+			}
+			if name, ok := d.envOf[v]; ok {
+				if b.KeySources == nil {
+					b.KeySources = map[string]string{}
+				}
+				b.KeySources[k] = "env:" + name
+			}
 		}
 	}
 	b.Tools = ToolFilter{Include: s.IncludeTools, Exclude: s.ExcludeTools}

@@ -27,11 +27,12 @@ func (d *decoder) substitute(n *yaml.Node, getenv func(string) string) {
 			return
 		}
 		out, changed := d.expand(n.Line, n.Value, getenv)
-		if m := wholeVar.FindStringSubmatch(n.Value); changed && m != nil {
+		if m := prefixedVar.FindStringSubmatch(n.Value); changed && m != nil && strings.HasPrefix(out, m[1]) {
+			// "${VAR}", or "Bearer ${VAR}": VAR's value is the end of the scalar.
 			if d.envOf == nil {
 				d.envOf = map[string]string{}
 			}
-			d.envOf[out] = m[1]
+			d.envOf[out[len(m[1]):]] = m[2]
 		}
 		if changed {
 			n.Value = out
@@ -46,7 +47,8 @@ func (d *decoder) substitute(n *yaml.Node, getenv func(string) string) {
 var (
 	varName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	bareVars = regexp.MustCompile(`\$([A-Za-z_][A-Za-z0-9_]*)`)
-	wholeVar = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+	// prefixedVar is a scalar that ends with its one ${VAR} (literal text before it).
+	prefixedVar = regexp.MustCompile(`^([^$]*)\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 )
 
 // expand substitutes one scalar's text.

@@ -66,7 +66,7 @@ func (r *renderer) awsAuth(name string, b *config.Backend, spec *config.BackendS
 			// The CRD requires the issuer; the token endpoint's origin is the usual one.
 			r.warnf("backend %q: the OIDC provider has a token endpoint but no issuer; the CRD requires one: set oidcExchangeToken.oidc.provider.issuer", b.Name)
 		}
-		r.secret(secret, oidcClientSecret, o.ClientSecret.Reveal(), "")
+		r.secret(secret, oidcClientSecret, o.ClientSecret.Reveal(), o.ClientSecretSource)
 		return x, true
 	case aws.CredentialsFile != "":
 		secret := r.secretNames.name(name+"-aws-credentials", 0)

@@ -185,11 +185,12 @@ func joinQuoted(names []string) string {
 // query parameter. What else the server was given has no field, and is named in a warning.
 func (r *renderer) mcpAPIKey(route, backend string, b *config.MCPBackend, u *url.URL) *config.MCPBackendSecurityPolicy {
 	key := &config.MCPBackendAPIKey{}
-	var value string
+	// source is where the chosen credential came from (config.MCPBackend.KeySources).
+	var value, source string
 	chosen := -1
 	for i, h := range b.Headers {
 		if v, ok := bearer(h); ok {
-			chosen, value = i, v
+			chosen, value, source = i, v, b.KeySources[h.Name]
 			break
 		}
 	}
@@ -197,7 +198,7 @@ func (r *renderer) mcpAPIKey(route, backend string, b *config.MCPBackend, u *url
 		for i, h := range b.Headers {
 			n := strings.ToLower(h.Name)
 			if n != "authorization" && (strings.Contains(n, "key") || strings.Contains(n, "token") || strings.Contains(n, "auth")) {
-				chosen, value = i, h.Value
+				chosen, value, source = i, h.Value, b.KeySources[h.Name]
 				key.Header = ptr(h.Name)
 				break
 			}
@@ -213,7 +214,7 @@ func (r *renderer) mcpAPIKey(route, backend string, b *config.MCPBackend, u *url
 	var droppedQuery []string
 	for _, p := range b.Query {
 		if chosen < 0 {
-			chosen, value = 0, p.Value
+			chosen, value, source = 0, p.Value, b.KeySources[p.Name]
 			key.QueryParam = ptr(p.Name)
 			continue
 		}
@@ -241,7 +242,7 @@ func (r *renderer) mcpAPIKey(route, backend string, b *config.MCPBackend, u *url
 	}
 	secretName := r.secretNames.name(backend+"-api-key", 0)
 	key.SecretRef = &config.SecretObjRef{Name: secretName}
-	r.secret(secretName, config.SecretAPIKey, value, "")
+	r.secret(secretName, config.SecretAPIKey, value, source)
 	return &config.MCPBackendSecurityPolicy{APIKey: key}
 }
 

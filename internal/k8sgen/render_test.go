@@ -37,6 +37,8 @@ var testEnv = map[string]string{
 	"OPENROUTER_API_KEY":    "test-openrouter-b57c31",
 	"GITHUB_TOKEN":          "ghp-test-github-3e9d51",
 	"AZURE_CLIENT_SECRET":   "test-azure-client-secret-4f2e",
+	// The AWS OIDC client secret of testdata/aws.in.yaml.
+	"AWS_OIDC_CLIENT_SECRET": "test-oidc-client-secret-1b7e",
 }
 
 // mcpEnv is the environment of the MCP JSON cases: their servers' secrets, and no provider key,

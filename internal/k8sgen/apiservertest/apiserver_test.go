@@ -32,7 +32,7 @@ var testEnv = map[string]string{
 	"OPENAI_API_KEY": "sk-a", "ANTHROPIC_API_KEY": "sk-b", "AZURE_OPENAI_API_KEY": "sk-c", "AZURE_OPENAI_RESOURCE": "example",
 	"GEMINI_API_KEY": "k", "COHERE_API_KEY": "k", "MISTRAL_API_KEY": "k", "GROQ_API_KEY": "k", "TOGETHER_API_KEY": "k",
 	"DEEPINFRA_API_KEY": "k", "DEEPSEEK_API_KEY": "k", "SAMBANOVA_API_KEY": "k", "XAI_API_KEY": "k", "HUNYUAN_API_KEY": "k",
-	"OPENROUTER_API_KEY": "k", "AZURE_CLIENT_SECRET": "k", "GITHUB_TOKEN": "k",
+	"OPENROUTER_API_KEY": "k", "AZURE_CLIENT_SECRET": "k", "GITHUB_TOKEN": "k", "AWS_OIDC_CLIENT_SECRET": "k",
 }
 
 // mcpEnv is the MCP JSON case's: its servers' secrets and no provider key (an MCP-only Model).
