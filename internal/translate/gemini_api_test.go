@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -101,6 +102,28 @@ func TestGeminiAPIEmbeddingsChosenByCredential(t *testing.T) {
 		up, err := tr.RequestBody(&Request{Endpoint: EndpointEmbeddings, Body: body, Model: "gemini-embedding-001", Header: http.Header{}})
 		if err != nil || up.Path != want {
 			t.Errorf("%s: %v %q, want %q", backend.Name, err, up.Path, want)
+		}
+	}
+}
+
+// TestGeminiAPIRefusesVertexOnly: Vertex AI's enterprise search and gs:// files are refused for
+// the Gemini API with a 422 that says why, and pass to Vertex AI.
+func TestGeminiAPIRefusesVertexOnly(t *testing.T) {
+	for _, body := range []string{
+		`{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"x"}],"tools":[{"type":"enterprise_search"}]}`,
+		`{"model":"gemini-2.5-flash","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"gs://b/cat.png"}}]}]}`,
+	} {
+		for _, backend := range []*config.Backend{geminiAPIBackend(""), geminiSuite.backend("")} {
+			tr, err := New(EndpointChatCompletions, Target{Backend: backend, Model: "gemini-2.5-flash"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = tr.RequestBody(&Request{Endpoint: EndpointChatCompletions, Body: []byte(body), Model: "gemini-2.5-flash", Header: http.Header{}})
+			var e *Error
+			refused := errors.As(err, &e) && e.Status == http.StatusUnprocessableEntity && strings.Contains(e.Message, "Vertex AI")
+			if refused != backend.GeminiAPI() {
+				t.Errorf("%s to %s: %v", body, backend.Name, err)
+			}
 		}
 	}
 }

@@ -50,6 +50,11 @@ func (t *openAIToGemini) RequestBody(req *Request) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.target.Backend.GeminiAPI() {
+		if err := gmGeminiAPIOnly(out); err != nil {
+			return nil, err
+		}
+	}
 	body, err := marshalJSON(out)
 	if err != nil {
 		return nil, badRequest("", "cannot encode the Gemini request: %v", err)
