@@ -237,3 +237,31 @@ func BenchmarkGeminiChat(b *testing.B) {
 		}
 	}
 }
+
+// TestGeminiTextSignatureThroughResponses: a text part's thought signature reaches a Responses
+// client as a reasoning item's encrypted_content, and that item sent back puts the signature on
+// the text of the assistant turn.
+func TestGeminiTextSignatureThroughResponses(t *testing.T) {
+	tr, err := New(EndpointResponses, Target{Backend: geminiSuite.backend(""), Model: "gemini-3-pro-preview"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"model":"gemini-3-pro-preview","input":[{"role":"user","content":"Hi"},` +
+		`{"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"aigw.anthropic.signature.aigw.gemini.text.c2lnLTc="},` +
+		`{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Hello"}]},{"role":"user","content":"Again"}]}`
+	up, err := tr.RequestBody(&Request{Endpoint: EndpointResponses, Body: []byte(body), Model: "gemini-3-pro-preview", Header: http.Header{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := decodeGenAI(t, up.Body)
+	if p := r.Contents[1].Parts; len(p) != 1 || p[0].Text != "Hello" || string(p[0].ThoughtSignature) != "sig-7" || p[0].Thought {
+		t.Errorf("assistant turn %+v", r.Contents[1])
+	}
+	if err := tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"application/json"}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := tr.ResponseBody([]byte(`{"candidates":[{"content":{"role":"model","parts":[{"text":"Hi again","thoughtSignature":"c2lnLTg="}]},"finishReason":"STOP"}],"responseId":"g3"}`), true)
+	if err != nil || !bytes.Contains(out, []byte(`"encrypted_content":"aigw.anthropic.signature.aigw.gemini.text.c2lnLTg="`)) {
+		t.Errorf("%v %s", err, out)
+	}
+}
