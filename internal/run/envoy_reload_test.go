@@ -1,10 +1,16 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/aigw/aigw/internal/demo"
 	"github.com/aigw/aigw/internal/extproc"
 	"github.com/aigw/aigw/internal/xds"
 )
@@ -195,5 +202,103 @@ func TestRunEnvoyReloadOrder(t *testing.T) {
 			t.Fatalf("after Envoy applied the snapshot, model second still gets %d", status)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRealEnvoyFallsThrough (client → Envoy → ext_proc → simulator): a backend that cannot take
+// the request (Anthropic for embeddings, priority 0) is left out of Envoy's choice through the
+// router filter's envoy.lb subset, so the OpenAI backend (priority 1) answers; and a request
+// refused by a rate limit gets the 429 with its limit headers. Runs only where envoy is on PATH;
+// TestFallsThroughBuiltin checks the same expectations on the builtin plane.
+func TestRealEnvoyFallsThrough(t *testing.T) {
+	path, err := exec.LookPath("envoy")
+	if err != nil {
+		t.Skip("no envoy binary on PATH: the real-Envoy end-to-end test did not run")
+	}
+	fallsThrough(t, Options{Dirs: envoyDirs(t), DataPlane: DataPlaneEnvoy, EnvoyPath: path})
+}
+
+// TestFallsThroughBuiltin is TestRealEnvoyFallsThrough on the builtin plane, the behaviour the
+// Envoy plane must match.
+func TestFallsThroughBuiltin(t *testing.T) { fallsThrough(t, Options{}) }
+
+func fallsThrough(t *testing.T, opts Options) {
+	sim := demo.New(demo.Options{})
+	base, err := sim.Start(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	u, _ := url.Parse(base)
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, cfgPath, `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: aigw
+  listeners: [{name: http, protocol: HTTP, port: 1975}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: route}
+spec:
+  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
+  rules:
+    - backendRefs: [{name: claude, priority: 0}, {name: openai, priority: 1}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: claude}
+spec:
+  schema: {name: Anthropic}
+  backendRef: {name: sim, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: openai}
+spec:
+  schema: {name: OpenAI, prefix: /v1}
+  backendRef: {name: sim, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: sim}
+spec:
+  endpoints: [{ip: {address: 127.0.0.1, port: `+u.Port()+`}}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: {name: limits}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  rateLimit:
+    type: Local
+    local:
+      rules:
+        - clientSelectors: [{headers: [{name: x-tenant, type: Distinct}]}]
+          limit: {requests: 1, unit: Hour}
+`)
+	opts.ConfigPath = cfgPath
+	g := startGateway(t, opts)
+	post := func(tenant string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", g.Gateway+"/v1/embeddings", strings.NewReader(`{"model":"text-embedding-3-small","input":"hello"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Tenant", tenant)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	resp, body := post("a")
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"embedding"`)) {
+		t.Fatalf("embeddings through Envoy: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post("a")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || resp.Header.Get("X-Ratelimit-Limit-Requests") == "" {
+		t.Errorf("second request of the tenant: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 }
