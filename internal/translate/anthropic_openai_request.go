@@ -62,7 +62,9 @@ func (t *anthropicToOpenAI) openAIRequest(in *anRequest) (*oaChatRequest, error)
 		}}
 	}
 	fitOpenAIModel(out)
-	if !t.carryAnthropic {
+	if t.carryAnthropic {
+		carryAnthropicRequest(t.target, in, out)
+	} else {
 		dropAnthropicFields(out)
 	}
 	return out, nil

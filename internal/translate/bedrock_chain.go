@@ -85,6 +85,15 @@ func newAnthropicToBedrock(t Target) Translator {
 	return &chained{outer: outer, inner: newOpenAIToBedrock(t), via: EndpointChatCompletions}
 }
 
+// carryAnthropicRequest adds to the chat request what the Converse translator reads beyond
+// OpenAI's fields: for a Claude model, Anthropic's thinking object as the client sent it (its
+// budget, which reasoning_effort would round to a level).
+func carryAnthropicRequest(t Target, in *anRequest, out *oaChatRequest) {
+	if in.Thinking != nil && isClaude(t.Model) {
+		out.Thinking = in.Thinking
+	}
+}
+
 // carriedThinking is the Anthropic thinking blocks of a chat message's thinking_blocks when
 // the translator carries them (signed thinking, redacted thinking), or nil.
 func (t *anthropicToOpenAI) carriedThinking(tbs []oaThinkingBlock) []anBlock {
