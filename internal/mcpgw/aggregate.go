@@ -44,8 +44,13 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			token = c.Params.GetProgressToken()
 		}
 		ss, _ := req.GetSession().(*mcp.ServerSession)
-		ctx, done := s.track(ctx, ss, token)
-		defer done()
+		if !strings.HasPrefix(method, "notifications/") {
+			// A notification is no request in flight: nothing can be sent on its behalf (its
+			// HTTP response is over at once), and what a backend asks meanwhile goes elsewhere.
+			var done func()
+			ctx, done = s.track(ctx, ss, token)
+			defer done()
+		}
 		res, err := s.handle(ctx, method, req, next, ev)
 		ev.Duration = time.Since(ev.Start)
 		switch {
@@ -498,12 +503,21 @@ func (s *session) readResource(ctx context.Context, cfg *routeConfig, p *mcp.Rea
 }
 
 func (s *session) subscribe(ctx context.Context, r *mcp.SubscribeRequest) error {
-	return s.subscription(ctx, r.Params.URI, func(cs *mcp.ClientSession, uri string) error {
+	err := s.subscription(ctx, r.Params.URI, func(cs *mcp.ClientSession, uri string) error {
 		return cs.Subscribe(ctx, &mcp.SubscribeParams{URI: uri})
 	})
+	if err == nil {
+		s.mu.Lock()
+		s.subs[r.Params.URI] = true
+		s.mu.Unlock()
+	}
+	return err
 }
 
 func (s *session) unsubscribe(ctx context.Context, r *mcp.UnsubscribeRequest) error {
+	s.mu.Lock()
+	delete(s.subs, r.Params.URI)
+	s.mu.Unlock()
 	return s.subscription(ctx, r.Params.URI, func(cs *mcp.ClientSession, uri string) error {
 		return cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: uri})
 	})

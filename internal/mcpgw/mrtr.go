@@ -338,7 +338,7 @@ func (s *session) lend(ctx context.Context, b *backend, caps *mcp.ClientCapabili
 	}
 	s.mu.Unlock()
 	l := &lent{b: b, key: key}
-	cs, err := s.dialWith(ctx, b, caps, &mcp.Implementation{Name: "aigw"}, l)
+	cs, _, err := s.dialWith(ctx, b, caps, &mcp.Implementation{Name: "aigw"}, l)
 	if err != nil {
 		b.setDown(err)
 		return nil, err

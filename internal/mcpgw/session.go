@@ -29,6 +29,7 @@ type session struct {
 	inflight map[string]*request // gateway progress token → the client request
 	last     *request            // the newest client request in flight, for backend requests
 	seen     map[string]string   // list kind → the visible names the client last got, joined
+	subs     map[string]bool     // exposed URIs the client subscribed to (restored on a new backend session)
 	closed   bool
 	// stateless marks the session that serves a subject's 2026-07-28 requests: each request has
 	// its own go-sdk session (request.ss), none lasts.
@@ -48,9 +49,10 @@ type request struct {
 
 // conn is a session's MCP session on one backend; ready closes when dialling ends.
 type conn struct {
-	ready chan struct{}
-	cs    *mcp.ClientSession
-	err   error
+	ready  chan struct{}
+	cs     *mcp.ClientSession
+	client *mcp.Client // cs's, to tell the backend the client's roots changed
+	err    error
 }
 
 // newSession builds the mcp.Server of a client session that is initialising (StreamableHTTPHandler's
@@ -67,7 +69,7 @@ func (rt *route) newSession(r *http.Request) *mcp.Server {
 // buildSession makes a session and its mcp.Server.
 func (rt *route) buildSession(subject string, stateless bool) *session {
 	s := &session{rt: rt, subject: subject, conns: map[*backend]*conn{}, inflight: map[string]*request{}, seen: map[string]string{}, stateless: stateless,
-		suspended: map[string]*suspendable{}, idle: map[string][]*lent{}}
+		suspended: map[string]*suspendable{}, idle: map[string][]*lent{}, subs: map[string]bool{}}
 	s.srv = mcp.NewServer(&mcp.Implementation{Name: "aigw", Version: rt.g.opts.Version}, &mcp.ServerOptions{
 		Capabilities: &mcp.ServerCapabilities{
 			Tools:       &mcp.ToolCapabilities{ListChanged: true},
@@ -76,10 +78,11 @@ func (rt *route) buildSession(subject string, stateless bool) *session {
 			Logging:     &mcp.LoggingCapabilities{},
 			Completions: &mcp.CompletionCapabilities{},
 		},
-		GetSessionID:       func() string { return rt.g.ids.newID(s.subject) },
-		SubscribeHandler:   s.subscribe,
-		UnsubscribeHandler: s.unsubscribe,
-		CompletionHandler:  s.complete,
+		GetSessionID:            func() string { return rt.g.ids.newID(s.subject) },
+		SubscribeHandler:        s.subscribe,
+		UnsubscribeHandler:      s.unsubscribe,
+		CompletionHandler:       s.complete,
+		RootsListChangedHandler: s.rootsChanged,
 	})
 	s.srv.AddReceivingMiddleware(s.middleware)
 	return s
@@ -197,7 +200,10 @@ func (s *session) conn(ctx context.Context, b *backend) (*mcp.ClientSession, err
 		c = &conn{ready: make(chan struct{})}
 		s.conns[b] = c
 		s.mu.Unlock()
-		c.cs, c.err = s.dial(ctx, b)
+		c.cs, c.client, c.err = s.dial(ctx, b)
+		if c.err == nil {
+			s.restore(ctx, b, c.cs)
+		}
 		close(c.ready)
 		if c.err != nil {
 			b.setDown(c.err)
@@ -245,7 +251,7 @@ func (s *session) broken(b *backend, cs *mcp.ClientSession, err error) {
 
 // dial opens an MCP session on b that declares what this session's client declared, and relays
 // what the backend sends to this client.
-func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, error) {
+func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, *mcp.Client, error) {
 	s.mu.Lock()
 	ss := s.ss
 	s.mu.Unlock()
@@ -266,7 +272,7 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, err
 
 // dialWith opens an MCP session on b declaring caps; on a lent session (l not nil), what the
 // backend asks goes to the call l serves, else to this session's client.
-func (s *session) dialWith(ctx context.Context, b *backend, caps *mcp.ClientCapabilities, info *mcp.Implementation, l *lent) (*mcp.ClientSession, error) {
+func (s *session) dialWith(ctx context.Context, b *backend, caps *mcp.ClientCapabilities, info *mcp.Implementation, l *lent) (*mcp.ClientSession, *mcp.Client, error) {
 	// The request that needs the backend lends it the caller (forwarded headers and claims, see
 	// authz), not its cancellation or its other values: the backend session outlives it.
 	ctx, cancel := context.WithTimeout(authz.Detached(ctx), dialTimeout)
@@ -274,7 +280,7 @@ func (s *session) dialWith(ctx context.Context, b *backend, caps *mcp.ClientCapa
 	o := newOrder()
 	t, err := b.transport(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if caps == nil {
 		caps = &mcp.ClientCapabilities{}
@@ -375,7 +381,52 @@ func (s *session) dialWith(ctx context.Context, b *backend, caps *mcp.ClientCapa
 	})
 	// The session revision, named: ctx may carry a 2026-07-28 client request's version, which
 	// the SDK's transport would otherwise send the backend.
-	return client.Connect(ctx, t, &mcp.ClientSessionOptions{ProtocolVersion: backendRevision})
+	cs, err := client.Connect(ctx, t, &mcp.ClientSessionOptions{ProtocolVersion: backendRevision})
+	return cs, client, err
+}
+
+// restore subscribes a new session on b (the first, or one that replaces a broken one) to the
+// client's subscriptions to b's resources, so that resources/updated keeps coming.
+func (s *session) restore(ctx context.Context, b *backend, cs *mcp.ClientSession) {
+	cfg := s.rt.config()
+	s.mu.Lock()
+	var uris []string
+	for exposed := range s.subs {
+		if bb, uri, ok := cfg.resource(exposed); ok && bb == b {
+			uris = append(uris, uri)
+		}
+	}
+	s.mu.Unlock()
+	for _, uri := range uris {
+		if err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: uri}); err != nil {
+			b.log.Debug("MCP backend: restoring a resource subscription failed", "error", err)
+		}
+	}
+}
+
+// rootsListChanged is a root the gateway adds to a backend session's client to make the go-sdk
+// send notifications/roots/list_changed; backends never see it, as roots/list is answered with
+// the client's roots.
+const rootsListChanged = "aigw:roots-list-changed"
+
+// rootsChanged forwards a client's notifications/roots/list_changed to the backends this
+// session has sessions on.
+func (s *session) rootsChanged(context.Context, *mcp.RootsListChangedRequest) {
+	s.mu.Lock()
+	var clients []*mcp.Client
+	for _, c := range s.conns {
+		select {
+		case <-c.ready:
+			if c.client != nil {
+				clients = append(clients, c.client)
+			}
+		default: // still dialling: it will ask for the roots it needs
+		}
+	}
+	s.mu.Unlock()
+	for _, cl := range clients {
+		cl.AddRoots(&mcp.Root{URI: rootsListChanged})
+	}
 }
 
 // backendRevision is the protocol revision the gateway speaks to backends (stdio ones get
