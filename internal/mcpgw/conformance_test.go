@@ -3,6 +3,7 @@ package mcpgw
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,14 +16,16 @@ import (
 )
 
 // TestConformance runs the official MCP conformance suite (@modelcontextprotocol/conformance
-// 0.1.16, --suite all) against the gateway's /mcp in front of the go-sdk's conformance server
-// (a stdio backend named "c"), and logs the counts. The suite calls tools, prompts and resources
-// by the server's own names, which the gateway exposes as c__name (URIs as c+uri): those
-// scenarios fail by construction, and every failure must be that one (unknown name); the
-// lifecycle scenarios must pass.
+// 0.1.16, --suite all) twice: directly against the go-sdk's conformance server over its own
+// streamable HTTP transport (sessions, as the gateway serves them), and against the gateway's
+// /mcp in front of the same server (a stdio backend named "c"); it logs both counts (the
+// README reports them). The suite calls tools, prompts and resources by the server's own names,
+// which the gateway exposes as c__name (URIs as c+uri): those scenarios fail through the gateway
+// by construction, and every failure there must be that one (unknown name), while directly
+// every check must pass; the lifecycle scenarios must pass through the gateway.
 func TestConformance(t *testing.T) {
 	if testing.Short() {
-		t.Skip("skipping: the conformance suite takes about 30s")
+		t.Skip("skipping: the conformance suite takes about a minute")
 	}
 	root := nodeModules(t)
 	node := filepath.Join(root, "node_modules", ".bin", "node")
@@ -36,19 +39,49 @@ func TestConformance(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the go-sdk conformance server: %v\n%s", err, out)
 	}
+	run := func(url string) ([]check, []byte) {
+		out := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, node, suite, "server", "--suite", "all", "--url", url, "-o", out)
+		cmd.Dir = root
+		log, _ := cmd.CombinedOutput()
+		return readChecks(t, out), log
+	}
+
+	// Directly: the server's own HTTP transport, with sessions.
+	addr := freeAddr(t)
+	direct := exec.Command(server, "-http", addr, "-stateless=false")
+	if err := direct.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { direct.Process.Kill(); direct.Wait() })
+	waitListening(t, addr)
+	checks, log := run("http://" + addr + "/mcp")
+	dPassed, dFailed := 0, 0
+	for _, c := range checks {
+		switch c.Status {
+		case "SUCCESS":
+			dPassed++
+		case "FAILURE":
+			dFailed++
+			t.Errorf("directly: %s / %s fails: %s", c.Scenario, c.ID, c.ErrorMessage)
+		}
+	}
+	if dPassed == 0 {
+		t.Fatalf("directly: no check passed; the runner said:\n%s", log)
+	}
+
+	// Through the gateway.
 	_, gw := newGateway(t, Options{}, remoteRoute(&config.MCPBackend{Name: "c", Command: server}))
-	out := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, suite, "server", "--suite", "all", "--url", gw.URL+"/mcp", "-o", out)
-	cmd.Dir = root
-	log, _ := cmd.CombinedOutput()
+	checks, log = run(gw.URL + "/mcp")
 	passed, failed := 0, 0
-	failing := map[string]int{}
-	for _, c := range readChecks(t, out) {
+	failing, passing := map[string]int{}, map[string]int{}
+	for _, c := range checks {
 		switch c.Status {
 		case "SUCCESS":
 			passed++
+			passing[c.Scenario]++
 		case "FAILURE":
 			failed++
 			failing[c.Scenario]++
@@ -57,14 +90,17 @@ func TestConformance(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("conformance 0.1.16 through aigw /mcp: %d checks passed, %d failed", passed, failed)
-	names := make([]string, 0, len(failing))
-	for s := range failing {
-		names = append(names, s)
-	}
-	sort.Strings(names)
-	for _, s := range names {
-		t.Logf("  %s: %d failed", s, failing[s])
+	t.Logf("conformance 0.1.16 directly against the go-sdk conformance server: %d checks passed, %d failed", dPassed, dFailed)
+	t.Logf("conformance 0.1.16 through aigw /mcp in front of it: %d checks passed, %d failed", passed, failed)
+	for _, m := range []map[string]int{passing, failing} {
+		names := make([]string, 0, len(m))
+		for s := range m {
+			names = append(names, s)
+		}
+		sort.Strings(names)
+		for _, s := range names {
+			t.Logf("  %s: %d passed, %d failed", s, passing[s], failing[s])
+		}
 	}
 	if passed == 0 {
 		t.Fatalf("no check passed; the runner said:\n%s", log)
@@ -73,6 +109,35 @@ func TestConformance(t *testing.T) {
 		if failing[s] > 0 {
 			t.Errorf("lifecycle scenario %s failed", s)
 		}
+	}
+}
+
+// freeAddr returns a loopback address nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// waitListening waits until something accepts connections on addr.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
