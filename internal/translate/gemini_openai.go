@@ -116,7 +116,7 @@ func (m *gmMessage) add(p *gmPart, id string) {
 		m.reasoning.WriteString(*p.Text)
 		m.hasReasoning = true
 		m.thinking = append(m.thinking, gmThinkingBlock(p))
-	case !p.Thought && (p.Text != nil || p.ThoughtSignature != ""):
+	case !p.Thought && p.InlineData == nil && p.FileData == nil && (p.Text != nil || p.ThoughtSignature != ""):
 		if p.Text != nil {
 			m.text.WriteString(*p.Text)
 			m.hasText = true

@@ -116,7 +116,7 @@ func (s *gmToOAStream) parts(dst []byte, ch *gmStreamChoice, c *gmCandidate, res
 				d.ThinkingBlocks = []oaThinkingBlock{gmThinkingBlock(p)}
 			}
 			dst = s.chunk(dst, ch.index, d, nil)
-		case !p.Thought && p.ThoughtSignature != "":
+		case !p.Thought && p.ThoughtSignature != "" && p.InlineData == nil && p.FileData == nil:
 			d := oaDelta{ThinkingBlocks: []oaThinkingBlock{gmTextSignatureBlock(p.ThoughtSignature)}}
 			if p.Text != nil && *p.Text != "" {
 				d.Content = p.Text
