@@ -256,15 +256,20 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 		if n > 0 || eos {
 			out, err := a.ResponseBody(buf[:n], eos)
 			if len(out) > 0 {
+				last := !delivered && endpoint.EndsStream(out)
+				if last && !translate.HasErrorEvent(out) {
+					// The usage is in: finish the request (rate limits charged, event published)
+					// before the client has the last event, so that its next request, sent the
+					// moment it reads it, is checked against this one's cost.
+					a.Stream().Finish(call.resp.StatusCode, nil)
+				}
 				if _, werr := w.Write(out); werr != nil {
 					return call.resp.StatusCode, fmt.Errorf("writing to client: %w", werr)
 				}
 				if ferr := rc.Flush(); ferr != nil {
 					return call.resp.StatusCode, fmt.Errorf("flushing to client: %w", ferr)
 				}
-				if !delivered {
-					delivered = endpoint.EndsStream(out)
-				}
+				delivered = delivered || last
 				if translate.HasErrorEvent(out) {
 					// The backend reported an error in the stream, or the translator ended it
 					// with one (a truncated or unreadable stream): nothing valid follows.

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -24,8 +25,6 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-
-	"github.com/aigw/aigw/internal/observe"
 )
 
 // tokenCosts is the route's llmRequestCosts entry the token limits below charge; it follows
@@ -286,7 +285,9 @@ spec:
 }
 
 // TestStreamedUsageCharged: a stream's tokens are known only from its last event; they are
-// charged when it ends, and a tenant whose streams spent the budget gets a 429 before the next.
+// charged before that event reaches the client, so a tenant whose streams spent the budget gets
+// a 429 on the very next request. The backend keeps each stream open after [DONE] and the client
+// has not closed any: the gateway has not finished them, only charged them.
 func TestStreamedUsageCharged(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -301,6 +302,12 @@ func TestStreamedUsageCharged(t *testing.T) {
 			fl.Flush()
 		}
 		fmt.Fprint(w, "data: [DONE]\n\n")
+		fl.Flush()
+		// The end of the stream comes later: when the gateway lets go (its client closed).
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
 	}))
 	t.Cleanup(up.Close)
 	u, _ := neturl.Parse(up.URL)
@@ -310,37 +317,44 @@ func TestStreamedUsageCharged(t *testing.T) {
       backendRefs: [{name: up}]
 `+tokenCosts)+tenantTokenLimit)
 	g := startGateway(t, Options{ConfigPath: path})
-	c := openAIClient(g)
-	stream := func() error {
-		s := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
-			Model:    "gpt-x",
-			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
-		}, option.WithHeader("x-tenant", "acme"))
-		defer s.Close()
-		var text strings.Builder
-		for s.Next() {
-			if ch := s.Current(); len(ch.Choices) > 0 {
-				text.WriteString(ch.Choices[0].Delta.Content)
+	// The OpenAI SDK closes a stream when it reads [DONE]; this client reads up to [DONE] and
+	// keeps the response open, so the gateway cannot have finished the request.
+	stream := func() (io.Closer, error) {
+		req, _ := http.NewRequest("POST", g.Gateway+"/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-x","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-tenant", "acme")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != 200 {
+			resp.Body.Close()
+			return nil, fmt.Errorf("status %d", resp.StatusCode)
+		}
+		r := bufio.NewReader(resp.Body)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				resp.Body.Close()
+				return nil, fmt.Errorf("the stream ended before [DONE]: %v", err)
+			}
+			if strings.TrimSpace(line) == "data: [DONE]" {
+				return resp.Body, nil
 			}
 		}
-		if s.Err() == nil && text.String() != "hello" {
-			return fmt.Errorf("streamed %q", text.String())
-		}
-		return s.Err()
 	}
+	// 0 → 5 → 10 → 15 tokens: three streams fit in 12, each read to [DONE] and left open.
 	for i := 0; i < 3; i++ {
-		if err := stream(); err != nil {
+		body, err := stream()
+		if err != nil {
 			t.Fatalf("stream %d: %v", i+1, err)
 		}
-		// A stream is charged when the gateway finishes it, which can be just after the client
-		// read [DONE]; wait for that (the request is in /stats once settled) so the next check
-		// sees the charge. A client that starts at once may be admitted once more (README).
-		var st observe.StatsSnapshot
-		waitFor(t, "the stream to be charged", func() bool { getJSON(t, g.Admin+"/stats", &st); return st.Total.Requests == int64(i+1) })
+		t.Cleanup(func() { _ = body.Close() })
 	}
-	err := stream()
+	_, err := chatSDK(context.Background(), openAIClient(g), "acme")
 	var apiErr *openai.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Response.Header.Get("retry-after") == "" {
-		t.Fatalf("fourth stream: want a 429 with retry-after, got %v", err)
+		t.Fatalf("fourth request: want a 429 with retry-after, got %v", err)
 	}
 }
