@@ -61,6 +61,10 @@ func (t *openAIToBedrock) converseRequest(in *oaChatRequest, ext *bedrockExtensi
 		return nil, err
 	}
 	out.AdditionalModelRequestFields = extra
+	if thinking && t.jsonTool {
+		// Claude with thinking refuses a forced tool: json_response is offered, not forced.
+		out.ToolConfig.ToolChoice = &cvToolChoice{Auto: &struct{}{}}
+	}
 	if effort != "" {
 		if out.OutputConfig == nil {
 			out.OutputConfig = &cvOutputConfig{}
