@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/openai/openai-go/v3"
 
 	"github.com/aigw/aigw/internal/config"
@@ -145,14 +146,30 @@ func (f *fakeEntra) azureOpenAI(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Stream   bool `json:"stream"`
 		Messages []struct {
-			Content string `json:"content"`
+			Role    string          `json:"role"`
+			Content json.RawMessage `json:"content"`
 		} `json:"messages"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || len(in.Messages) == 0 {
 		http.Error(w, `{"error":{"code":"400","message":"bad body"}}`, http.StatusBadRequest)
 		return
 	}
-	answer := "Entra says hi to " + in.Messages[0].Content
+	// The first user message's text, whether a string or parts (as the Anthropic bridge sends).
+	var who string
+	for _, m := range in.Messages {
+		if m.Role != "user" {
+			continue
+		}
+		if json.Unmarshal(m.Content, &who) != nil {
+			var parts []struct{ Text string }
+			_ = json.Unmarshal(m.Content, &parts)
+			for _, p := range parts {
+				who += p.Text
+			}
+		}
+		break
+	}
+	answer := "Entra says hi to " + who
 	usage := `{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}`
 	if !in.Stream {
 		w.Header().Set("Content-Type", "application/json")
@@ -361,6 +378,40 @@ func TestAzureEntraOpenAIClient(t *testing.T) {
 				t.Errorf("token request %v", f.forms)
 			}
 		})
+	}
+}
+
+// TestAzureEntraAnthropicClient drives Azure OpenAI behind Entra ID with the anthropic SDK,
+// through the Messages → Chat Completions translation, streamed and not.
+func TestAzureEntraAnthropicClient(t *testing.T) {
+	f := newFakeEntra(t, time.Hour, time.Hour)
+	g := startAzureGateway(t, f, false)
+	ac := anthropicClient(g.Gateway + "/anthropic")
+	ctx := context.Background()
+	params := anthropic.MessageNewParams{Model: "gpt-4o", MaxTokens: 64,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Grace"))}}
+	msg, err := ac.Messages.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.Content) != 1 || msg.Content[0].Text != "Entra says hi to Grace" || msg.Usage.OutputTokens != 5 {
+		t.Errorf("message %+v", msg)
+	}
+	s := ac.Messages.NewStreaming(ctx, params)
+	var acc anthropic.Message
+	for s.Next() {
+		if err := acc.Accumulate(s.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(acc.Content) != 1 || acc.Content[0].Text != "Entra says hi to Grace" {
+		t.Errorf("stream %+v", acc.Content)
+	}
+	if f.refused.Load() != 0 || f.issued.Load() != 1 {
+		t.Errorf("%d tokens issued, %d refused", f.issued.Load(), f.refused.Load())
 	}
 }
 
