@@ -560,3 +560,68 @@ func TestBedrockConverseAnthropicCachingAndThinking(t *testing.T) {
 		}
 	}
 }
+
+// TestBedrockConverseResponseFormat: json_schema is Converse's structured output (the schema as
+// the JSON string the SDK types hold); json_object is the forced json_response tool, whose input
+// the client gets as the message content, whole and streamed.
+func TestBedrockConverseResponseFormat(t *testing.T) {
+	g, fb := startBedrock(t, "AWSBedrock")
+	oc := openAIClient(g)
+	ctx := context.Background()
+	schema := map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"}, "additionalProperties": false}
+	_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model:    "amazon.nova-pro-v1:0",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Where?")},
+		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &openai.ResponseFormatJSONSchemaParam{
+			JSONSchema: openai.ResponseFormatJSONSchemaJSONSchemaParam{Name: "place", Schema: schema, Strict: openai.Bool(true)},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := fb.requests()[0].Converse
+	tf := in.OutputConfig.TextFormat
+	js, ok := tf.Structure.(*types.OutputFormatStructureMemberJsonSchema)
+	if tf.Type != types.OutputFormatTypeJsonSchema || !ok || *js.Value.Name != "place" || !strings.Contains(*js.Value.Schema, `"required":["city"]`) {
+		t.Errorf("outputConfig = %+v", in.OutputConfig)
+	}
+
+	fb.mu.Lock()
+	fb.converse = `{"output":{"message":{"role":"assistant","content":[{"toolUse":{"toolUseId":"t1","name":"json_response","input":{"city":"Paris"}}}]}},"stopReason":"tool_use","usage":{"inputTokens":9,"outputTokens":4,"totalTokens":13}}`
+	fb.stream = []bedrockFrame{
+		{event: "messageStart", payload: `{"role":"assistant"}`},
+		{event: "contentBlockStart", payload: `{"contentBlockIndex":0,"start":{"toolUse":{"toolUseId":"t1","name":"json_response"}}}`},
+		{event: "contentBlockDelta", payload: `{"contentBlockIndex":0,"delta":{"toolUse":{"input":"{\"city\":"}}}`},
+		{event: "contentBlockDelta", payload: `{"contentBlockIndex":0,"delta":{"toolUse":{"input":"\"Paris\"}"}}}`},
+		{event: "contentBlockStop", payload: `{"contentBlockIndex":0}`},
+		{event: "messageStop", payload: `{"stopReason":"tool_use"}`},
+		{event: "metadata", payload: `{"usage":{"inputTokens":9,"outputTokens":4,"totalTokens":13}}`},
+	}
+	fb.mu.Unlock()
+	params := openai.ChatCompletionNewParams{
+		Model:          "amazon.nova-pro-v1:0",
+		Messages:       []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Where? JSON.")},
+		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &openai.ResponseFormatJSONObjectParam{}},
+	}
+	res, err := oc.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Choices[0]; c.Message.Content != `{"city":"Paris"}` || c.FinishReason != "stop" || len(c.Message.ToolCalls) != 0 {
+		t.Errorf("json_object answer = %+v", c)
+	}
+	stream := oc.Chat.Completions.NewStreaming(ctx, params)
+	var acc openai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if c := acc.Choices[0]; c.Message.Content != `{"city":"Paris"}` || c.FinishReason != "stop" {
+		t.Errorf("streamed json_object answer = %+v", c)
+	}
+	if tc := fb.requests()[1].Converse.ToolConfig; len(tc.Tools) != 1 || tc.ToolChoice == nil {
+		t.Errorf("json_object toolConfig = %+v", tc)
+	}
+}
