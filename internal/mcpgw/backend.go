@@ -37,6 +37,7 @@ type backend struct {
 	startAt time.Time // no new start attempt before it, after a failure
 	closed  bool
 	client  *http.Client
+	conns   *http.Transport // the backend's own connection pool (idleConns)
 
 	down atomic.Bool // last attempt to reach it failed (logged once per change)
 	// unreachable, when set, is told of every failed attempt to reach it (a metric).
@@ -48,13 +49,22 @@ func fingerprint(b *config.MCPBackend) string {
 	return string(j)
 }
 
+// idleConns is how many idle connections to one backend are kept. Every client session has
+// sessions of its own on the backends, so calls of concurrent sessions go to the same host at
+// once; with net/http's default of 2, most of them would dial a new connection (measured: 16
+// sessions calling at once through the gateway, BenchmarkCallTool).
+const idleConns = 128
+
 func newBackend(cfg *config.MCPBackend, log *slog.Logger) *backend {
 	b := &backend{cfg: cfg, print: fingerprint(cfg), log: log.With("mcp_backend", cfg.Name)}
+	b.conns = http.DefaultTransport.(*http.Transport).Clone()
+	b.conns.MaxIdleConnsPerHost = idleConns
+	b.conns.MaxIdleConns = idleConns
 	if !cfg.Stdio() {
 		b.url = cfg.URL
-		b.client = &http.Client{Transport: headerTransport{headers: cfg.Headers, query: cfg.Query, forward: cfg.ForwardHeaders, base: http.DefaultTransport}}
+		b.client = &http.Client{Transport: headerTransport{headers: cfg.Headers, query: cfg.Query, forward: cfg.ForwardHeaders, base: b.conns}}
 	} else {
-		b.client = &http.Client{}
+		b.client = &http.Client{Transport: b.conns}
 	}
 	return b
 }
@@ -192,6 +202,7 @@ func (b *backend) close() {
 	br, srv := b.bridge, b.srv
 	b.bridge, b.srv = nil, nil
 	b.mu.Unlock()
+	b.conns.CloseIdleConnections()
 	if srv != nil {
 		srv.Close()
 	}

@@ -24,7 +24,7 @@ import (
 
 // remoteServer is a go-sdk MCP server over streamable HTTP (a `url` backend) with tools that
 // echo, report progress, and ask the client for a sample.
-func remoteServer(t *testing.T, name string) *httptest.Server {
+func remoteServer(t testing.TB, name string) *httptest.Server {
 	t.Helper()
 	srv := mcp.NewServer(&mcp.Implementation{Name: name}, nil)
 	type echoIn struct {
@@ -61,7 +61,7 @@ func remoteServer(t *testing.T, name string) *httptest.Server {
 	return hs
 }
 
-func newGateway(t *testing.T, opts Options, routes ...*config.MCPRoute) (*Gateway, *httptest.Server) {
+func newGateway(t testing.TB, opts Options, routes ...*config.MCPRoute) (*Gateway, *httptest.Server) {
 	t.Helper()
 	if opts.SeedPath == "" {
 		opts.SeedPath = filepath.Join(t.TempDir(), "seed")
