@@ -155,3 +155,31 @@ func sameLimitHeaders(t *testing.T, envoy, builtin http.Header) {
 		}
 	}
 }
+
+// TestGRPCSplitRequestFallsThrough: a backend that would take the request in several calls
+// (Titan with several inputs) cannot take it under Envoy, which sends one upstream request per
+// attempt: the router filter leaves it out and the next backend answers, instead of the 422 the
+// upstream filter gives when no other backend can.
+func TestGRPCSplitRequestFallsThrough(t *testing.T) {
+	srv, texts := titanFake(t)
+	titan := backend("titan", config.SchemaAWSBedrock, srv.URL)
+	titan.Auth = nil
+	emb := embeddingsProvider(t)
+	const model = "amazon.titan-embed-text-v2:0"
+	m := testModel(rule("r/0", model,
+		&config.BackendRef{Backend: titan, Weight: 1},
+		&config.BackendRef{Backend: backend("oa", config.SchemaOpenAI, emb.URL), Weight: 1, Priority: 1}))
+	pl := newPlanes(t, m)
+	got := pl.envoy.do(request{path: "/v1/embeddings", header: headerList{{"content-type", "application/json"}},
+		body: []byte(`{"model":"` + model + `","input":["a","bb","ccc"]}`)})
+	if got.status != http.StatusOK || !bytes.Contains(got.body, []byte(`"embedding"`)) {
+		t.Fatalf("status %d body %s", got.status, got.body)
+	}
+	if ev := pl.evEnvoy.last(t); ev.Backend != "oa" || ev.Attempts != 1 {
+		t.Errorf("backend %q attempts %d", ev.Backend, ev.Attempts)
+	}
+	if n := len(texts()); n != 0 {
+		t.Errorf("the Titan backend got %d calls", n)
+	}
+	waitIdle(t, pl.grpc)
+}

@@ -98,9 +98,9 @@ func (u *upstreamAttempt) requestHeaders(srv extprocv3.ExternalProcessor_Process
 	u.a, r.attempt, r.answered = a, a, false
 	if len(a.Parts) > 0 {
 		// Envoy sends one upstream request per attempt; a request the backend takes in
-		// several calls needs the builtin data plane.
-		return u.fail(translate.Errorf(http.StatusUnprocessableEntity, "unsupported_on_envoy",
-			"backend %s takes this request in %d calls, which the Envoy data plane cannot make for one request: send one input per request, or run aigw with --data-plane builtin", a.Ref.Backend.Name, len(a.Parts)))
+		// several calls needs the builtin data plane. (The router filter leaves such a backend
+		// out when another can take the request.)
+		return u.fail(splitUnsupported(a.Ref, len(a.Parts)))
 	}
 	if l := a.Upstream.Local; l != nil {
 		return u.local(l)

@@ -88,19 +88,32 @@ func (s *Stream) subsetMetadata() (*structpb.Struct, error) {
 // probe translates the request for ref as an attempt would, without authenticating it, and
 // returns the error that makes the builtin plane move on to the next backend: 422 (this backend
 // cannot serve it) or a gateway failure. A client error that any backend would give (400) is
-// left to the attempt, as the builtin plane answers it from the first candidate.
+// left to the attempt, as the builtin plane answers it from the first candidate. A request the
+// backend would take in several calls is one Envoy cannot send (one upstream request per
+// attempt): that backend cannot take it here.
 func (s *Stream) probe(ref *config.BackendRef) error {
 	model := s.req.Model
 	if ref.ModelNameOverride != "" {
 		model = ref.ModelNameOverride
 	}
 	tr, err := translate.New(s.endpoint, translate.Target{Backend: ref.Backend, Model: model})
+	var up *translate.Upstream
 	if err == nil {
-		_, err = tr.RequestBody(&s.req)
+		up, err = tr.RequestBody(&s.req)
+	}
+	if err == nil && up != nil && len(up.Parts) > 0 {
+		return splitUnsupported(ref, len(up.Parts))
 	}
 	var te *translate.Error
 	if err == nil || (errors.As(err, &te) && te.Status < 500 && te.Status != http.StatusUnprocessableEntity) {
 		return nil
 	}
 	return err
+}
+
+// splitUnsupported is the 422 of a request that backend ref takes in n calls: the Envoy data
+// plane sends one upstream request per attempt.
+func splitUnsupported(ref *config.BackendRef, n int) error {
+	return translate.Errorf(http.StatusUnprocessableEntity, "unsupported_on_envoy",
+		"backend %s takes this request in %d calls, which the Envoy data plane cannot make for one request: send one input per request, or run aigw with --data-plane builtin", ref.Backend.Name, n)
 }
