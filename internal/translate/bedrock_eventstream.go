@@ -39,6 +39,7 @@ type awsEvent struct {
 // copied and carried to the next chunk.
 type awsEventDecoder struct {
 	dec     *eventstream.Decoder
+	r       bytes.Reader
 	pending []byte
 	payload []byte
 }
@@ -62,7 +63,8 @@ func (d *awsEventDecoder) each(chunk []byte, fn func(awsEvent) error) error {
 		if len(buf) < total {
 			break
 		}
-		m, err := d.dec.Decode(bytes.NewReader(buf[:total]), d.payload[:0])
+		d.r.Reset(buf[:total])
+		m, err := d.dec.Decode(&d.r, d.payload[:0])
 		if err != nil {
 			return fmt.Errorf("event-stream frame: %w", err)
 		}
