@@ -28,6 +28,9 @@ func (r *responseRecorder) reset() {
 	r.body, r.asm = r.body[:0], nil
 	if r.stream {
 		r.asm = newAssembler(r.e)
+		if r.body == nil {
+			r.body = make([]byte, 0, 8<<10) // a short answer's events, without regrowing
+		}
 	}
 }
 

@@ -118,19 +118,21 @@ func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byt
 		a.str(oiInvocation, fields)
 		return
 	}
-	if !gjson.ValidBytes(body) {
+	// One copy of the body: input.value and the values read from it share it.
+	in := string(body)
+	if !gjson.Valid(in) {
 		return
 	}
-	a.str(oiInputValue, string(body))
+	a.str(oiInputValue, in)
 	a.str(oiInputMime, mimeJSON)
-	req := gjson.ParseBytes(body)
+	req := gjson.Parse(in)
 	switch e {
 	case translate.EndpointChatCompletions:
-		a.str(oiInvocation, without(body, "messages", "tools", "functions"))
+		a.str(oiInvocation, without(req, "messages", "tools", "functions"))
 		chatMessages(a, "llm.input_messages.", req.Get("messages"))
 		tools(a, req.Get("tools"))
 	case translate.EndpointMessages:
-		a.str(oiInvocation, without(body, "messages", "tools", "system"))
+		a.str(oiInvocation, without(req, "messages", "tools", "system"))
 		n := 0
 		if sys := req.Get("system"); sys.Exists() {
 			a.str("llm.input_messages.0.message.role", "system")
@@ -146,7 +148,7 @@ func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byt
 		})
 		tools(a, req.Get("tools"))
 	case translate.EndpointCompletions:
-		a.str(oiInvocation, without(body, "prompt"))
+		a.str(oiInvocation, without(req, "prompt"))
 		prompts := req.Get("prompt")
 		if prompts.Type == gjson.String {
 			a.str("llm.prompts.0.prompt.text", prompts.String())
@@ -158,7 +160,7 @@ func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byt
 			}
 		}
 	case translate.EndpointEmbeddings:
-		a.str(oiEmbInvocation, without(body, "input"))
+		a.str(oiEmbInvocation, without(req, "input"))
 		in := req.Get("input")
 		if in.Type == gjson.String {
 			a.str("embedding.embeddings.0.embedding.text", in.String())
@@ -187,19 +189,34 @@ func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byt
 			return true
 		})
 	default:
-		a.str(oiInvocation, without(body, "messages", "input", "prompt", "tools"))
+		a.str(oiInvocation, without(req, "messages", "input", "prompt", "tools"))
 	}
 }
 
-// without is body's JSON without the named top-level fields.
-func without(body []byte, fields ...string) string {
-	out := body
-	for _, f := range fields {
-		if gjson.GetBytes(out, f).Exists() {
-			out, _ = sjson.DeleteBytes(out, f)
+// without is the JSON object req without the named top-level fields, its other members as
+// they were sent (one pass, one copy).
+func without(req gjson.Result, fields ...string) string {
+	var b strings.Builder
+	b.Grow(len(req.Raw))
+	b.WriteByte('{')
+	first := true
+	req.ForEach(func(k, v gjson.Result) bool {
+		for _, f := range fields {
+			if k.Str == f {
+				return true
+			}
 		}
-	}
-	return string(out)
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		b.WriteString(k.Raw)
+		b.WriteByte(':')
+		b.WriteString(v.Raw)
+		return true
+	})
+	b.WriteByte('}')
+	return b.String()
 }
 
 // chatMessages records OpenAI chat messages under prefix.
@@ -339,15 +356,16 @@ func escapeKey(k string) string {
 
 // responseAttrs describes a whole (non-streamed) successful response.
 func responseAttrs(a *attrs, e translate.Endpoint, body []byte, contentType string) {
-	if !gjson.ValidBytes(body) {
+	out := string(body)
+	if !gjson.Valid(out) {
 		return
 	}
-	resp := gjson.ParseBytes(body)
+	resp := gjson.Parse(out)
 	if e == translate.EndpointImageGenerations {
 		// Generated images come back as base64 (megabytes each): the span keeps their size.
 		a.str(oiOutputValue, withoutImageData(body, resp))
 	} else {
-		a.str(oiOutputValue, string(body))
+		a.str(oiOutputValue, out)
 	}
 	a.str(oiOutputMime, mimeJSON)
 	switch e {

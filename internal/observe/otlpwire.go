@@ -43,13 +43,38 @@ func appendTraceRequest(b []byte, spans []sdktrace.ReadOnlySpan) []byte {
 		for j < len(groups) && sameResource(groups[j].res, groups[i].res) {
 			j++
 		}
-		rs := groups[i:j]
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(resourceSpansSize(rs)))
-		b = appendResourceSpans(b, rs)
+		var at int
+		b, at = beginMessage(b, 1)
+		b = appendResourceSpans(b, groups[i:j])
+		b = endMessage(b, at)
 		i = j
 	}
 	return b
+}
+
+// lenRoom is the room left for a message's length before its fields are written: a varint of
+// up to 5 bytes, enough for 32 GiB.
+const lenRoom = 5
+
+// beginMessage appends the tag of a length-delimited field and room for its length; the fields
+// follow, then endMessage(b, at) writes the length. One pass over the spans, with no sizes
+// computed ahead.
+func beginMessage(b []byte, field protowire.Number) ([]byte, int) {
+	b = protowire.AppendTag(b, field, protowire.BytesType)
+	b = append(b, make([]byte, lenRoom)...)
+	return b, len(b)
+}
+
+// endMessage writes the length of the message begun at at, moving its fields next to it.
+func endMessage(b []byte, at int) []byte {
+	n := len(b) - at
+	var v [lenRoom]byte
+	l := protowire.AppendVarint(v[:0], uint64(n))
+	copy(b[at-lenRoom:], l)
+	if len(l) < lenRoom {
+		copy(b[at-lenRoom+len(l):], b[at:])
+	}
+	return b[:at-lenRoom+len(l)+n]
 }
 
 // groupSpans orders spans by resource, then scope, keeping their order within each.
@@ -77,7 +102,8 @@ next:
 		}
 		groups = append(groups, wireGroup{})
 		copy(groups[at+1:], groups[at:])
-		groups[at] = wireGroup{res: res, scope: scope, spans: []sdktrace.ReadOnlySpan{s}}
+		groups[at] = wireGroup{res: res, scope: scope, spans: make([]sdktrace.ReadOnlySpan, 0, len(spans))}
+		groups[at].spans = append(groups[at].spans, s)
 	}
 	return groups
 }
@@ -86,32 +112,19 @@ func sameResource(a, b *resource.Resource) bool {
 	return a == b || (a != nil && b != nil && a.Equivalent() == b.Equivalent())
 }
 
-func resourceSpansSize(gs []wireGroup) int {
-	n := 0
-	if r := gs[0].res; r != nil {
-		n += lenField(1, resourceSize(r))
-	}
-	for _, g := range gs {
-		n += lenField(2, scopeSpansSize(g))
-	}
-	if r := gs[0].res; r != nil {
-		n += stringField(3, r.SchemaURL())
-	}
-	return n
-}
-
 func appendResourceSpans(b []byte, gs []wireGroup) []byte {
+	var at int
 	if r := gs[0].res; r != nil {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(resourceSize(r)))
+		b, at = beginMessage(b, 1)
 		for it := r.Iter(); it.Next(); {
 			b = appendKeyValue(b, 1, it.Attribute())
 		}
+		b = endMessage(b, at)
 	}
 	for _, g := range gs {
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(scopeSpansSize(g)))
+		b, at = beginMessage(b, 2)
 		b = appendScopeSpans(b, g)
+		b = endMessage(b, at)
 	}
 	if r := gs[0].res; r != nil {
 		b = appendString(b, 3, r.SchemaURL())
@@ -119,76 +132,23 @@ func appendResourceSpans(b []byte, gs []wireGroup) []byte {
 	return b
 }
 
-func resourceSize(r *resource.Resource) int {
-	n := 0
-	for it := r.Iter(); it.Next(); {
-		n += lenField(1, keyValueSize(it.Attribute()))
-	}
-	return n
-}
-
-func scopeSpansSize(g wireGroup) int {
-	n := 0
-	if g.scope != (instrumentation.Scope{}) {
-		n += lenField(1, scopeSize(g.scope))
-	}
-	for _, s := range g.spans {
-		n += lenField(2, spanSize(s))
-	}
-	return n + stringField(3, g.scope.SchemaURL)
-}
-
 func appendScopeSpans(b []byte, g wireGroup) []byte {
+	var at int
 	if g.scope != (instrumentation.Scope{}) {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(scopeSize(g.scope)))
+		b, at = beginMessage(b, 1)
 		b = appendString(b, 1, g.scope.Name)
 		b = appendString(b, 2, g.scope.Version)
 		for it := g.scope.Attributes.Iter(); it.Next(); {
 			b = appendKeyValue(b, 3, it.Attribute())
 		}
+		b = endMessage(b, at)
 	}
 	for _, s := range g.spans {
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(spanSize(s)))
+		b, at = beginMessage(b, 2)
 		b = appendSpan(b, s)
+		b = endMessage(b, at)
 	}
 	return appendString(b, 3, g.scope.SchemaURL)
-}
-
-func scopeSize(s instrumentation.Scope) int {
-	n := stringField(1, s.Name) + stringField(2, s.Version)
-	for it := s.Attributes.Iter(); it.Next(); {
-		n += lenField(3, keyValueSize(it.Attribute()))
-	}
-	return n
-}
-
-func spanSize(s sdktrace.ReadOnlySpan) int {
-	sc, parent := s.SpanContext(), s.Parent()
-	n := lenField(1, 16) + lenField(2, 8) + stringField(3, traceState(sc))
-	if parent.SpanID().IsValid() {
-		n += lenField(4, 8)
-	}
-	n += protowire.SizeTag(16) + 4 // flags
-	n += stringField(5, s.Name())
-	if k := spanKind(s.SpanKind()); k != 0 {
-		n += protowire.SizeTag(6) + protowire.SizeVarint(k)
-	}
-	n += 2 * (protowire.SizeTag(7) + 8) // start and end times
-	for _, kv := range s.Attributes() {
-		n += lenField(9, keyValueSize(kv))
-	}
-	n += uintField(10, s.DroppedAttributes())
-	for _, e := range s.Events() {
-		n += lenField(11, eventSize(e))
-	}
-	n += uintField(12, s.DroppedEvents())
-	for _, l := range s.Links() {
-		n += lenField(13, linkSize(l))
-	}
-	n += uintField(14, s.DroppedLinks())
-	return n + lenField(15, statusSize(s.Status()))
 }
 
 func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
@@ -213,9 +173,9 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 		b = appendKeyValue(b, 9, kv)
 	}
 	b = appendUint(b, 10, s.DroppedAttributes())
+	var at int
 	for _, e := range s.Events() {
-		b = protowire.AppendTag(b, 11, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(eventSize(e)))
+		b, at = beginMessage(b, 11)
 		b = protowire.AppendTag(b, 1, protowire.Fixed64Type)
 		b = protowire.AppendFixed64(b, unixNano(e.Time.UnixNano()))
 		b = appendString(b, 2, e.Name)
@@ -223,11 +183,11 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 			b = appendKeyValue(b, 3, kv)
 		}
 		b = appendUint(b, 4, e.DroppedAttributeCount)
+		b = endMessage(b, at)
 	}
 	b = appendUint(b, 12, s.DroppedEvents())
 	for _, l := range s.Links() {
-		b = protowire.AppendTag(b, 13, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(linkSize(l)))
+		b, at = beginMessage(b, 13)
 		ltid, lsid := l.SpanContext.TraceID(), l.SpanContext.SpanID()
 		b = appendBytes(b, 1, ltid[:])
 		b = appendBytes(b, 2, lsid[:])
@@ -238,42 +198,19 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 		b = appendUint(b, 5, l.DroppedAttributeCount)
 		b = protowire.AppendTag(b, 6, protowire.Fixed32Type)
 		b = protowire.AppendFixed32(b, spanFlags(l.SpanContext.TraceFlags(), l.SpanContext))
+		b = endMessage(b, at)
 	}
 	b = appendUint(b, 14, s.DroppedLinks())
 	st := s.Status()
-	b = protowire.AppendTag(b, 15, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(statusSize(st)))
+	b, at = beginMessage(b, 15)
 	b = appendString(b, 2, st.Description)
 	if c := statusCode(st.Code); c != 0 {
 		b = protowire.AppendTag(b, 3, protowire.VarintType)
 		b = protowire.AppendVarint(b, c)
 	}
+	b = endMessage(b, at)
 	b = protowire.AppendTag(b, 16, protowire.Fixed32Type)
 	return protowire.AppendFixed32(b, spanFlags(sc.TraceFlags(), parent))
-}
-
-func eventSize(e sdktrace.Event) int {
-	n := protowire.SizeTag(1) + 8 + stringField(2, e.Name)
-	for _, kv := range e.Attributes {
-		n += lenField(3, keyValueSize(kv))
-	}
-	return n + uintField(4, e.DroppedAttributeCount)
-}
-
-func linkSize(l sdktrace.Link) int {
-	n := lenField(1, 16) + lenField(2, 8) + stringField(3, traceState(l.SpanContext))
-	for _, kv := range l.Attributes {
-		n += lenField(4, keyValueSize(kv))
-	}
-	return n + uintField(5, l.DroppedAttributeCount) + protowire.SizeTag(6) + 4
-}
-
-func statusSize(st sdktrace.Status) int {
-	n := stringField(2, st.Description)
-	if c := statusCode(st.Code); c != 0 {
-		n += protowire.SizeTag(3) + protowire.SizeVarint(c)
-	}
-	return n
 }
 
 // statusCode is trace.proto's Status.StatusCode.
@@ -329,11 +266,12 @@ func keyValueSize(kv attribute.KeyValue) int {
 }
 
 func appendKeyValue(b []byte, field protowire.Number, kv attribute.KeyValue) []byte {
+	vs := anyValueSize(kv.Value)
 	b = protowire.AppendTag(b, field, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(keyValueSize(kv)))
+	b = protowire.AppendVarint(b, uint64(stringField(1, string(kv.Key))+lenField(2, vs)))
 	b = appendString(b, 1, string(kv.Key))
 	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(anyValueSize(kv.Value)))
+	b = protowire.AppendVarint(b, uint64(vs))
 	return appendAnyValue(b, kv.Value)
 }
 
@@ -482,13 +420,6 @@ func stringField(field protowire.Number, s string) int {
 		return 0
 	}
 	return lenField(field, len(s))
-}
-
-func uintField(field protowire.Number, v int) int {
-	if v <= 0 {
-		return 0
-	}
-	return protowire.SizeTag(field) + protowire.SizeVarint(uint64(min(v, math.MaxUint32)))
 }
 
 func appendString(b []byte, field protowire.Number, s string) []byte {

@@ -52,6 +52,13 @@ func PrivacyFromEnv(getenv func(string) string) Privacy {
 // mask returns what to record for a string attribute, or false to leave it out. The rules go by
 // attribute name, as OpenInference's TraceConfig does.
 func (p *Privacy) mask(key, v string) (string, bool) {
+	if *p == (Privacy{Base64ImageMaxLength: p.Base64ImageMaxLength}) {
+		// Nothing hidden (the default): only a long data: image URL is replaced.
+		if len(v) > p.Base64ImageMaxLength && strings.HasSuffix(key, ".image.url") && strings.HasPrefix(v, "data:") {
+			return RedactedValue, true
+		}
+		return v, true
+	}
 	inMsg := strings.HasPrefix(key, "llm.input_messages.")
 	outMsg := strings.HasPrefix(key, "llm.output_messages.")
 	text := strings.HasSuffix(key, ".message.content") || strings.HasSuffix(key, ".message_content.text")
