@@ -71,6 +71,8 @@ type envoyPlane struct {
 	gateway  string
 	done     chan error
 	log      *slog.Logger
+	// ctx is the run's: a reload stops waiting for Envoy when the run ends.
+	ctx context.Context
 }
 
 // startEnvoyPlane starts the servers, writes the bootstrap and starts Envoy; it returns once
@@ -80,7 +82,7 @@ func startEnvoyPlane(ctx context.Context, opts Options, envoyPath string, pipeli
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	pl := &envoyPlane{dir: dir, done: make(chan error, 1), log: log}
+	pl := &envoyPlane{dir: dir, done: make(chan error, 1), log: log, ctx: ctx}
 	sock := func(name string) string { return filepath.Join(dir, name) }
 	port := opts.Port
 	if port == 0 {
@@ -158,8 +160,10 @@ const envoyApplyTimeout = 5 * time.Second
 // Envoy has no route for. The snapshot keeps the previous Model's rules, for the requests that
 // took it.
 func (pl *envoyPlane) update(m *config.Model) {
-	err := pl.xds.UpdateAndWait(context.Background(), m, envoyApplyTimeout)
+	err := pl.xds.UpdateAndWait(pl.ctx, m, envoyApplyTimeout)
 	switch {
+	case errors.Is(err, context.Canceled):
+		// The run is ending; the pipeline may as well take the Model.
 	case errors.Is(err, context.DeadlineExceeded):
 		pl.log.Warn("envoy: the reloaded configuration is served, but Envoy has not applied it yet; new rules may answer 404 until it does", "error", err)
 	case err != nil:
