@@ -82,13 +82,15 @@ func (s *session) handle(ctx context.Context, method string, req mcp.Request, ne
 	case "prompts/list":
 		return s.listPrompts(ctx, cfg, req.(*mcp.ListPromptsRequest).Params)
 	case "prompts/get":
-		return s.getPrompt(ctx, cfg, req.(*mcp.GetPromptRequest).Params, ev)
+		r := req.(*mcp.GetPromptRequest)
+		return s.getPrompt(ctx, cfg, r.Params, r.ClientCapabilities(), ev)
 	case "resources/list":
 		return s.listResources(ctx, cfg, req.(*mcp.ListResourcesRequest).Params)
 	case "resources/templates/list":
 		return s.listTemplates(ctx, cfg, req.(*mcp.ListResourceTemplatesRequest).Params)
 	case "resources/read":
-		return s.readResource(ctx, cfg, req.(*mcp.ReadResourceRequest).Params, ev)
+		r := req.(*mcp.ReadResourceRequest)
+		return s.readResource(ctx, cfg, r.Params, r.ClientCapabilities(), ev)
 	case "logging/setLevel":
 		p, _ := req.GetParams().(*mcp.SetLoggingLevelParams)
 		if p == nil {
@@ -278,18 +280,25 @@ func (s *session) callTool(ctx context.Context, cfg *routeConfig, p *mcp.CallToo
 			return nil, denied(err)
 		}
 	}
-	if s.stateless && (p.RequestState != "" || asksInput(caps)) {
-		return s.callSuspendable(ctx, b, tool, p, caps)
+	var args any
+	if len(p.Arguments) > 0 {
+		args = json.RawMessage(p.Arguments)
+	}
+	q := &mcp.CallToolParams{Meta: hopMeta(ctx, p.Meta), Name: tool, Arguments: args}
+	if s.suspends(p.RequestState, caps) {
+		return s.callSuspendable(ctx, b, "tools/call", p.RequestState, p.InputResponses, caps, func(ctx context.Context, cs *mcp.ClientSession) (mcp.Result, error) {
+			res, err := cs.CallTool(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			return res, nil
+		})
 	}
 	cs, err := s.conn(ctx, b)
 	if err != nil {
 		return unavailable(b, err), nil
 	}
-	var args any
-	if len(p.Arguments) > 0 {
-		args = json.RawMessage(p.Arguments)
-	}
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Meta: hopMeta(ctx, p.Meta), Name: tool, Arguments: args})
+	res, err := cs.CallTool(ctx, q)
 	if err != nil {
 		s.broken(b, cs, err)
 		if werr, ok := answer(err); ok {
@@ -367,7 +376,7 @@ func pageOf[T any](items []T, cursor string, size int) ([]T, string, error) {
 	return pg, next, nil
 }
 
-func (s *session) getPrompt(ctx context.Context, cfg *routeConfig, p *mcp.GetPromptParams, ev *Event) (mcp.Result, error) {
+func (s *session) getPrompt(ctx context.Context, cfg *routeConfig, p *mcp.GetPromptParams, caps *mcp.ClientCapabilities, ev *Event) (mcp.Result, error) {
 	if p == nil {
 		return nil, invalidParams("missing params")
 	}
@@ -380,13 +389,23 @@ func (s *session) getPrompt(ctx context.Context, cfg *routeConfig, p *mcp.GetPro
 	if err := s.allow(ctx, "prompts/get", p.Name, p.Arguments); err != nil {
 		return nil, err
 	}
-	cs, err := s.conn(ctx, b)
-	if err != nil {
-		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("MCP server %q is unavailable: %v", b.cfg.Name, err)}
-	}
 	q := *p
 	q.Name = name
 	q.Meta = hopMeta(ctx, p.Meta)
+	q.InputResponses, q.RequestState = nil, "" // the gateway's, not the backend's (mrtr.go)
+	if s.suspends(p.RequestState, caps) {
+		return s.callSuspendable(ctx, b, "prompts/get", p.RequestState, p.InputResponses, caps, func(ctx context.Context, cs *mcp.ClientSession) (mcp.Result, error) {
+			res, err := cs.GetPrompt(ctx, &q)
+			if err != nil {
+				return nil, err
+			}
+			return res, nil
+		})
+	}
+	cs, err := s.conn(ctx, b)
+	if err != nil {
+		return failed("prompts/get", b, err)
+	}
 	res, err := cs.GetPrompt(ctx, &q)
 	if err != nil {
 		s.broken(b, cs, err)
@@ -466,7 +485,7 @@ func (cfg *routeConfig) resource(exposed string) (*backend, string, bool) {
 	return b, uri, b != nil
 }
 
-func (s *session) readResource(ctx context.Context, cfg *routeConfig, p *mcp.ReadResourceParams, ev *Event) (mcp.Result, error) {
+func (s *session) readResource(ctx context.Context, cfg *routeConfig, p *mcp.ReadResourceParams, caps *mcp.ClientCapabilities, ev *Event) (mcp.Result, error) {
 	if p == nil {
 		return nil, invalidParams("missing params")
 	}
@@ -482,24 +501,40 @@ func (s *session) readResource(ctx context.Context, cfg *routeConfig, p *mcp.Rea
 	if err := s.allow(ctx, "resources/read", p.URI, nil); err != nil {
 		return nil, err
 	}
-	cs, err := s.conn(ctx, b)
-	if err != nil {
-		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("MCP server %q is unavailable: %v", b.cfg.Name, err)}
-	}
 	q := *p
 	q.URI = uri
 	q.Meta = hopMeta(ctx, p.Meta)
+	q.InputResponses, q.RequestState = nil, "" // the gateway's, not the backend's (mrtr.go)
+	if s.suspends(p.RequestState, caps) {
+		return s.callSuspendable(ctx, b, "resources/read", p.RequestState, p.InputResponses, caps, func(ctx context.Context, cs *mcp.ClientSession) (mcp.Result, error) {
+			res, err := cs.ReadResource(ctx, &q)
+			if err != nil {
+				return nil, err
+			}
+			exposeContents(b, res)
+			return res, nil
+		})
+	}
+	cs, err := s.conn(ctx, b)
+	if err != nil {
+		return failed("resources/read", b, err)
+	}
 	res, err := cs.ReadResource(ctx, &q)
 	if err != nil {
 		s.broken(b, cs, err)
 		return nil, err
 	}
+	exposeContents(b, res)
+	return res, nil
+}
+
+// exposeContents gives the contents of a read resource the URIs the client knows.
+func exposeContents(b *backend, res *mcp.ReadResourceResult) {
 	for _, c := range res.Contents {
 		if c != nil && c.URI != "" {
 			c.URI = exposedURI(b.token, c.URI)
 		}
 	}
-	return res, nil
 }
 
 func (s *session) subscribe(ctx context.Context, r *mcp.SubscribeRequest) error {

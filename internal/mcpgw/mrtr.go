@@ -81,9 +81,12 @@ type inputAsk struct {
 }
 
 type callOutcome struct {
-	res *mcp.CallToolResult
+	res mcp.Result
 	err error
 }
+
+// backendCall is the request a suspendable call makes of its backend session.
+type backendCall func(ctx context.Context, cs *mcp.ClientSession) (mcp.Result, error)
 
 // ask waits for the client's answer to p.
 func (c *suspendable) ask(ctx context.Context, p mcp.InputRequest) (mcp.InputResponse, error) {
@@ -157,37 +160,38 @@ func asksInput(caps *mcp.ClientCapabilities) bool {
 	return caps != nil && (caps.Sampling != nil || caps.Elicitation != nil || caps.RootsV2 != nil)
 }
 
-// callSuspendable runs (or, with a requestState, resumes) a 2026-07-28 client's tools/call
-// whose backend may ask the client for input.
-func (s *session) callSuspendable(ctx context.Context, b *backend, tool string, p *mcp.CallToolParamsRaw, caps *mcp.ClientCapabilities) (mcp.Result, error) {
+// suspends reports whether a 2026-07-28 request (tools/call, prompts/get, resources/read) runs
+// as a suspendable call: it resumes one, or its client can answer what a backend asks.
+func (s *session) suspends(state string, caps *mcp.ClientCapabilities) bool {
+	return s.stateless && (state != "" || asksInput(caps))
+}
+
+// callSuspendable runs (or, with a requestState, resumes) a 2026-07-28 client's tools/call,
+// prompts/get or resources/read whose backend may ask the client for input.
+func (s *session) callSuspendable(ctx context.Context, b *backend, method, state string, responses mcp.InputResponseMap, caps *mcp.ClientCapabilities, call backendCall) (mcp.Result, error) {
 	var c *suspendable
-	if p.RequestState != "" {
-		c = s.resume(p.RequestState)
+	if state != "" {
+		c = s.resume(state)
 		if c == nil {
-			return nil, invalidParams("requestState is unknown or expired: call the tool again")
+			return nil, invalidParams("requestState is unknown or expired: send the request again without it")
 		}
-		if err := c.answer(p.InputResponses); err != nil {
-			s.park(c, p.RequestState) // the client may retry with the right answers
+		if err := c.answer(responses); err != nil {
+			s.park(c, state) // the client may retry with the right answers
 			return nil, err
 		}
 		s.retarget(ctx, c.key)
 	} else {
 		l, err := s.lend(ctx, b, caps)
 		if err != nil {
-			return unavailable(b, err), nil
+			return failed(method, b, err)
 		}
 		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		c = &suspendable{ctx: cctx, cancel: cancel, key: gatewayToken(ctx), asks: make(chan *inputAsk), done: make(chan callOutcome, 1), open: map[string]*inputAsk{}}
 		l.mu.Lock()
 		l.call = c
 		l.mu.Unlock()
-		var args any
-		if len(p.Arguments) > 0 {
-			args = json.RawMessage(p.Arguments)
-		}
-		q := &mcp.CallToolParams{Meta: hopMeta(ctx, p.Meta), Name: tool, Arguments: args}
 		go func() {
-			res, err := l.cs.CallTool(cctx, q)
+			res, err := call(cctx, l.cs)
 			s.giveBack(l, err)
 			c.done <- callOutcome{res, err}
 		}()
@@ -211,7 +215,7 @@ func (s *session) callSuspendable(ctx context.Context, b *backend, tool string, 
 		c.mu.Unlock()
 		state := newState()
 		s.park(c, state)
-		return inputRequired(reqs, state)
+		return inputRequired(method, reqs, state)
 	case o := <-c.done:
 		s.finished(c)
 		if o.err != nil {
@@ -221,7 +225,7 @@ func (s *session) callSuspendable(ctx context.Context, b *backend, tool string, 
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return unavailable(b, o.err), nil
+			return failed(method, b, o.err)
 		}
 		return o.res, nil
 	case <-ctx.Done():
@@ -231,23 +235,39 @@ func (s *session) callSuspendable(ctx context.Context, b *backend, tool string, 
 	}
 }
 
-// inputRequired is the input_required result asking reqs. Its result type is set by decoding,
-// the only way the go-sdk lets a result carry one.
-func inputRequired(reqs mcp.InputRequestMap, state string) (*mcp.CallToolResult, error) {
+// failed is the answer to a suspendable request whose backend could not be reached: for a
+// tool, a failed tool result (as callTool answers); else a JSON-RPC error.
+func failed(method string, b *backend, err error) (mcp.Result, error) {
+	if method == "tools/call" {
+		return unavailable(b, err), nil
+	}
+	return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("MCP server %q is unavailable: %v", b.cfg.Name, err)}
+}
+
+// inputRequired is the input_required result of method asking reqs. Its result type is set by
+// decoding, the only way the go-sdk lets a result carry one.
+func inputRequired(method string, reqs mcp.InputRequestMap, state string) (mcp.Result, error) {
 	raw, err := json.Marshal(struct {
-		Content       []mcp.Content       `json:"content"`
 		InputRequests mcp.InputRequestMap `json:"inputRequests"`
 		RequestState  string              `json:"requestState"`
 		ResultType    string              `json:"resultType"`
-	}{[]mcp.Content{}, reqs, state, "input_required"})
+	}{reqs, state, "input_required"})
+	var res mcp.Result
+	switch method {
+	case "tools/call":
+		res = &mcp.CallToolResult{Content: []mcp.Content{}}
+	case "prompts/get":
+		res = &mcp.GetPromptResult{}
+	default:
+		res = &mcp.ReadResourceResult{}
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, res)
+	}
 	if err != nil {
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "encoding input requests: " + err.Error()}
 	}
-	var res mcp.CallToolResult
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "encoding input requests: " + err.Error()}
-	}
-	return &res, nil
+	return res, nil
 }
 
 func newState() string {

@@ -42,9 +42,49 @@ func askServer(t *testing.T) *httptest.Server {
 		text := fmt.Sprintf("sample=%s name=%v roots=%s", sample.Content.(*mcp.TextContent).Text, el.Content["name"], strings.Join(rs, ","))
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil
 	})
+	sample := func(ctx context.Context, ss *mcp.ServerSession) (string, error) {
+		res, err := ss.CreateMessage(ctx, &mcp.CreateMessageParams{MaxTokens: 5, Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "hi"}}}})
+		if err != nil {
+			return "", err
+		}
+		return res.Content.(*mcp.TextContent).Text, nil
+	}
+	srv.AddPrompt(&mcp.Prompt{Name: "ask"}, func(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		text, err := sample(ctx, req.Session)
+		if err != nil {
+			return nil, err
+		}
+		return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "prompt " + text}}}}, nil
+	})
+	srv.AddResource(&mcp.Resource{URI: "test://asker/doc", Name: "doc"}, func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		text, err := sample(ctx, req.Session)
+		if err != nil {
+			return nil, err
+		}
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "doc " + text}}}, nil
+	})
 	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
 	t.Cleanup(hs.Close)
 	return hs
+}
+
+// TestModernInputRequestsPromptsResources: prompts/get and resources/read of a 2026-07-28
+// client whose backend asks for a sample complete through input_required rounds too.
+func TestModernInputRequestsPromptsResources(t *testing.T) {
+	_, gw := newGateway(t, Options{}, remoteRoute(urlBackend("q", askServer(t).URL)))
+	var mu sync.Mutex
+	var progress []string
+	cs := modernClient(t, gw.URL+"/mcp", "p", &progress, &mu, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pr, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "q__ask"})
+	if err != nil || pr.Messages[0].Content.(*mcp.TextContent).Text != "prompt s-p" {
+		t.Errorf("prompts/get: %v %+v", err, pr)
+	}
+	rr, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "q+test://asker/doc"})
+	if err != nil || rr.Contents[0].Text != "doc s-p" || rr.Contents[0].URI != "q+test://asker/doc" {
+		t.Errorf("resources/read: %v %+v", err, rr)
+	}
 }
 
 // modernClient connects a 2026-07-28 go-sdk client that answers sampling, elicitation and roots
