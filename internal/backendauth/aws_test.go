@@ -246,3 +246,21 @@ func TestAWSCredentialOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkAWSSign is the SigV4 cost of one Converse request of about 1 KiB with static keys.
+func BenchmarkAWSSign(b *testing.B) {
+	u, _ := url.Parse("https://bedrock-runtime.us-east-1.amazonaws.com")
+	h, err := New(&config.Backend{Name: "bedrock", Endpoint: u, Auth: &config.Auth{Type: config.AuthAWSCredentials, AWS: &config.AWSAuth{
+		Region: "us-east-1", CredentialsFile: "[default]\naws_access_key_id = AKIABENCH\naws_secret_access_key = s\n", Profile: "default"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"messages":[{"role":"user","content":[{"text":"` + strings.Repeat("x", 1000) + `"}]}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		up := &translate.Upstream{Method: http.MethodPost, Path: "/model/amazon.nova-pro-v1%3A0/converse", Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
+		if err := h.Do(context.Background(), up); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
