@@ -22,6 +22,9 @@ type anthropicToOpenAI struct {
 	// (cache_control, signed thinking_blocks) in the chat request, and reads signed
 	// thinking_blocks back: aigw's own chat → Bedrock Converse translation is such a backend.
 	carryAnthropic bool
+	// carryRequest, with carryAnthropic, sets what the backend's chat translator reads of
+	// Anthropic's fields in the chat request (nil: carryAnthropicRequest, all of them).
+	carryRequest func(Target, *anRequest, *oaChatRequest)
 
 	sseResponse bool
 	body        bodyBuffer
@@ -104,8 +107,9 @@ func (t *anthropicToOpenAI) message(body []byte) ([]byte, error) {
 	}
 	if len(c.Choices) > 0 {
 		msg := &c.Choices[0].Message
-		if blocks := t.carriedThinking(msg.ThinkingBlocks); blocks != nil {
-			m.Content = append(m.Content, blocks...)
+		thinking, textSigs := t.carriedMessageThinking(msg.ThinkingBlocks)
+		if thinking != nil {
+			m.Content = append(m.Content, thinking...)
 		} else if r := msg.reasoningText(); r != "" {
 			m.Content = append(m.Content, anBlock{Type: "thinking", Thinking: &r, Signature: ptr("")})
 		}
@@ -120,6 +124,7 @@ func (t *anthropicToOpenAI) message(body []byte) ([]byte, error) {
 		if msg.Refusal != nil && *msg.Refusal != "" {
 			m.Content = append(m.Content, anBlock{Type: "text", Text: msg.Refusal})
 		}
+		m.Content = append(m.Content, textSigs...)
 		for i, tc := range msg.ToolCalls {
 			m.Content = append(m.Content, anBlock{
 				Type: "tool_use", ID: toolUseID(tc.ID, i), Name: tc.Function.Name,
@@ -133,6 +138,35 @@ func (t *anthropicToOpenAI) message(body []byte) ([]byte, error) {
 		return nil, upstreamInvalid("cannot encode the message: %v", err)
 	}
 	return out, nil
+}
+
+// carriedMessageThinking is the Anthropic thinking blocks of a whole message's thinking_blocks
+// when the translator carries them, in their order: signed thinking with its signature, unsigned
+// thinking (a Gemini thought summary without a signature) with an empty one, redacted thinking.
+// The blocks that carry a Gemini text part's thought signature come apart, as textSigs: they go
+// after the text, where a stream has them (the signature comes with the answer's last part).
+// thinking is nil when no thinking block is carried, and the reasoning text then stands alone.
+func (t *anthropicToOpenAI) carriedMessageThinking(tbs []oaThinkingBlock) (thinking, textSigs []anBlock) {
+	if !t.carryAnthropic {
+		return nil, nil
+	}
+	for _, tb := range tbs {
+		switch {
+		case tb.Type == "thinking" && tb.Signature != nil && isGeminiTextSignature(*tb.Signature):
+			textSigs = append(textSigs, anBlock{Type: "thinking", Thinking: ptr(""), Signature: tb.Signature})
+		case tb.Type == "thinking" && tb.Signature != nil && *tb.Signature != "":
+			text := ""
+			if tb.Thinking != nil {
+				text = *tb.Thinking
+			}
+			thinking = append(thinking, anBlock{Type: "thinking", Thinking: &text, Signature: tb.Signature})
+		case tb.Type == "thinking" && tb.Thinking != nil && *tb.Thinking != "":
+			thinking = append(thinking, anBlock{Type: "thinking", Thinking: tb.Thinking, Signature: ptr("")})
+		case tb.Type == "redacted_thinking" && tb.Data != "":
+			thinking = append(thinking, anBlock{Type: "redacted_thinking", Data: tb.Data})
+		}
+	}
+	return thinking, textSigs
 }
 
 // stopReasons maps OpenAI finish reasons to Anthropic stop reasons. OpenAI does not say which

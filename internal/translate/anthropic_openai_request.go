@@ -62,9 +62,12 @@ func (t *anthropicToOpenAI) openAIRequest(in *anRequest) (*oaChatRequest, error)
 		}}
 	}
 	fitOpenAIModel(out)
-	if t.carryAnthropic {
+	switch {
+	case t.carryAnthropic && t.carryRequest != nil:
+		t.carryRequest(t.target, in, out)
+	case t.carryAnthropic:
 		carryAnthropicRequest(t.target, in, out)
-	} else {
+	default:
 		dropAnthropicFields(out)
 	}
 	return out, nil
@@ -73,9 +76,17 @@ func (t *anthropicToOpenAI) openAIRequest(in *anRequest) (*oaChatRequest, error)
 // dropAnthropicFields removes what only a backend reading Anthropic's own fields can use
 // (cache_control, signed thinking_blocks): OpenAI refuses fields it does not know.
 func dropAnthropicFields(out *oaChatRequest) {
+	dropCacheControl(out)
+	for i := range out.Messages {
+		out.Messages[i].ThinkingBlocks = nil
+	}
+}
+
+// dropCacheControl removes Anthropic's cache_control from messages, their parts and tools.
+func dropCacheControl(out *oaChatRequest) {
 	for i := range out.Messages {
 		m := &out.Messages[i]
-		m.CacheControl, m.ThinkingBlocks = nil, nil
+		m.CacheControl = nil
 		for j := range m.Content.Parts {
 			m.Content.Parts[j].CacheControl = nil
 		}

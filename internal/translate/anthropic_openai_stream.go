@@ -112,14 +112,19 @@ func (s *oaToAnStream) delta(dst []byte, d *oaDelta) []byte {
 		dst = s.ensureBlock(dst, "thinking")
 		dst = s.blockDelta(dst, s.open, anBlockDelta{Type: "thinking_delta", Thinking: &r})
 	}
-	if s.t.carryAnthropic && len(d.ThinkingBlocks) > 0 {
-		dst = s.carriedThinking(dst, d.ThinkingBlocks)
+	carry := s.t.carryAnthropic && len(d.ThinkingBlocks) > 0
+	if carry {
+		dst = s.carriedThinking(dst, d.ThinkingBlocks, false)
 	}
 	for _, text := range []*string{d.Content, d.Refusal} {
 		if text != nil && *text != "" {
 			dst = s.ensureBlock(dst, "text")
 			dst = s.blockDelta(dst, s.open, anBlockDelta{Type: "text_delta", Text: text})
 		}
+	}
+	if carry {
+		// A Gemini text part's signature comes with the part's text, and follows it.
+		dst = s.carriedThinking(dst, d.ThinkingBlocks, true)
 	}
 	for i := range d.ToolCalls {
 		dst = s.toolDelta(dst, &d.ToolCalls[i])

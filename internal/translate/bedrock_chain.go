@@ -120,9 +120,18 @@ func (t *anthropicToOpenAI) carriedThinking(tbs []oaThinkingBlock) []anBlock {
 // translator sends a reasoning block's text as reasoning_content deltas and then, when the block
 // ends, the whole block with its signature: the open thinking block gets the signature as a
 // signature_delta and is closed (one is opened, with the text, if none was streamed). A redacted
-// block is a redacted_thinking block of its own.
-func (s *oaToAnStream) carriedThinking(dst []byte, tbs []oaThinkingBlock) []byte {
+// block is a redacted_thinking block of its own, and so is the signature of a Gemini text part
+// (isGeminiTextSignature), never added to a thought's block. textSigs picks the blocks: those of
+// text parts, or all others.
+func (s *oaToAnStream) carriedThinking(dst []byte, tbs []oaThinkingBlock, textSigs bool) []byte {
 	for _, b := range s.t.carriedThinking(tbs) {
+		own := b.Signature != nil && isGeminiTextSignature(*b.Signature)
+		if own != textSigs {
+			continue
+		}
+		if own {
+			dst = s.closeAll(dst)
+		}
 		if b.Type == "redacted_thinking" {
 			dst = s.closeAll(dst)
 			i := s.next
