@@ -231,16 +231,32 @@ func chatMessages(a *attrs, prefix string, msgs gjson.Result) {
 }
 
 func chatMessage(a *attrs, p string, m gjson.Result) {
-	if r := m.Get("role"); r.Exists() {
-		a.str(p+"role", r.String())
+	// One pass over the message's members; attributes in the order OpenInference writes them.
+	var role, name, id, c, calls gjson.Result
+	m.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "role":
+			role = v
+		case "name":
+			name = v
+		case "tool_call_id":
+			id = v
+		case "content":
+			c = v
+		case "tool_calls":
+			calls = v
+		}
+		return true
+	})
+	if role.Exists() {
+		a.str(p+"role", role.String())
 	}
-	if n := m.Get("name"); n.Type == gjson.String {
-		a.str(p+"name", n.String())
+	if name.Type == gjson.String {
+		a.str(p+"name", name.String())
 	}
-	if id := m.Get("tool_call_id"); id.Type == gjson.String {
+	if id.Type == gjson.String {
 		a.str(p+"tool_call_id", id.String())
 	}
-	c := m.Get("content")
 	switch {
 	case c.Type == gjson.String && c.String() != "":
 		a.str(p+"content", c.String())
@@ -262,7 +278,7 @@ func chatMessage(a *attrs, p string, m gjson.Result) {
 			return true
 		})
 	}
-	toolCalls(a, p, m.Get("tool_calls"))
+	toolCalls(a, p, calls)
 }
 
 func toolCalls(a *attrs, p string, calls gjson.Result) {
@@ -444,15 +460,51 @@ func openAIUsage(a *attrs, u gjson.Result) {
 	if !u.IsObject() {
 		return
 	}
-	for _, f := range [][2]string{
-		{"total_tokens", oiTokensTotal}, {"prompt_tokens", oiTokensPrompt}, {"completion_tokens", oiTokensOutput},
-		{"prompt_tokens_details.cached_tokens", "llm.token_count.prompt_details.cache_read"},
-		{"prompt_tokens_details.audio_tokens", "llm.token_count.prompt_details.audio"},
-		{"completion_tokens_details.reasoning_tokens", "llm.token_count.completion_details.reasoning"},
-		{"completion_tokens_details.audio_tokens", "llm.token_count.completion_details.audio"},
+	// One pass over the object and its details, recorded in this order.
+	var total, prompt, completion, cached, promptAudio, reasoning, completionAudio gjson.Result
+	u.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "total_tokens":
+			total = v
+		case "prompt_tokens":
+			prompt = v
+		case "completion_tokens":
+			completion = v
+		case "prompt_tokens_details":
+			v.ForEach(func(k, v gjson.Result) bool {
+				switch k.Str {
+				case "cached_tokens":
+					cached = v
+				case "audio_tokens":
+					promptAudio = v
+				}
+				return true
+			})
+		case "completion_tokens_details":
+			v.ForEach(func(k, v gjson.Result) bool {
+				switch k.Str {
+				case "reasoning_tokens":
+					reasoning = v
+				case "audio_tokens":
+					completionAudio = v
+				}
+				return true
+			})
+		}
+		return true
+	})
+	for _, f := range [...]struct {
+		v   gjson.Result
+		key string
+	}{
+		{total, oiTokensTotal}, {prompt, oiTokensPrompt}, {completion, oiTokensOutput},
+		{cached, "llm.token_count.prompt_details.cache_read"},
+		{promptAudio, "llm.token_count.prompt_details.audio"},
+		{reasoning, "llm.token_count.completion_details.reasoning"},
+		{completionAudio, "llm.token_count.completion_details.audio"},
 	} {
-		if v := u.Get(f[0]); v.Type == gjson.Number {
-			a.int(f[1], v.Int())
+		if f.v.Type == gjson.Number {
+			a.int(f.key, f.v.Int())
 		}
 	}
 }

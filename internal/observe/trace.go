@@ -194,23 +194,44 @@ func (r *RequestSpan) End(ev *RequestEvent, price *Price) {
 		return
 	}
 	end := ev.Start.Add(ev.Duration)
-	if r.attempt != nil {
-		r.attempt.End(trace.WithTimestamp(end))
-	}
 	if !r.span.IsRecording() {
+		if r.attempt != nil {
+			r.attempt.End(trace.WithTimestamp(end))
+		}
 		r.span.End(trace.WithTimestamp(end))
 		return
 	}
 	// Describing the request takes JSON parsing; it is done off the request's goroutine, which
-	// the client's next request on the same connection may be waiting for. ev is final.
-	r.t.describe(func() { r.finish(ev, price, end) })
+	// the client's next request on the same connection may be waiting for, and so is ending the
+	// spans (the SDK copies each one for its exporter). ev is final.
+	r.t.describe(func() {
+		if r.attempt != nil {
+			r.attempt.End(trace.WithTimestamp(end))
+		}
+		r.finish(ev, price, end)
+	})
 }
+
+// kvPool holds attribute lists for descriptions, sized for a typical chat request and answer
+// (about 40 attributes).
+var kvPool = sync.Pool{New: func() any {
+	l := make([]attribute.KeyValue, 0, 48)
+	return &l
+}}
 
 // finish describes the request, the answer and the outcome, and ends the span.
 func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
-	// Sized for a typical chat request and answer (about 40 attributes), so the list is not
-	// regrown attribute by attribute.
-	a := &attrs{p: &r.t.privacy, kv: make([]attribute.KeyValue, 0, 48)}
+	list := kvPool.Get().(*[]attribute.KeyValue)
+	a := &attrs{p: &r.t.privacy, kv: (*list)[:0]}
+	defer func() {
+		// The span keeps copies of the attributes; the list is reused (unless a long
+		// conversation grew it far past the usual).
+		if cap(a.kv) <= 512 {
+			clear(a.kv)
+			*list = a.kv[:0]
+			kvPool.Put(list)
+		}
+	}()
 	if r.describe {
 		requestAttrs(a, r.e, r.contentType, r.reqBody)
 	}
