@@ -108,11 +108,16 @@ func (s *oaToAnStream) messageStart(dst []byte, c *oaChunkIn) []byte {
 // delta appends the events for one choice delta: reasoning, then text, then tool calls, the
 // order in which a single delta could carry them.
 func (s *oaToAnStream) delta(dst []byte, d *oaDelta) []byte {
+	carry := s.t.carryAnthropic && len(d.ThinkingBlocks) > 0
 	if r := d.reasoningText(); r != "" {
+		if carry && s.open >= 0 && s.kind == "thinking" && signsReasoning(d.ThinkingBlocks, r) {
+			// The delta is a whole signed part (a Gemini thought): the thinking streamed before it
+			// is another part's, whose block ends here, unsigned, as it does in a whole message.
+			dst = s.closeAll(dst)
+		}
 		dst = s.ensureBlock(dst, "thinking")
 		dst = s.blockDelta(dst, s.open, anBlockDelta{Type: "thinking_delta", Thinking: &r})
 	}
-	carry := s.t.carryAnthropic && len(d.ThinkingBlocks) > 0
 	if carry {
 		dst = s.carriedThinking(dst, d.ThinkingBlocks, false)
 	}
@@ -130,6 +135,17 @@ func (s *oaToAnStream) delta(dst []byte, d *oaDelta) []byte {
 		dst = s.toolDelta(dst, &d.ToolCalls[i])
 	}
 	return dst
+}
+
+// signsReasoning reports whether a delta's thinking blocks hold a signed block of exactly its
+// reasoning text: the delta is a signed part of its own.
+func signsReasoning(tbs []oaThinkingBlock, reasoning string) bool {
+	for _, tb := range tbs {
+		if tb.Type == "thinking" && tb.Signature != nil && *tb.Signature != "" && tb.Thinking != nil && *tb.Thinking == reasoning {
+			return true
+		}
+	}
+	return false
 }
 
 // ensureBlock makes an open block of kind the current one, closing whatever else is open.
