@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // maxTracingRatio is the target for tracing: aigw's added p50 with every signal exported to an
@@ -26,7 +28,9 @@ const (
 
 // tracingSection measures what exporting costs a request: the same gateway twice in front of the
 // simulator, once with no OTEL_* variable and once exporting traces over OTLP/HTTP to a receiver
-// in this process, rounds alternating as in the llm section.
+// in this process, rounds alternating as in the llm section. Besides latency it reports the CPU
+// time per request, which is what the added latency is made of once the cores are busy, and
+// checks that every span arrived (a dropped span is work not measured).
 func tracingSection(ctx context.Context, cfg Config) error {
 	tmp, err := os.MkdirTemp("", "aigw-bench-tracing-")
 	if err != nil {
@@ -67,32 +71,94 @@ func tracingSection(ctx context.Context, cfg Config) error {
 		body := fmt.Appendf(nil, bodyFormat, llmModel, cfg.OutputTokens, stream)
 		return httpCall(client, base+"/v1/chat/completions", nil, body, []byte(map[bool]string{true: "[DONE]", false: `"choices"`}[stream]))
 	}
+	// traced counts the traced gateway's answered requests, warm-up included: each should reach
+	// the receiver as two spans (the request's and its attempt's).
+	var traced atomic.Int64
+	counted := func(do func(context.Context) error) func(context.Context) error {
+		return func(ctx context.Context) error {
+			err := do(ctx)
+			if err == nil {
+				traced.Add(1)
+			}
+			return err
+		}
+	}
 	var cells []*cell
 	for _, stream := range []bool{false, true} {
 		for _, c := range cfg.Concurrency {
 			cells = append(cells, &cell{scenario: scenarioName("chat", stream), stream: stream, conc: c, targets: []target{
 				{kindDirect, call(newClient(c), simURL, stream)},
 				{kindTraceOff, call(newClient(c), off.url, stream)},
-				{kindTraceOn, call(newClient(c), on.url, stream)},
+				{kindTraceOn, counted(call(newClient(c), on.url, stream))},
 			}})
 		}
 	}
 	warm(ctx, cfg, cells)
-	if err := runRounds(ctx, cfg, cells, nil); err != nil {
+	cpu, err := tracingRounds(ctx, cfg, cells)
+	if err != nil {
 		return err
 	}
-	return tracingReport(cfg, cells, recv)
+	// Spans wait up to the batch timeout (1 s) in the gateway before they are exported.
+	for deadline := time.Now().Add(5 * time.Second); recv.spans.Load() < 2*traced.Load() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return tracingReport(cfg, cells, cpu, recv, traced.Load())
 }
 
-// tracingReport prints added p50 with and without export, and their ratio against the target.
-func tracingReport(cfg Config, cells []*cell, recv *otlpSink) error {
+// tracingRounds is runRounds, also measuring the process's CPU time over each target's
+// segment: per cell and target, the CPU time and the requests answered in all rounds.
+func tracingRounds(ctx context.Context, cfg Config, cells []*cell) (map[*cell][]cpuUse, error) {
+	cpu := map[*cell][]cpuUse{}
+	for _, c := range cells {
+		cpu[c] = make([]cpuUse, len(c.targets))
+	}
+	for r := range cfg.Rounds {
+		for _, c := range cells {
+			if c.err != nil {
+				continue
+			}
+			for k := range c.targets {
+				i := (k + r) % len(c.targets)
+				before := cpuTime()
+				res := runLoad(ctx, c.conc, cfg.MaxRequests, cfg.Duration, c.targets[i].call)
+				cpu[c][i].time += cpuTime() - before
+				cpu[c][i].requests += len(res.lat)
+				c.results[i] = append(c.results[i], res)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("stopped in round %d: %w", r+1, err)
+		}
+	}
+	return cpu, nil
+}
+
+// cpuUse is the CPU time this process used while one target was under load, and the requests
+// it answered meanwhile.
+type cpuUse struct {
+	time     time.Duration
+	requests int
+}
+
+func (u cpuUse) perRequest() time.Duration {
+	if u.requests == 0 {
+		return 0
+	}
+	return u.time / time.Duration(u.requests)
+}
+
+// tracingReport prints added p50 with and without export, and their ratio against the target,
+// with the CPU time each request cost the machine.
+func tracingReport(cfg Config, cells []*cell, cpu map[*cell][]cpuUse, recv *otlpSink, traced int64) error {
 	var errs []error
 	t := &Table{
-		Title:  fmt.Sprintf("Tracing cost: %d round(s) x %s per target, %d output tokens", cfg.Rounds, cfg.Duration, cfg.OutputTokens),
-		Header: []string{"scenario", "conc", "direct p50", "aigw +p50", "aigw+otlp +p50", "added p50 otlp/off", fmt.Sprintf("<= %.2f", maxTracingRatio), "req/s otlp/off"},
+		Title: fmt.Sprintf("Tracing cost: %d round(s) x %s per target, %d output tokens", cfg.Rounds, cfg.Duration, cfg.OutputTokens),
+		Header: []string{"scenario", "conc", "direct p50", "aigw +p50", "aigw+otlp +p50", "added p50 otlp/off", fmt.Sprintf("<= %.2f", maxTracingRatio), "req/s otlp/off",
+			"aigw +CPU/req", "aigw+otlp +CPU/req", "added CPU otlp/off"},
 		Notes: []string{
 			"aigw = no OTEL_* variable (nothing exported); aigw+otlp = every span exported over OTLP/HTTP to a receiver in this process (metrics and logs not exported)",
-			"+p50 = p50 minus the simulator's own p50",
+			"+p50 = p50 minus the simulator's own p50; +CPU/req = this process's CPU time per request while the target was under load (load generator, simulator, gateway, receiver) minus the same for the simulator alone",
+			"everything shares this machine's cores: at high concurrency the CPU a request costs is what its latency is made of",
 		},
 	}
 	for _, c := range cells {
@@ -110,24 +176,36 @@ func tracingReport(cfg Config, cells []*cell, recv *otlpSink) error {
 		}
 		addedOff, addedOn := off.p50-direct.p50, on.p50-direct.p50
 		ratio := float64(addedOn) / float64(max(addedOff, time.Microsecond))
+		u := cpu[c]
+		cpuOff, cpuOn := u[1].perRequest()-u[0].perRequest(), u[2].perRequest()-u[0].perRequest()
 		t.Add(c.scenario, conc, fmtDur(direct.p50), fmtAdded(addedOff), fmtAdded(addedOn),
-			fmt.Sprintf("%.2f", ratio), verdict(ratio <= maxTracingRatio), fmt.Sprintf("%.2f", on.rps/max(off.rps, 1)))
+			fmt.Sprintf("%.2f", ratio), verdict(ratio <= maxTracingRatio), fmt.Sprintf("%.2f", on.rps/max(off.rps, 1)),
+			fmtAdded(cpuOff), fmtAdded(cpuOn), fmt.Sprintf("%.2f", float64(cpuOn)/float64(max(cpuOff, time.Microsecond))))
 	}
-	t.Notes = append(t.Notes, fmt.Sprintf("the receiver took %d export requests (%s)", recv.requests.Load(), fmtBytes(uint64(recv.bytes.Load()))))
+	busy := time.Duration(recv.busy.Load())
+	t.Notes = append(t.Notes, fmt.Sprintf("the receiver took %d export requests, %d spans for %d traced requests (%s), reading them for %s in all",
+		recv.requests.Load(), recv.spans.Load(), traced, fmtBytes(uint64(recv.bytes.Load())), busy.Round(time.Millisecond)))
 	if recv.requests.Load() == 0 {
 		errs = append(errs, errors.New("the OTLP receiver got nothing: the traced gateway exported no telemetry"))
+	} else if n := recv.spans.Load(); n < 2*traced {
+		// A full export queue drops spans silently; a cheap-looking run that lost them measured
+		// less than the work.
+		t.Notes = append(t.Notes, fmt.Sprintf("WARNING: %d of %d spans did not arrive (dropped by a full export queue or still queued)", 2*traced-n, 2*traced))
 	}
 	errs = append(errs, t.Fprint(cfg.Out))
 	return errors.Join(errs...)
 }
 
-// otlpSink is an OTLP/HTTP receiver that reads and counts what it is sent and answers with an
-// empty (valid) protobuf response, as a collector that keeps up would.
+// otlpSink is an OTLP/HTTP receiver that reads what it is sent, counts the spans in it and
+// answers with an empty (valid) protobuf response, as a collector that keeps up would. It does
+// no more than that, so that it costs the machine about what sending to a remote collector
+// costs: the bytes crossing the socket.
 type otlpSink struct {
-	url             string
-	requests, bytes atomic.Int64
-	srv             *http.Server
-	done            chan struct{}
+	url                    string
+	requests, bytes, spans atomic.Int64
+	busy                   atomic.Int64 // nanoseconds spent reading and counting
+	srv                    *http.Server
+	done                   chan struct{}
 }
 
 func startOTLPSink() (*otlpSink, error) {
@@ -137,9 +215,12 @@ func startOTLPSink() (*otlpSink, error) {
 	}
 	s := &otlpSink{url: "http://" + ln.Addr().String(), done: make(chan struct{})}
 	s.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
+		t0 := time.Now()
+		body, _ := io.ReadAll(r.Body)
+		s.spans.Add(int64(countSpans(body)))
 		s.requests.Add(1)
-		s.bytes.Add(n)
+		s.bytes.Add(int64(len(body)))
+		s.busy.Add(int64(time.Since(t0)))
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.WriteHeader(http.StatusOK)
 	})}
@@ -151,3 +232,40 @@ func startOTLPSink() (*otlpSink, error) {
 }
 
 func (s *otlpSink) stop() { s.srv.Close(); <-s.done }
+
+// countSpans counts the spans of an ExportTraceServiceRequest (resource_spans = 1, their
+// scope_spans = 2, their spans = 2) without decoding them.
+func countSpans(b []byte) int {
+	return countNested(b, 1, func(rs []byte) int {
+		return countNested(rs, 2, func(ss []byte) int {
+			return countNested(ss, 2, func([]byte) int { return 1 })
+		})
+	})
+}
+
+// countNested sums count over the length-delimited fields numbered field of message b.
+func countNested(b []byte, field protowire.Number, count func([]byte) int) int {
+	n := 0
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return n
+		}
+		b = b[l:]
+		if num == field && typ == protowire.BytesType {
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return n
+			}
+			n += count(v)
+			b = b[l:]
+			continue
+		}
+		l = protowire.ConsumeFieldValue(num, typ, b)
+		if l < 0 {
+			return n
+		}
+		b = b[l:]
+	}
+	return n
+}
