@@ -183,3 +183,29 @@ func TestGRPCSplitRequestFallsThrough(t *testing.T) {
 	}
 	waitIdle(t, pl.grpc)
 }
+
+// TestGRPCQuotaBucketRules: a per-model quota's bucket rules count by the request's headers, on
+// both planes: once the default bucket and acme's bucket are spent, acme is refused while another
+// tenant, whose bucket has budget, is served.
+func TestGRPCQuotaBucketRules(t *testing.T) {
+	oa := newProvider(t, 200)
+	b := backend("oa", config.SchemaOpenAI, oa.srv.URL)
+	m := testModel(rule("r/0", "gpt", &config.BackendRef{Backend: b, Weight: 1}))
+	tenant := []config.RateLimitHeader{{Name: "x-tenant", Distinct: true}}
+	m.Limits = &config.Limits{Quotas: []*config.Quota{
+		{Name: "ns/q/model/gpt", Backend: b, Model: "gpt", Limit: 10, Window: time.Hour},
+		{Name: "ns/q/model/gpt/bucket/0", Backend: b, Model: "gpt", Limit: 5, Window: time.Hour, Bucket: &config.QuotaBucketRule{Headers: tenant}},
+	}}
+	pl := newPlanes(t, m)
+	const chat = "/v1/chat/completions"
+	body := `{"model":"gpt","messages":[{"role":"user","content":"hi"}]}`
+	for i, c := range []struct {
+		tenant string
+		status int
+	}{{"acme", 200}, {"acme", 200}, {"acme", 429}, {"gamma", 200}} { // 5 tokens a request
+		got, _ := pl.both(chat, body, [2]string{"x-tenant", c.tenant})
+		if got.status != c.status {
+			t.Fatalf("request %d (%s): status %d, want %d: %s", i+1, c.tenant, got.status, c.status, got.body)
+		}
+	}
+}

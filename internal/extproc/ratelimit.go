@@ -48,8 +48,8 @@ type limitError struct{ te *translate.Error }
 func (e *limitError) Error() string { return e.te.Error() }
 func (e *limitError) Unwrap() error { return e.te }
 
-// admit checks the request's rate limits, and the quotas of the rule's backends, once the route
-// is known. Nothing is done, at the cost of one nil check, when the Model has no limits.
+// admit checks the request's rate limits, and the quotas of the rule's backends (their bucket
+// rules by the request's headers), once the route is known. Nothing is done, at the cost of one nil check, when the Model has no limits.
 func (s *Stream) admit() error {
 	lim := s.model.Limits
 	if lim == nil {
@@ -78,7 +78,7 @@ func (s *Stream) admit() error {
 		if ref.ModelNameOverride != "" {
 			model = ref.ModelNameOverride
 		}
-		if d := l.Exhausted(ctx, lim, ref.Backend, model); d != nil {
+		if d := l.ExhaustedFor(ctx, lim, ref.Backend, model, s.req.Header.Get); d != nil {
 			if s.rl.exhausted == nil {
 				s.rl.exhausted = map[*config.BackendRef]bool{}
 			}
@@ -174,6 +174,6 @@ func (s *Stream) settleLimits(status int) {
 	}
 	s.rl.adm.Settle(ctx, c)
 	if len(lim.Quotas) > 0 {
-		s.p.Limiter().ChargeQuotas(ctx, lim, s.last.Ref.Backend, s.ev.BackendModel, vars)
+		s.p.Limiter().ChargeQuotasFor(ctx, lim, s.last.Ref.Backend, s.ev.BackendModel, vars, s.req.Header.Get)
 	}
 }
