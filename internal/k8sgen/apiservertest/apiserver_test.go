@@ -214,8 +214,7 @@ func models(t *testing.T) map[string]*config.Model {
 
 // TestAPIServerAcceptsRendering creates every rendered object of a CRD kind in a real API server
 // (server-side dry run with strict field validation: OpenAPI schema, CEL rules, defaulting).
-// kubectl apply --dry-run=server cannot be tested here: the apiextensions server does not serve
-// the core API (/api), which kubectl's discovery requires.
+// kubectl_test.go sends the same objects through kubectl.
 func TestAPIServerAcceptsRendering(t *testing.T) {
 	for _, d := range crdDirs {
 		if fs, _ := filepath.Glob(filepath.Join(d, "*.yaml")); len(fs) == 0 {
