@@ -147,6 +147,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		{Name: "mcp", Run: mcpSection},
 		{Name: "extproc", Run: extprocSection},
 		{Name: "providers", Run: providersSection},
+		{Name: "ratelimit", Run: ratelimitSection},
 	}
 	if *only != "" {
 		sections = slices.DeleteFunc(sections, func(s Section) bool { return s.Name != *only })

@@ -87,8 +87,9 @@ type gateway struct {
 }
 
 // startGateway runs the real gateway on 127.0.0.1 with env as its whole environment (so the
-// caller's own provider keys never leak in), state under dir, and waits until it serves.
-func startGateway(ctx context.Context, env map[string]string, dir string) (*gateway, error) {
+// caller's own provider keys never leak in), state under dir, and waits until it serves; with
+// sets changing its options (a config file, a rate limit store).
+func startGateway(ctx context.Context, env map[string]string, dir string, with ...func(*run.Options)) (*gateway, error) {
 	dirs := config.Dirs{
 		ConfigHome: filepath.Join(dir, "config"),
 		DataHome:   filepath.Join(dir, "data"),
@@ -103,16 +104,18 @@ func startGateway(ctx context.Context, env map[string]string, dir string) (*gate
 	ctx, cancel := context.WithCancel(ctx)
 	g := &gateway{cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan run.Ready, 1)
-	go func() {
-		g.done <- run.Run(ctx, run.Options{
-			Dirs:          dirs,
-			Host:          "127.0.0.1",
-			AdminHost:     "127.0.0.1",
-			ShutdownGrace: 2 * time.Second,
-			Getenv:        func(k string) string { return env[k] },
-			OnReady:       func(r run.Ready) { ready <- r },
-		})
-	}()
+	opts := run.Options{
+		Dirs:          dirs,
+		Host:          "127.0.0.1",
+		AdminHost:     "127.0.0.1",
+		ShutdownGrace: 2 * time.Second,
+		Getenv:        func(k string) string { return env[k] },
+		OnReady:       func(r run.Ready) { ready <- r },
+	}
+	for _, f := range with {
+		f(&opts)
+	}
+	go func() { g.done <- run.Run(ctx, opts) }()
 	select {
 	case r := <-ready:
 		g.url = r.Gateway
