@@ -15,17 +15,23 @@ type responseRecorder struct {
 	stream bool
 	asm    *assembler
 	body   []byte
+	// Speech: the request (for its formats) and the audio's size; the audio is not kept.
+	req  []byte
+	size int
 }
 
-// start readies the recorder for a request to e.
-func (r *responseRecorder) start(e translate.Endpoint, stream bool) {
-	r.e, r.stream = e, stream
+// start readies the recorder for the request req to e.
+func (r *responseRecorder) start(e translate.Endpoint, stream bool, req []byte) {
+	r.e, r.stream, r.req = e, stream, req
 	r.reset()
 }
 
 // reset forgets what an earlier attempt sent: each attempt's answer starts afresh.
 func (r *responseRecorder) reset() {
-	r.body, r.asm = r.body[:0], nil
+	r.body, r.asm, r.size = r.body[:0], nil, 0
+	if r.e == translate.EndpointAudioSpeech {
+		return
+	}
 	if r.stream {
 		r.asm = newAssembler(r.e)
 		if r.body == nil {
@@ -44,6 +50,8 @@ const streamBlock = 64 << 10
 func (r *responseRecorder) write(out []byte) {
 	switch {
 	case len(out) == 0:
+	case r.e == translate.EndpointAudioSpeech:
+		r.size += len(out)
 	case r.asm != nil:
 		r.body = append(r.body, out...)
 		if len(r.body) >= streamBlock {
@@ -64,6 +72,12 @@ func (r *responseRecorder) flush() {
 
 // attrs describes the answer as OpenInference output attributes.
 func (r *responseRecorder) attrs(a *attrs) {
+	if r.e == translate.EndpointAudioSpeech {
+		if r.size > 0 {
+			speechAttrs(a, r.req, r.size)
+		}
+		return
+	}
 	if r.asm != nil {
 		r.flush()
 		r.asm.attrs(a)
@@ -135,7 +149,7 @@ func (c *ContentRecorder) Request(contentType string, body []byte, stream bool) 
 	}
 	c.contentType, c.reqBody = contentType, body
 	if !c.shared() {
-		c.own.start(c.e, stream)
+		c.own.start(c.e, stream, body)
 	}
 }
 

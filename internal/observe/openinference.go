@@ -557,6 +557,32 @@ func compactJSON(v any) string {
 	return string(b)
 }
 
+// speechAttrs describe generated speech as its size and type, not its bytes (as image spans
+// keep the size of an image): output.value reads "[audio/mpeg, N bytes]" (text/plain), and
+// OpenInference's audio.mime_type and aigw.response.bytes carry the type and size. The type is
+// the one the request asked for (response_format, mp3 by default; stream_format "sse" answers
+// with events).
+func speechAttrs(a *attrs, req []byte, size int) {
+	mt := "audio/mpeg"
+	if gjson.GetBytes(req, "stream_format").String() == "sse" {
+		mt = "text/event-stream"
+	} else if f := gjson.GetBytes(req, "response_format").String(); f != "" {
+		mt = speechMimeTypes[f]
+		if mt == "" {
+			mt = "application/octet-stream"
+		}
+	}
+	a.str(oiOutputValue, "["+mt+", "+strconv.Itoa(size)+" bytes]")
+	a.str(oiOutputMime, "text/plain")
+	a.str("audio.mime_type", mt)
+	a.int("aigw.response.bytes", int64(size))
+}
+
+// speechMimeTypes are the media types of the OpenAI speech formats.
+var speechMimeTypes = map[string]string{
+	"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm",
+}
+
 // withoutImageData is an image generation response with each image's base64 data replaced by its
 // size, so that a span carries what was generated, not megabytes of pixels.
 func withoutImageData(body []byte, resp gjson.Result) string {

@@ -130,7 +130,7 @@ func (r *RequestSpan) Request(contentType string, body []byte, stream bool) {
 	}
 	r.describe = true
 	r.contentType, r.reqBody = contentType, body
-	r.resp.start(r.e, stream)
+	r.resp.start(r.e, stream, body)
 }
 
 // Attempt ends the previous attempt's span and starts one for try number try at a backend, and
