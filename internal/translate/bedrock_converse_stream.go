@@ -28,6 +28,10 @@ type cvToOAStream struct {
 	tools   int
 	stopped bool
 	done    bool
+	// generalOnly turns the fast path for text deltas off, for tests that compare it with the
+	// general path; scratch is its buffer for text that needs unescaping.
+	generalOnly bool
+	scratch     []byte
 }
 
 type cvStreamBlock struct {
@@ -46,6 +50,12 @@ func (s *cvToOAStream) frame(ev awsEvent) error {
 	if ev.messageType == "exception" || ev.messageType == "error" {
 		s.t.out = s.fail(s.t.out, bedrockStreamError(ev))
 		return nil
+	}
+	if ev.eventType == "contentBlockDelta" && ev.messageType == "event" && !s.generalOnly {
+		if index, raw, esc, ok := readFastConverseText(ev.payload); ok {
+			s.t.out = s.fastText(s.t.out, index, raw, esc)
+			return nil
+		}
 	}
 	var e cvStreamEvent
 	if err := json.Unmarshal(ev.payload, &e); err != nil {

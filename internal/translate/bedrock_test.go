@@ -347,3 +347,85 @@ func TestBedrockClaudeIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestBedrockFastPathMatchesGeneral: the fast path for ConverseStream text deltas writes exactly
+// what the encoding/json path writes, for every stream fixture and for text deltas chosen to
+// differ (escapes, surrogates, invalid ones, control and separator characters, padding members,
+// keys encoding/json matches without case, duplicates, non-integer indexes).
+func TestBedrockFastPathMatchesGeneral(t *testing.T) {
+	s := bedrockSuites[0]
+	var inputs [][]byte
+	files, _ := filepath.Glob(filepath.Join("testdata", "bedrock", "converse", "stream_*.in.evs"))
+	for _, f := range files {
+		inputs = append(inputs, encodeFrames(t, readFile(t, f)))
+	}
+	deltas := []string{
+		`{"contentBlockIndex":0,"delta":{"text":"plain "}}`,
+		`{"contentBlockIndex":0,"delta":{"text":"\u003cb\u003e \/ \"q\" \\ \n\t"},"p":"abcdefgh"}`,
+		`{"contentBlockIndex":0,"delta":{"text":"\ud83d\ude00 😀 \ud800 x \udc00"}}`,
+		`{"contentBlockIndex":0,"delta":{"text":"\u0001\u001f \u2028 \u2029 <>&"}}`,
+		`{"contentBlockIndex":0,"delta":{"text":""}}`,
+		`{"contentBlockIndex":0,"delta":{"Text":"case"}}`,
+		`{"contentBlockIndex":0,"delta":{"text":"a","text":"b"}}`,
+		`{"contentBlockIndex":1.0,"delta":{"text":"float index"}}`,
+		`{"contentBlockIndex":0,"delta":{"text":"pad","p":{"x":[1,2]}},"p":null}`,
+		` {"contentBlockIndex" : 0 , "delta" : { "text" : "spaced" } } `,
+		`{"contentBlockIndex":0,"delta":{"text":"x"},"Delta":{"text":"y"}}`,
+		`{"contentBlockIndex":0,"delta":{"text":12}}`,
+	}
+	for _, d := range deltas {
+		inputs = append(inputs, encodeFrames(t, []byte(`messageStart {"role":"assistant"}`+"\ncontentBlockDelta "+d+"\n"+`messageStop {"stopReason":"end_turn"}`+"\n")))
+	}
+	// The fast path takes the usual deltas (else this test compares the general path with itself).
+	for _, d := range []int{0, 1, 2, 3, 8, 9} {
+		if _, _, _, ok := readFastConverseText([]byte(deltas[d])); !ok {
+			t.Errorf("the fast path declined %s", deltas[d])
+		}
+	}
+	for _, d := range []int{5, 6, 7, 10, 11} {
+		if _, _, _, ok := readFastConverseText([]byte(deltas[d])); ok {
+			t.Errorf("the fast path took %s", deltas[d])
+		}
+	}
+	for i, in := range inputs {
+		var outs [2][]byte
+		for k, general := range []bool{false, true} {
+			tr := s.prepared(t, "fast", AWSEventStreamType)
+			tr.(*openAIToBedrock).cs.generalOnly = general
+			outs[k] = feedStream(t, tr, in, nil)
+		}
+		if !bytes.Equal(outs[0], outs[1]) {
+			t.Errorf("input %d: fast path differs\n--- fast\n%s\n--- general\n%s", i, outs[0], outs[1])
+		}
+	}
+}
+
+// FuzzConverseFastText: for any contentBlockDelta payload, the fast path writes what the
+// general path writes (or declines), and never panics.
+func FuzzConverseFastText(f *testing.F) {
+	for _, seed := range []string{`{"contentBlockIndex":0,"delta":{"text":"hi"}}`, `{"contentBlockIndex":0,"delta":{"text":"\ud83d\ude00\u2028"},"p":"x"}`, `{"contentBlockIndex":2,"delta":{"text":12}}`, `{"delta":{"text":"a"}}`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, payload string) {
+		var buf bytes.Buffer
+		enc := eventstream.NewEncoder()
+		for _, fr := range [][2]string{{"messageStart", `{"role":"assistant"}`}, {"contentBlockDelta", payload}, {"messageStop", `{"stopReason":"end_turn"}`}} {
+			var m eventstream.Message
+			m.Headers.Set(":message-type", eventstream.StringValue("event"))
+			m.Headers.Set(":event-type", eventstream.StringValue(fr[0]))
+			m.Payload = []byte(fr[1])
+			if err := enc.Encode(&buf, m); err != nil {
+				t.Skip()
+			}
+		}
+		var outs [2][]byte
+		for k, general := range []bool{false, true} {
+			tr := bedrockSuites[0].prepared(t, "fuzz", AWSEventStreamType)
+			tr.(*openAIToBedrock).cs.generalOnly = general
+			outs[k] = feedStream(t, tr, buf.Bytes(), nil)
+		}
+		if !bytes.Equal(outs[0], outs[1]) {
+			t.Fatalf("payload %q: fast path differs\n--- fast\n%s\n--- general\n%s", payload, outs[0], outs[1])
+		}
+	})
+}

@@ -1,0 +1,75 @@
+package translate
+
+import "strconv"
+
+// The fast path of the ConverseStream translation (see stream_fast.go): the frequent
+// contentBlockDelta events that carry text are read without encoding/json and their
+// chat.completion.chunk is written by hand, byte for byte what the general path writes. Any
+// other event, or a text delta that is in any way unusual, goes to the general path.
+
+// cvEventFields are the members cvStreamEvent reads; a member outside them (Bedrock pads events
+// with "p") is skipped, as encoding/json skips it.
+var cvEventFields = []string{"role", "contentBlockIndex", "start", "delta", "stopReason", "usage", "message", "additionalModelResponseFields"}
+
+// cvDeltaFields are the members cvBlockDelta reads.
+var cvDeltaFields = []string{"text", "toolUse", "reasoningContent"}
+
+// readFastConverseText reads a contentBlockDelta payload whose delta is text: the block index
+// and the text's string literal (quotes included) with whether it holds escapes. ok is false for
+// anything else, and for anything encoding/json might read differently.
+func readFastConverseText(b []byte) (index int, raw []byte, esc, ok bool) {
+	var seenIndex, seenDelta, seenText bool
+	end, ok := jsonObject(b, jsonWS(b, 0), func(key []byte, kesc bool, v int) (int, bool) {
+		switch {
+		case !kesc && string(key) == "contentBlockIndex" && !seenIndex:
+			seenIndex = true
+			var end int
+			var ok bool
+			index, end, ok = jsonScanInt(b, v)
+			return end, ok
+		case !kesc && string(key) == "delta" && !seenDelta:
+			seenDelta = true
+			return jsonObject(b, v, func(key []byte, kesc bool, v int) (int, bool) {
+				if !kesc && string(key) == "text" && !seenText {
+					seenText = true
+					end, e, ok := jsonScanString(b, v)
+					if !ok {
+						return 0, false
+					}
+					raw, esc = b[v:end], e
+					return end, true
+				}
+				if ignorableKey(key, kesc, cvDeltaFields) {
+					return jsonSkipValue(b, v, 0)
+				}
+				return 0, false
+			})
+		case ignorableKey(key, kesc, cvEventFields):
+			return jsonSkipValue(b, v, 0)
+		}
+		return 0, false
+	})
+	if !ok || !seenText || jsonWS(b, end) != len(b) {
+		return 0, nil, false, false
+	}
+	return index, raw, esc, true
+}
+
+// fastText is delta for a text delta read by readFastConverseText.
+func (s *cvToOAStream) fastText(dst []byte, index int, raw []byte, esc bool) []byte {
+	dst = s.start(dst)
+	s.block(index, "text")
+	text := jsonStringValue(raw, esc, &s.scratch)
+	if len(text) == 0 {
+		return dst
+	}
+	dst = append(dst, `data: {"id":`...)
+	dst = appendJSONString(dst, s.t.chatID())
+	dst = append(dst, `,"object":"chat.completion.chunk","created":`...)
+	dst = strconv.AppendInt(dst, s.created, 10)
+	dst = append(dst, `,"model":`...)
+	dst = appendJSONString(dst, s.t.target.Model)
+	dst = append(dst, `,"choices":[{"index":0,"delta":{"content":`...)
+	dst = appendJSONString(dst, text)
+	return append(dst, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n"...)
+}
