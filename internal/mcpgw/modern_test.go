@@ -3,6 +3,8 @@ package mcpgw
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -70,5 +72,50 @@ func TestModernRevision(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestStatelessSessionsSwept: the gateway session of a 2026-07-28 subject that has been idle for
+// SessionIdleTimeout is closed (its backend sessions with it) when another request comes.
+func TestStatelessSessionsSwept(t *testing.T) {
+	a := remoteServer(t, "a")
+	g, gw := newGateway(t, Options{Auth: fakeAuth{}, SessionIdleTimeout: 200 * time.Millisecond}, remoteRoute(urlBackend("alpha", a.URL)))
+	list := func(subject string) {
+		c := mcp.NewClient(&mcp.Implementation{Name: subject}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+		hc := &http.Client{Transport: headerRT{http.Header{"X-Subject": {subject}}, http.DefaultTransport}}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: gw.URL + "/mcp", HTTPClient: hc, MaxRetries: -1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cs.Close()
+		if _, err := cs.ListTools(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subjects := func() []string {
+		rt := g.routes["/mcp"]
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		var out []string
+		for s := range rt.stateless {
+			out = append(out, s)
+		}
+		slices.Sort(out)
+		return out
+	}
+	list("alice")
+	if got := subjects(); !slices.Equal(got, []string{"alice"}) {
+		t.Fatalf("after alice: %v", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	list("bob")
+	if got := subjects(); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("alice idle past the timeout: %v", got)
+	}
+	list("bob")
+	if got := subjects(); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("bob again: %v", got)
 	}
 }

@@ -36,6 +36,7 @@ type route struct {
 	mu        sync.Mutex
 	sessions  map[*session]bool
 	stateless map[string]*session // by subject
+	swept     time.Time           // the last sweep of idle stateless sessions
 	closed    bool
 }
 

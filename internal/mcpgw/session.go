@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -34,6 +35,8 @@ type session struct {
 	// stateless marks the session that serves a subject's 2026-07-28 requests: each request has
 	// its own go-sdk session (request.ss), none lasts.
 	stateless bool
+	// used is when a stateless session last served a request (UnixNano), for sweepStateless.
+	used atomic.Int64
 	// suspended and idle serve 2026-07-28 calls whose backend asks the client (mrtr.go): calls
 	// waiting for the client's retry, by requestState; idle lent backend sessions, by lendKey.
 	suspended map[string]*suspendable
@@ -90,21 +93,51 @@ func (rt *route) buildSession(subject string, stateless bool) *session {
 
 // statelessServer serves 2026-07-28 requests (StreamableHTTPHandler's getServer in stateless
 // mode): one session per subject, made on its first request and kept with the route, so its
-// backend sessions are reused across requests.
+// backend sessions are reused across requests, until it has been idle for SessionIdleTimeout.
 func (rt *route) statelessServer(r *http.Request) *mcp.Server {
 	subject := Subject(r.Context())
+	now := time.Now()
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	if rt.closed {
+		rt.mu.Unlock()
 		return rt.probe
 	}
+	idle := rt.sweepStateless(now)
 	s := rt.stateless[subject]
 	if s == nil {
 		s = rt.buildSession(subject, true)
 		rt.stateless[subject] = s
 		rt.sessions[s] = true
 	}
+	s.used.Store(now.UnixNano())
+	rt.mu.Unlock()
+	for _, s := range idle {
+		s.close()
+	}
 	return s.srv
+}
+
+// sweepStateless takes the stateless sessions idle for SessionIdleTimeout, with no call
+// waiting for its client's input, out of the route (at most once per sweep interval) and returns
+// them to be closed. rt.mu is held.
+func (rt *route) sweepStateless(now time.Time) []*session {
+	timeout := rt.g.opts.SessionIdleTimeout
+	if now.Sub(rt.swept) < min(timeout, time.Minute) {
+		return nil
+	}
+	rt.swept = now
+	var idle []*session
+	for subject, s := range rt.stateless {
+		s.mu.Lock()
+		busy := len(s.suspended) > 0 || (s.last != nil && s.last.ctx.Err() == nil)
+		s.mu.Unlock()
+		if !busy && now.Sub(time.Unix(0, s.used.Load())) >= timeout {
+			delete(rt.stateless, subject)
+			delete(rt.sessions, s)
+			idle = append(idle, s)
+		}
+	}
+	return idle
 }
 
 // attach learns the go-sdk session on the first request and registers the session with its
