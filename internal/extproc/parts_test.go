@@ -83,6 +83,9 @@ func TestSplitRequestPlanes(t *testing.T) {
 			t.Errorf("data[%d] = %+v, want the embedding of input %d", i, d, i)
 		}
 	}
+	if ev := pl.evBuilt.last(t); ev.Status != http.StatusOK || ev.Attempts != 1 || ev.Usage.InputTokens != 3 {
+		t.Errorf("builtin plane event: status %d, %d attempts, usage %+v; want one attempt with the parts' tokens summed", ev.Status, ev.Attempts, ev.Usage)
+	}
 	if n := len(texts()); n != 2+3 {
 		t.Errorf("the backend got %d calls (%v), want 2 (one input, each plane) + 3", n, texts())
 	}
