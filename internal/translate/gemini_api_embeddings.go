@@ -3,7 +3,6 @@ package translate
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 )
 
 // openAIToGeminiAPIEmbeddings serves OpenAI /v1/embeddings from the Gemini API
@@ -46,40 +45,18 @@ type gaBatchEmbedResponse struct {
 }
 
 func (t *openAIToGeminiAPIEmbeddings) RequestBody(req *Request) (*Upstream, error) {
-	var in oaEmbeddingsRequest
-	if err := json.Unmarshal(req.Body, &in); err != nil {
-		return nil, badRequest("", "request body is not a valid embeddings request: %v", err)
+	in, err := readGoogleEmbeddings(req.Body, "Gemini API")
+	if err != nil {
+		return nil, err
 	}
-	var texts []string
-	var one string
-	switch {
-	case json.Unmarshal(in.Input, &one) == nil:
-		texts = []string{one}
-	case json.Unmarshal(in.Input, &texts) == nil:
-	default:
-		return nil, untranslatable("input", "Gemini API embeddings take text; token arrays are OpenAI's")
-	}
-	if len(texts) == 0 {
-		return nil, badRequest("input", "input is empty")
-	}
-	task := strings.ToUpper(in.TaskType)
-	if task != "" && !vxTaskTypes[task] {
-		return nil, badRequest("task_type", "unknown task_type %q", in.TaskType)
-	}
-	switch in.EncodingFormat {
-	case "", "float":
-	case "base64":
-		t.base64 = true
-	default:
-		return nil, badRequest("encoding_format", "encoding_format must be float or base64")
-	}
+	t.base64 = in.base64
 	model := "models/" + t.target.Model
-	out := gaBatchEmbedRequest{Requests: make([]gaEmbedRequest, 0, len(texts))}
-	for i := range texts {
-		out.Requests = append(out.Requests, gaEmbedRequest{Model: model, Content: gmContent{Parts: []gmPart{{Text: &texts[i]}}},
-			TaskType: task, OutputDimensionality: in.Dimensions})
+	out := gaBatchEmbedRequest{Requests: make([]gaEmbedRequest, 0, len(in.texts))}
+	for i := range in.texts {
+		out.Requests = append(out.Requests, gaEmbedRequest{Model: model, Content: gmContent{Parts: []gmPart{{Text: &in.texts[i]}}},
+			TaskType: in.task, OutputDimensionality: in.Dimensions})
 	}
-	t.inputs = len(texts)
+	t.inputs = len(in.texts)
 	body, err := marshalJSON(out)
 	if err != nil {
 		return nil, badRequest("", "cannot encode the Gemini API request: %v", err)
@@ -105,32 +82,23 @@ func (t *openAIToGeminiAPIEmbeddings) ResponseBody(chunk []byte, eos bool) ([]by
 	if len(r.Embeddings) != t.inputs {
 		return nil, upstreamInvalid("the Gemini API sent %d embeddings for %d inputs", len(r.Embeddings), t.inputs)
 	}
-	out := oaEmbeddingList{Object: "list", Model: t.target.Model, Data: make([]oaEmbedding, 0, len(r.Embeddings))}
+	vectors := make([]json.RawMessage, 0, len(r.Embeddings))
 	for i, e := range r.Embeddings {
 		if len(e.Values) == 0 || e.Values[0] != '[' {
 			return nil, upstreamInvalid("embedding %d has no values", i)
 		}
-		out.Data = append(out.Data, oaEmbedding{Object: "embedding", Index: i, Embedding: e.Values})
+		vectors = append(vectors, e.Values)
 	}
+	var tokens int64
 	if u := r.UsageMetadata; u != nil {
-		out.Usage.PromptTokens, out.Usage.TotalTokens = u.PromptTokenCount, u.PromptTokenCount
-		t.usage = Usage{InputTokens: u.PromptTokenCount, TotalTokens: u.PromptTokenCount}
+		tokens = u.PromptTokenCount
+		t.usage = Usage{InputTokens: tokens, TotalTokens: tokens}
 	}
-	b, err := marshalJSON(out)
-	if err != nil {
-		return nil, upstreamInvalid("cannot encode the embeddings: %v", err)
-	}
-	if t.base64 {
-		b = embeddingsToBase64(b)
-	}
-	return b, nil
+	return embeddingList(t.target.Model, vectors, tokens, t.base64)
 }
 
 func (t *openAIToGeminiAPIEmbeddings) ResponseError(status int, _ http.Header, body []byte) []byte {
-	if msg, code := gmErrorMessage(body); msg != "" {
-		return ErrorBody(APIOpenAI, &Error{Status: status, Code: code, Message: msg})
-	}
-	return ErrorBody(APIOpenAI, &Error{Status: status, Message: upstreamMessage(status, body)})
+	return gmErrorToOpenAI(status, body)
 }
 
 func (t *openAIToGeminiAPIEmbeddings) Usage() Usage          { return t.usage }

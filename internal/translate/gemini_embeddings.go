@@ -72,37 +72,56 @@ var vxTaskTypes = map[string]bool{
 	"CLUSTERING": true, "QUESTION_ANSWERING": true, "FACT_VERIFICATION": true, "CODE_RETRIEVAL_QUERY": true,
 }
 
-func (t *openAIToVertexEmbeddings) RequestBody(req *Request) (*Upstream, error) {
-	var in oaEmbeddingsRequest
-	if err := json.Unmarshal(req.Body, &in); err != nil {
+// gmEmbeddingsInput is an OpenAI embeddings request as Google's embedding methods take it: its
+// texts in order, the task type upper-cased, and whether the client asked for base64.
+type gmEmbeddingsInput struct {
+	oaEmbeddingsRequest
+	texts  []string
+	task   string
+	base64 bool
+}
+
+// readGoogleEmbeddings reads an OpenAI embeddings request for Vertex AI's predict or the Gemini
+// API's batchEmbedContents; backend names the one in the error a token-array input gets.
+func readGoogleEmbeddings(body []byte, backend string) (*gmEmbeddingsInput, error) {
+	in := &gmEmbeddingsInput{}
+	if err := json.Unmarshal(body, &in.oaEmbeddingsRequest); err != nil {
 		return nil, badRequest("", "request body is not a valid embeddings request: %v", err)
 	}
-	var texts []string
 	var one string
 	switch {
 	case json.Unmarshal(in.Input, &one) == nil:
-		texts = []string{one}
-	case json.Unmarshal(in.Input, &texts) == nil:
+		in.texts = []string{one}
+	case json.Unmarshal(in.Input, &in.texts) == nil:
 	default:
-		return nil, untranslatable("input", "Vertex AI embeddings take text; token arrays are OpenAI's")
+		return nil, untranslatable("input", "%s embeddings take text; token arrays are OpenAI's", backend)
 	}
-	if len(texts) == 0 {
+	if len(in.texts) == 0 {
 		return nil, badRequest("input", "input is empty")
 	}
-	task := strings.ToUpper(in.TaskType)
-	if task != "" && !vxTaskTypes[task] {
+	in.task = strings.ToUpper(in.TaskType)
+	if in.task != "" && !vxTaskTypes[in.task] {
 		return nil, badRequest("task_type", "unknown task_type %q", in.TaskType)
 	}
 	switch in.EncodingFormat {
 	case "", "float":
 	case "base64":
-		t.base64 = true
+		in.base64 = true
 	default:
 		return nil, badRequest("encoding_format", "encoding_format must be float or base64")
 	}
+	return in, nil
+}
+
+func (t *openAIToVertexEmbeddings) RequestBody(req *Request) (*Upstream, error) {
+	in, err := readGoogleEmbeddings(req.Body, "Vertex AI")
+	if err != nil {
+		return nil, err
+	}
+	t.base64 = in.base64
 	out := vxEmbedRequest{}
-	for _, s := range texts {
-		out.Instances = append(out.Instances, vxEmbedInstance{Content: s, TaskType: task})
+	for _, s := range in.texts {
+		out.Instances = append(out.Instances, vxEmbedInstance{Content: s, TaskType: in.task})
 	}
 	if in.Dimensions != nil {
 		out.Parameters = &vxEmbedParams{OutputDimensionality: in.Dimensions}
@@ -120,23 +139,6 @@ func (t *openAIToVertexEmbeddings) ResponseHeaders(_ int, h http.Header) error {
 	return nil
 }
 
-// oaEmbeddingList is OpenAI's embeddings response.
-type oaEmbeddingList struct {
-	Object string        `json:"object"`
-	Data   []oaEmbedding `json:"data"`
-	Model  string        `json:"model"`
-	Usage  struct {
-		PromptTokens int64 `json:"prompt_tokens"`
-		TotalTokens  int64 `json:"total_tokens"`
-	} `json:"usage"`
-}
-
-type oaEmbedding struct {
-	Object    string          `json:"object"`
-	Index     int             `json:"index"`
-	Embedding json.RawMessage `json:"embedding"`
-}
-
 func (t *openAIToVertexEmbeddings) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 	body, whole := t.body.whole(chunk, eos)
 	if !whole {
@@ -146,32 +148,21 @@ func (t *openAIToVertexEmbeddings) ResponseBody(chunk []byte, eos bool) ([]byte,
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, upstreamInvalid("the Vertex backend sent embeddings aigw cannot read: %v", err)
 	}
-	out := oaEmbeddingList{Object: "list", Model: t.target.Model, Data: []oaEmbedding{}}
+	vectors := make([]json.RawMessage, 0, len(r.Predictions))
 	var tokens int64
 	for i, p := range r.Predictions {
 		if len(p.Embeddings.Values) == 0 || p.Embeddings.Values[0] != '[' {
 			return nil, upstreamInvalid("prediction %d has no embedding values", i)
 		}
-		out.Data = append(out.Data, oaEmbedding{Object: "embedding", Index: i, Embedding: p.Embeddings.Values})
+		vectors = append(vectors, p.Embeddings.Values)
 		tokens += int64(p.Embeddings.Statistics.TokenCount)
 	}
-	out.Usage.PromptTokens, out.Usage.TotalTokens = tokens, tokens
 	t.usage = Usage{InputTokens: tokens, TotalTokens: tokens}
-	b, err := marshalJSON(out)
-	if err != nil {
-		return nil, upstreamInvalid("cannot encode the embeddings: %v", err)
-	}
-	if t.base64 {
-		b = embeddingsToBase64(b)
-	}
-	return b, nil
+	return embeddingList(t.target.Model, vectors, tokens, t.base64)
 }
 
 func (t *openAIToVertexEmbeddings) ResponseError(status int, _ http.Header, body []byte) []byte {
-	if msg, code := gmErrorMessage(body); msg != "" {
-		return ErrorBody(APIOpenAI, &Error{Status: status, Code: code, Message: msg})
-	}
-	return ErrorBody(APIOpenAI, &Error{Status: status, Message: upstreamMessage(status, body)})
+	return gmErrorToOpenAI(status, body)
 }
 
 func (t *openAIToVertexEmbeddings) Usage() Usage          { return t.usage }

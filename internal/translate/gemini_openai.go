@@ -276,6 +276,12 @@ func gmFinishReason(reason string, calls bool) string {
 }
 
 func (t *openAIToGemini) ResponseError(status int, _ http.Header, body []byte) []byte {
+	return gmErrorToOpenAI(status, body)
+}
+
+// gmErrorToOpenAI is a Google error body as OpenAI's error, with Google's message and status
+// when the body is Google's and the upstream's text otherwise.
+func gmErrorToOpenAI(status int, body []byte) []byte {
 	if msg, code := gmErrorMessage(body); msg != "" {
 		return ErrorBody(APIOpenAI, &Error{Status: status, Code: code, Message: msg})
 	}
