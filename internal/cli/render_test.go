@@ -150,7 +150,7 @@ func TestRenderMCPConfig(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	for _, want := range []string{`warning: MCPRoute "mcp": server "memory" is a stdio server`, "create secret generic github-api-key --from-literal=apiKey=<value>"} {
+	for _, want := range []string{`warning: MCPRoute "mcp": server "memory" is a stdio server`, `create secret generic github-api-key --from-literal=apiKey="$GH_TOKEN"`} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -171,9 +171,10 @@ func TestRenderMCPConfig(t *testing.T) {
 }
 
 // TestRenderCloudCredentialHints: a credentials file Secret gets a --from-file hint, a client
-// secret a --from-literal one, and the default chain a warning; no credential is written.
+// secret from a variable a --from-literal one naming it, and the default chain a warning; no
+// credential is written.
 func TestRenderCloudCredentialHints(t *testing.T) {
-	f, out, errOut := testFactory(map[string]string{"AIGW_CONFIG_HOME": t.TempDir()})
+	f, out, errOut := testFactory(map[string]string{"AIGW_CONFIG_HOME": t.TempDir(), "AWS_OIDC_CLIENT_SECRET": "test-oidc-client-secret-1b7e"})
 	if code := execute(context.Background(), f, []string{"render", "manifests", "-n", "ai", "../k8sgen/testdata/aws.in.yaml"}); code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -184,11 +185,28 @@ func TestRenderCloudCredentialHints(t *testing.T) {
 	}
 	for _, want := range []string{
 		"create secret generic bedrock-file-aws-credentials --from-file=credentials=<file>",
-		"create secret generic bedrock-oidc-oidc-client --from-literal=client-secret=<value>",
+		`create secret generic bedrock-oidc-oidc-client --from-literal=client-secret="$AWS_OIDC_CLIENT_SECRET"`,
 		`warning: backend "bedrock-chain": AWS credentials come from the default chain`,
 	} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
+	}
+}
+
+// TestRenderRateLimits: rate limits and quotas reach the output, and stderr says what the
+// cluster needs for the global ones (a Redis for Envoy Gateway's rate limit service).
+func TestRenderRateLimits(t *testing.T) {
+	f, out, errOut := testFactory(map[string]string{"AIGW_CONFIG_HOME": t.TempDir()})
+	if code := execute(context.Background(), f, []string{"render", "manifests", "-n", "ai", "../k8sgen/testdata/ratelimit.in.yaml"}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"kind: QuotaPolicy", "kind: BackendTrafficPolicy", "key: llm_total_token", "bucketRules:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut.String(), "warning: global rate limits: Envoy Gateway counts them in its rate limit service, which needs a Redis") {
+		t.Errorf("stderr lacks the Redis warning:\n%s", errOut)
 	}
 }
