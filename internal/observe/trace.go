@@ -24,16 +24,28 @@ type Tracing struct {
 	prop    propagation.TextMapPropagator
 	privacy Privacy
 	headers []HeaderAttribute
-	// ending counts spans being described off the request's goroutine (End).
-	ending sync.WaitGroup
-	// work hands a description to an idle describer; quit ends them (shutdown).
-	work     chan func()
-	quit     chan struct{}
+	// Descriptions wait in pending for the describer, which takes them in batches.
+	mu       sync.Mutex
+	pending  []func()
+	spare    []func()
+	running  bool          // a describer goroutine is alive
+	wake     chan struct{} // a full batch is waiting
+	quit     chan struct{} // shutdown: describe what is pending and stop
 	quitOnce sync.Once
+	// ending counts descriptions pending or running.
+	ending sync.WaitGroup
 }
 
-// describerIdle is how long a describer waits for the next span before it exits.
-const describerIdle = 2 * time.Second
+// Descriptions are batched: the describer runs every describeEvery, or as soon as describeBatch
+// are waiting, and stops after describerIdle without any. Waking a goroutine for each request
+// put the description ahead of the client's next request on the same core (the Go scheduler
+// runs a goroutine just made runnable next): +40 µs of p50 at one request at a time on 2 cores.
+// In batches, the work lands on few requests, and the median one does not wait for it.
+const (
+	describeEvery = 20 * time.Millisecond
+	describeBatch = 256
+	describerIdle = 2 * time.Second
+)
 
 // NewTracing traces with tp, describing requests under privacy and copying the mapped request
 // headers to span attributes.
@@ -42,36 +54,67 @@ func NewTracing(tp trace.TracerProvider, privacy Privacy, headers []HeaderAttrib
 		tracer:  tp.Tracer("github.com/aigw/aigw"),
 		prop:    propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		privacy: privacy, headers: headers,
-		work: make(chan func()), quit: make(chan struct{}),
+		wake: make(chan struct{}, 1), quit: make(chan struct{}),
 	}
 }
 
-// describe runs f off the caller's goroutine: on an idle describer when one is waiting, else on
-// a new one, which then waits a while for more. Describers are not created per request (a new
-// goroutine grew its stack for every description: about 5 % of what tracing cost a request).
+// describe queues f to run on the describer, off the caller's goroutine.
 func (t *Tracing) describe(f func()) {
 	t.ending.Add(1)
-	select {
-	case t.work <- f:
-	default:
-		go t.describer(f)
+	t.mu.Lock()
+	t.pending = append(t.pending, f)
+	full := len(t.pending) >= describeBatch
+	start := !t.running
+	t.running = true
+	t.mu.Unlock()
+	switch {
+	case start:
+		go t.describer()
+	case full:
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-func (t *Tracing) describer(f func()) {
-	idle := time.NewTimer(describerIdle)
-	defer idle.Stop()
-	for {
-		f()
-		t.ending.Done()
-		idle.Reset(describerIdle)
-		select {
-		case f = <-t.work:
-		case <-idle.C:
-			return
-		case <-t.quit:
+// describer runs the pending descriptions in batches until it has been idle for describerIdle,
+// or, at shutdown, until none is left.
+func (t *Tracing) describer() {
+	tick := time.NewTicker(describeEvery)
+	defer tick.Stop()
+	quitting := false
+	for idle := time.Duration(0); ; {
+		if !quitting {
+			select {
+			case <-tick.C:
+			case <-t.wake:
+			case <-t.quit:
+				quitting = true
+			}
+		}
+		t.mu.Lock()
+		batch := t.pending
+		t.pending, t.spare = t.spare[:0], nil
+		if len(batch) == 0 && (quitting || idle >= describerIdle) {
+			t.running = false
+			t.mu.Unlock()
 			return
 		}
+		t.mu.Unlock()
+		if len(batch) == 0 {
+			idle += describeEvery
+			continue
+		}
+		idle = 0
+		for i, f := range batch {
+			f()
+			batch[i] = nil
+			t.ending.Done()
+		}
+		t.mu.Lock()
+		t.spare = batch[:0]
+		t.mu.Unlock()
 	}
 }
 
@@ -255,15 +298,15 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 	r.span.End(trace.WithTimestamp(end))
 }
 
-// wait waits, until ctx is done, for the spans being described, and lets idle describers go.
+// wait describes what is pending and waits, until ctx is done, for the descriptions to end.
 func (t *Tracing) wait(ctx context.Context) {
+	t.quitOnce.Do(func() { close(t.quit) }) // the describer stops waiting for its next tick
 	done := make(chan struct{})
 	go func() { t.ending.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
 	}
-	t.quitOnce.Do(func() { close(t.quit) })
 }
 
 // outcomeAttrs are the OpenTelemetry GenAI and aigw attributes of a finished request, and the

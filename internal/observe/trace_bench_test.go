@@ -74,8 +74,8 @@ func BenchmarkRequestSpan(b *testing.B) {
 					Backend: "openai", Status: 200, Attempts: 1, Stream: stream,
 					Usage: usage.Usage{InputTokens: 6, OutputTokens: 16, TotalTokens: 22}, CostUSD: &USD{Amount: 1.05e-5}}
 				s.End(ev, price)
-				tr.ending.Wait()
 			}
+			tr.wait(context.Background())
 		})
 	}
 }
