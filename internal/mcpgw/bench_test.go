@@ -8,18 +8,23 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// BenchmarkCallTool calls a go-sdk echo tool through the gateway from 16 client sessions at
-// once (each goroutine its own session), for profiling the gateway's share of a call:
-// go test ./internal/mcpgw -run '^$' -bench CallTool -cpuprofile cpu.out
+// BenchmarkCallTool calls a go-sdk echo tool from 16 client sessions at once (each goroutine
+// its own session), directly and through the gateway, for the ratio and for profiling the
+// gateway's share of a call:
+// go test ./internal/mcpgw -run '^$' -bench CallTool/gateway -cpuprofile cpu.out
 func BenchmarkCallTool(b *testing.B) {
 	a := remoteServer(b, "a")
 	_, hs := newGateway(b, Options{}, remoteRoute(urlBackend("alpha", a.URL)))
-	gw := hs.URL
+	b.Run("direct", func(b *testing.B) { benchCalls(b, a.URL, "echo") })
+	b.Run("gateway", func(b *testing.B) { benchCalls(b, hs.URL+"/mcp", "alpha__echo") })
+}
+
+func benchCalls(b *testing.B, url, tool string) {
 	const sessions = 16
 	css := make([]*mcp.ClientSession, sessions)
 	for i := range css {
 		c := mcp.NewClient(&mcp.Implementation{Name: "bench"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
-		cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: gw + "/mcp", MaxRetries: -1, DisableStandaloneSSE: true}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+		cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url, MaxRetries: -1, DisableStandaloneSSE: true}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -32,7 +37,7 @@ func BenchmarkCallTool(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		cs := css[int(next.Add(1)-1)%sessions]
 		for pb.Next() {
-			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "alpha__echo", Arguments: map[string]any{"text": "hi"}})
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"text": "hi"}})
 			if err != nil || res.IsError {
 				b.Error(err, res)
 				return
