@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -120,38 +119,9 @@ func startGatewayFor(t *testing.T, p *recordingProvider) *gateway {
 // OpenAI-compatible server without the Responses API.
 func startChatOnlyGateway(t *testing.T, p *recordingProvider) *gateway {
 	u, _ := url.Parse(p.URL)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeConfig(t, path, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: route}
-spec:
-  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
-  rules:
-    - backendRefs: [{name: local}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata:
-  name: local
-  annotations: {"aigw.run/chat-completions-only": "true"}
-spec:
-  schema: {name: OpenAI, prefix: /v1}
-  backendRef: {name: local, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: local}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: %s}}]
-`, u.Port()))
-	return startGateway(t, Options{ConfigPath: path})
+	backend := strings.Replace(backendConfig("local", "{name: OpenAI, prefix: /v1}", u.Port()),
+		"metadata: {name: local}", `metadata: {name: local, annotations: {"aigw.run/chat-completions-only": "true"}}`, 1)
+	return startGateway(t, Options{ConfigPath: tempConfig(t, routeConfig("    - backendRefs: [{name: local}]\n")+backend)})
 }
 
 // runClient runs a client binary with exactly env (nothing inherited but PATH) in dir, and

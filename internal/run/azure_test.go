@@ -212,33 +212,8 @@ metadata: {name: idp-secret}
 stringData: {client-secret: idp-s3cret}
 `
 	}
-	return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: route}
-spec:
-  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
-  rules: [{backendRefs: [{name: azure}]}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata: {name: azure}
-spec:
-  schema: {name: AzureOpenAI, version: "2024-10-21"}
-  backendRef: {name: azure, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: azure}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: ` + port + `}}]
----
+	return routeConfig("    - backendRefs: [{name: azure}]\n") +
+		backendConfig("azure", `{name: AzureOpenAI, version: "2024-10-21"}`, port) + `---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
 metadata:

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,38 +56,11 @@ func (f *fakeOpenAI) port() string {
 // crdConfig is a v1beta1 configuration with one backend per entry of backends (name → port) and
 // the given rules (YAML for spec.rules items).
 func crdConfig(backends map[string]string, rules string) string {
-	var b strings.Builder
-	b.WriteString(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: route}
-spec:
-  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
-  rules:
-` + rules)
+	cfg := routeConfig(rules)
 	for name, port := range backends {
-		fmt.Fprintf(&b, `---
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata: {name: %[1]s}
-spec:
-  schema: {name: OpenAI}
-  backendRef: {name: %[1]s, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: %[1]s}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: %[2]s}}]
-`, name, port)
+		cfg += backendConfig(name, "{name: OpenAI}", port)
 	}
-	return b.String()
+	return cfg
 }
 
 func writeConfig(t *testing.T, path, text string) {
@@ -109,8 +81,7 @@ func chat(t *testing.T, g *gateway, model string, hdr ...string) (int, string) {
 
 func TestConfigFallback(t *testing.T) {
 	primary, secondary := newFakeOpenAI(t, "primary", 503), newFakeOpenAI(t, "secondary", 200)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeConfig(t, path, crdConfig(map[string]string{"primary": primary.port(), "secondary": secondary.port()}, `
+	path := tempConfig(t, crdConfig(map[string]string{"primary": primary.port(), "secondary": secondary.port()}, `
     - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: gpt-x}]}]
       backendRefs: [{name: primary, priority: 0}, {name: secondary, priority: 1}]
 `))
@@ -129,8 +100,7 @@ func TestConfigFallback(t *testing.T) {
 
 func TestConfigWeights(t *testing.T) {
 	a, b := newFakeOpenAI(t, "a", 200), newFakeOpenAI(t, "b", 200)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeConfig(t, path, crdConfig(map[string]string{"a": a.port(), "b": b.port()}, `
+	path := tempConfig(t, crdConfig(map[string]string{"a": a.port(), "b": b.port()}, `
     - backendRefs: [{name: a, weight: 3}, {name: b, weight: 1}]
 `))
 	g := startGateway(t, Options{ConfigPath: path})
@@ -158,11 +128,10 @@ func TestConfigWeights(t *testing.T) {
 // request succeeds, traffic moves to the new backend, and a broken file changes nothing.
 func TestConfigHotReloadUnderLoad(t *testing.T) {
 	oldB, newB := newFakeOpenAI(t, "old", 200), newFakeOpenAI(t, "new", 200)
-	path := filepath.Join(t.TempDir(), "config.yaml")
 	rules := `
     - backendRefs: [{name: target}]
 `
-	writeConfig(t, path, crdConfig(map[string]string{"target": oldB.port()}, rules))
+	path := tempConfig(t, crdConfig(map[string]string{"target": oldB.port()}, rules))
 	g := startGateway(t, Options{ConfigPath: path, ReloadInterval: 50 * time.Millisecond})
 
 	stop := make(chan struct{})
@@ -224,7 +193,6 @@ func TestConfigHotReloadUnderLoad(t *testing.T) {
 
 func TestConfigMutationsAndCredentialOverride(t *testing.T) {
 	up := newFakeOpenAI(t, "up", 200)
-	path := filepath.Join(t.TempDir(), "config.yaml")
 	cfg := crdConfig(map[string]string{"up": up.port()}, `
     - backendRefs:
         - name: up
@@ -248,8 +216,7 @@ kind: Secret
 metadata: {name: key}
 stringData: {apiKey: "${TEST_KEY}"}
 `
-	writeConfig(t, path, cfg)
-	g := startGateway(t, Options{ConfigPath: path, Getenv: env("TEST_KEY", "sk-configured")})
+	g := startGateway(t, Options{ConfigPath: tempConfig(t, cfg), Getenv: env("TEST_KEY", "sk-configured")})
 	status, body := chat(t, g, "alias", "x-aigw-api-key", "sk-per-request", "x-secret-client-header", "s")
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
@@ -279,7 +246,6 @@ stringData: {apiKey: "${TEST_KEY}"}
 // request's usage and written to the access log.
 func TestConfigCosts(t *testing.T) {
 	up := newFakeOpenAI(t, "up", 200) // prompt 3, completion 2, total 5
-	path := filepath.Join(t.TempDir(), "config.yaml")
 	cfg := strings.Replace(crdConfig(map[string]string{"up": up.port()}, `
     - backendRefs: [{name: up}]
 `), "spec:\n  parentRefs:", `spec:
@@ -298,8 +264,7 @@ spec:
     - {metadataKey: in, type: InputToken}
 `
 	cfg = strings.Replace(cfg, "metadata: {name: gw}", "metadata: {name: gw, annotations: {aigateway.envoyproxy.io/gateway-config: gc}}", 1)
-	writeConfig(t, path, cfg)
-	g := startGateway(t, Options{ConfigPath: path})
+	g := startGateway(t, Options{ConfigPath: tempConfig(t, cfg)})
 	if status, body := chat(t, g, "gpt-x"); status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}

@@ -34,20 +34,7 @@ func reloadConfig(backendURL string, models ...string) string {
 	for _, m := range models {
 		rules += fmt.Sprintf("    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: %s}]}]\n      backendRefs: [{name: local}]\n", m)
 	}
-	return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: route}
-spec:
-  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
-  rules:
-` + rules + `---
+	return routeConfig(rules) + `---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: AIServiceBackend
 metadata: {name: local}
@@ -70,8 +57,7 @@ spec:
 func TestRunEnvoyReloadOrder(t *testing.T) {
 	si, _ := standIn(t, "")
 	dirs := envoyDirs(t)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeConfig(t, path, reloadConfig("llm.invalid", "first"))
+	path := tempConfig(t, reloadConfig("llm.invalid", "first"))
 	startGateway(t, Options{Dirs: dirs, ConfigPath: path, DataPlane: DataPlaneEnvoy, EnvoyPath: si.Path, RunID: "reload",
 		ReloadInterval: 20 * time.Millisecond})
 	dir := filepath.Join(dirs.RuntimeDir, "reload")
@@ -230,22 +216,7 @@ func fallsThrough(t *testing.T, opts Options) {
 	}
 	t.Cleanup(func() { sim.Close() })
 	u, _ := url.Parse(base)
-	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
-	writeConfig(t, cfgPath, `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: route}
-spec:
-  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
-  rules:
-    - backendRefs: [{name: claude, priority: 0}, {name: openai, priority: 1}]
----
+	opts.ConfigPath = tempConfig(t, routeConfig("    - backendRefs: [{name: claude, priority: 0}, {name: openai, priority: 1}]\n")+`---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: AIServiceBackend
 metadata: {name: claude}
@@ -278,7 +249,6 @@ spec:
         - clientSelectors: [{headers: [{name: x-tenant, type: Distinct}]}]
           limit: {requests: 1, unit: Hour}
 `)
-	opts.ConfigPath = cfgPath
 	g := startGateway(t, opts)
 	post := func(tenant string) (*http.Response, []byte) {
 		t.Helper()

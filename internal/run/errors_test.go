@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,9 +83,8 @@ func TestErrorsThroughSDKs(t *testing.T) {
 			}
 		}))
 		defer slow.Close()
-		path := filepath.Join(t.TempDir(), "config.yaml")
 		u := strings.TrimPrefix(slow.URL, "http://127.0.0.1:")
-		writeConfig(t, path, crdConfig(map[string]string{"slow": u}, `
+		path := tempConfig(t, crdConfig(map[string]string{"slow": u}, `
     - backendRefs: [{name: slow}]
       timeouts: {request: 300ms}
 `))

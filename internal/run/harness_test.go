@@ -2,8 +2,10 @@ package run
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +67,53 @@ func (g *gateway) stop(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("aigw did not stop within 10s")
 	}
+}
+
+// routeConfig is a test configuration's Gateway "gw" and AIGatewayRoute "route" whose rules are
+// rules (spec.rules items, indented four spaces); backends and policies follow it as documents
+// of their own, each starting with "---".
+func routeConfig(rules string) string {
+	return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: aigw
+  listeners: [{name: http, protocol: HTTP, port: 1975}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIGatewayRoute
+metadata: {name: route}
+spec:
+  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
+  rules:
+` + rules
+}
+
+// backendConfig is the AIServiceBackend name of schema (spec.schema as a flow mapping, such as
+// "{name: OpenAI, prefix: /v1}") and the Backend of the same name at 127.0.0.1:port.
+func backendConfig(name, schema, port string) string {
+	return fmt.Sprintf(`---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: %[1]s}
+spec:
+  schema: %[2]s
+  backendRef: {name: %[1]s, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: %[1]s}
+spec:
+  endpoints: [{ip: {address: 127.0.0.1, port: %[3]s}}]
+`, name, schema, port)
+}
+
+// tempConfig writes cfg to a config.yaml in a directory of the test's and returns its path.
+func tempConfig(t *testing.T, cfg string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, cfg)
+	return path
 }
 
 // env builds a Getenv from pairs.

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,47 +27,15 @@ func fallbackConfig(t *testing.T, first, second string) string {
 	t.Helper()
 	backend := func(name, rawURL string) string {
 		u, _ := url.Parse(rawURL)
-		host, port, _ := net.SplitHostPort(u.Host)
-		return fmt.Sprintf(`---
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata: {name: %[1]s}
-spec:
-  schema: {name: OpenAI, prefix: /v1}
-  backendRef: {name: %[1]s, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: %[1]s}
-spec:
-  endpoints:
-    - ip: {address: %[2]s, port: %[3]s}
-`, name, host, port)
+		return backendConfig(name, "{name: OpenAI, prefix: /v1}", u.Port())
 	}
-	cfg := `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: aigw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: llm}
-spec:
-  parentRefs: [{name: aigw}]
-  rules:
-    - backendRefs:
+	rules := `    - backendRefs:
         - name: first
         - name: second
           priority: 1
           modelNameOverride: gpt-4o-mini
-` + backend("first", first) + backend("second", second)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`
+	return tempConfig(t, routeConfig(rules)+backend("first", first)+backend("second", second))
 }
 
 // TestTraceContinuesClientTraceWithAttemptSpans: over OTLP/gRPC, the request span continues the

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -104,33 +103,7 @@ func (f *fakeGeminiAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // geminiAPIConfig is a GCPVertexAI backend on the fake with an APIKey policy: the Gemini API.
 func geminiAPIConfig(f *fakeGeminiAPI) string {
 	_, port, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
-	return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: route}
-spec:
-  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
-  rules: [{backendRefs: [{name: gemini}]}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata: {name: gemini}
-spec:
-  schema: {name: GCPVertexAI}
-  backendRef: {name: gemini, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: gemini}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: ` + port + `}}]
----
+	return routeConfig("    - backendRefs: [{name: gemini}]\n") + backendConfig("gemini", "{name: GCPVertexAI}", port) + `---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
 metadata: {name: gemini-key}
@@ -152,9 +125,7 @@ stringData: {apiKey: AIza-test}
 // chat through generateContent, streamed and not, all with the key in x-goog-api-key.
 func TestGeminiAPIEmbeddingsAndChat(t *testing.T) {
 	f := newFakeGeminiAPI(t)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeConfig(t, path, geminiAPIConfig(f))
-	c := openAIClient(startGateway(t, Options{ConfigPath: path}))
+	c := openAIClient(startGateway(t, Options{ConfigPath: tempConfig(t, geminiAPIConfig(f))}))
 	ctx := context.Background()
 
 	emb, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{

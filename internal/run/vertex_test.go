@@ -261,40 +261,13 @@ func vertexConfig(t *testing.T, f *fakeVertex) string {
 		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
 		"client_email": "aigw@p1.iam.gserviceaccount.com", "token_uri": f.srv.URL + "/token",
 	})
-	backend := func(name, schema string) string {
-		return fmt.Sprintf(`---
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata: {name: %[1]s}
-spec:
-  schema: {name: %[2]s}
-  backendRef: {name: %[1]s, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: %[1]s}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: %[3]s}}]
-`, name, schema, f.port())
-	}
-	return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: route}
-spec:
-  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
-  rules:
-    - matches: [{headers: [{type: RegularExpression, name: x-ai-eg-model, value: "gemini-.*"}]}]
+	rules := `    - matches: [{headers: [{type: RegularExpression, name: x-ai-eg-model, value: "gemini-.*"}]}]
       backendRefs: [{name: gemini}]
     - matches: [{headers: [{type: RegularExpression, name: x-ai-eg-model, value: "claude-.*"}]}]
       backendRefs: [{name: claude}]
-` + backend("gemini", "GCPVertexAI") + backend("claude", "GCPAnthropic") + `---
+`
+	return routeConfig(rules) + backendConfig("gemini", "{name: GCPVertexAI}", f.port()) +
+		backendConfig("claude", "{name: GCPAnthropic}", f.port()) + `---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
 metadata: {name: gcp}
@@ -321,9 +294,7 @@ func startVertex(t *testing.T, reported, lifetime time.Duration) (*gateway, *fak
 	t.Helper()
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "none.json"))
 	f := newFakeVertex(t, reported, lifetime)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeConfig(t, path, vertexConfig(t, f))
-	return startGateway(t, Options{ConfigPath: path}), f
+	return startGateway(t, Options{ConfigPath: tempConfig(t, vertexConfig(t, f))}), f
 }
 
 var weatherTool = openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{
