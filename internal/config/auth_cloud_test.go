@@ -7,8 +7,16 @@ import (
 	"testing"
 )
 
-// cloudPolicyConfig is one GCPVertexAI backend with the given policy spec and extra objects.
+// cloudPolicyConfig is one backend of schema on Vertex AI's us-east5 host with the given policy
+// spec and extra objects.
 func cloudPolicyConfig(schema, policy, extra string) string {
+	return policyConfig(schema, "us-east5-aiplatform.googleapis.com", "{name: p}", policy, extra)
+}
+
+// policyConfig is a route to the one backend "b" of schema (spec.schema.name, and further
+// fields on lines of their own) at host:443, the BackendSecurityPolicy whose metadata is meta and
+// whose spec after its targetRefs is policy, and extra objects.
+func policyConfig(schema, host, meta, policy, extra string) string {
 	return `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw}
@@ -35,11 +43,11 @@ apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: {name: b}
 spec:
-  endpoints: [{fqdn: {hostname: us-east5-aiplatform.googleapis.com, port: 443}}]
+  endpoints: [{fqdn: {hostname: ` + host + `, port: 443}}]
 ---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
-metadata: {name: p}
+metadata: ` + meta + `
 spec:
   targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: b}]
 ` + policy + extra

@@ -8,49 +8,18 @@ import (
 // azureEntraConfig is a route to an Azure OpenAI backend with an AzureCredentials policy whose
 // metadata is meta.
 func azureEntraConfig(meta string) string {
-	return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: route}
-spec:
-  parentRefs: [{name: gw}]
-  rules: [{backendRefs: [{name: az}]}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata: {name: az}
-spec:
-  schema: {name: AzureOpenAI, version: "2024-10-21"}
-  backendRef: {name: az, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: az}
-spec:
-  endpoints: [{fqdn: {hostname: r.openai.azure.com, port: 443}}]
----
-apiVersion: v1
-kind: Secret
-metadata: {name: entra}
-stringData: {client-secret: s3cret}
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: BackendSecurityPolicy
-metadata: ` + meta + `
-spec:
-  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: az}]
-  type: AzureCredentials
+	return policyConfig(`AzureOpenAI
+    version: "2024-10-21"`, "r.openai.azure.com", meta, `  type: AzureCredentials
   azureCredentials:
     tenantID: t1
     clientID: c1
     clientSecretRef: {name: entra}
-`
+`, `---
+apiVersion: v1
+kind: Secret
+metadata: {name: entra}
+stringData: {client-secret: s3cret}
+`)
 }
 
 func TestAzureAuthorityHostAnnotation(t *testing.T) {

@@ -204,41 +204,52 @@ func TestBootstrap(t *testing.T) {
 	}
 }
 
-// TestADSServesSnapshots: an ADS client (as Envoy) gets the listener and the clusters over a unix
-// socket, and a new Model arrives as a new version on the same stream.
-func TestADSServesSnapshots(t *testing.T) {
-	b := testBackend("a", "http://127.0.0.1:8001")
-	model := func(rules ...string) *config.Model {
-		var rs []*config.Rule
-		for _, r := range rules {
-			rs = append(rs, &config.Rule{Name: r, Backends: []*config.BackendRef{{Backend: b, Weight: 1}}})
-		}
-		return &config.Model{Routes: []*config.Route{{Name: "r", Rules: rs}}}
+// rulesModel is a Model of one route "r" with one rule of each name, every one sending to b.
+func rulesModel(b *config.Backend, rules ...string) *config.Model {
+	var rs []*config.Rule
+	for _, r := range rules {
+		rs = append(rs, &config.Rule{Name: r, Backends: []*config.BackendRef{{Backend: b, Weight: 1}}})
 	}
-	s := NewServer(Options{Port: 1975}, nil)
-	if err := s.Update(model("r/0")); err != nil {
-		t.Fatal(err)
-	}
+	return &config.Model{Routes: []*config.Route{{Name: "r", Rules: rs}}}
+}
+
+// serveADS serves s over a unix socket of the test's until the test ends, and returns an ADS
+// stream to it as Envoy opens one, open until ctx ends.
+func serveADS(t *testing.T, ctx context.Context, s *Server) discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "xds.sock")
 	ln, err := ListenUnix(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	g := grpc.NewServer()
 	s.Register(ctx, g)
 	go func() { _ = g.Serve(ln) }()
-	defer g.Stop()
+	t.Cleanup(g.Stop)
 	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
+	t.Cleanup(func() { cc.Close() })
 	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ads
+}
+
+// TestADSServesSnapshots: an ADS client (as Envoy) gets the listener and the clusters over a unix
+// socket, and a new Model arrives as a new version on the same stream.
+func TestADSServesSnapshots(t *testing.T) {
+	b := testBackend("a", "http://127.0.0.1:8001")
+	model := func(rules ...string) *config.Model { return rulesModel(b, rules...) }
+	s := NewServer(Options{Port: 1975}, nil)
+	if err := s.Update(model("r/0")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ads := serveADS(t, ctx, s)
 	node := &corev3.Node{Id: NodeID}
 	if err := ads.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}); err != nil {
 		t.Fatal(err)
@@ -448,37 +459,14 @@ func TestExtProcMetadataNamespaces(t *testing.T) {
 // acknowledgement.
 func TestReloadWaitsForEnvoy(t *testing.T) {
 	b := testBackend("a", "http://127.0.0.1:8001")
-	model := func(rules ...string) *config.Model {
-		var rs []*config.Rule
-		for _, r := range rules {
-			rs = append(rs, &config.Rule{Name: r, Backends: []*config.BackendRef{{Backend: b, Weight: 1}}})
-		}
-		return &config.Model{Routes: []*config.Route{{Name: "r", Rules: rs}}}
-	}
+	model := func(rules ...string) *config.Model { return rulesModel(b, rules...) }
 	s := NewServer(Options{Port: 1975}, nil)
 	if err := s.Update(model("old")); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "xds.sock")
-	ln, err := ListenUnix(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	g := grpc.NewServer()
-	s.Register(ctx, g)
-	go func() { _ = g.Serve(ln) }()
-	defer g.Stop()
-	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ads := serveADS(t, ctx, s)
 	node := &corev3.Node{Id: NodeID}
 	send := func(req *discoveryv3.DiscoveryRequest) {
 		t.Helper()
