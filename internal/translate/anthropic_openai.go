@@ -142,7 +142,8 @@ func (t *anthropicToOpenAI) message(body []byte) ([]byte, error) {
 
 // carriedMessageThinking is the Anthropic thinking blocks of a whole message's thinking_blocks
 // when the translator carries them, in their order: signed thinking with its signature, unsigned
-// thinking (a Gemini thought summary without a signature) with an empty one, redacted thinking.
+// thinking (a Gemini thought summary without a signature) with an empty one (consecutive ones
+// joined), redacted thinking.
 // The blocks that carry a Gemini text part's thought signature come apart, as textSigs: they go
 // after the text, where a stream has them (the signature comes with the answer's last part).
 // thinking is nil when no thinking block is carried, and the reasoning text then stands alone.
@@ -161,6 +162,12 @@ func (t *anthropicToOpenAI) carriedMessageThinking(tbs []oaThinkingBlock) (think
 			}
 			thinking = append(thinking, anBlock{Type: "thinking", Thinking: &text, Signature: tb.Signature})
 		case tb.Type == "thinking" && tb.Thinking != nil && *tb.Thinking != "":
+			if n := len(thinking); n > 0 && thinking[n-1].Type == "thinking" && *thinking[n-1].Signature == "" {
+				// Unsigned thinking after unsigned thinking is one block, as a stream has it.
+				joined := *thinking[n-1].Thinking + *tb.Thinking
+				thinking[n-1].Thinking = &joined
+				continue
+			}
 			thinking = append(thinking, anBlock{Type: "thinking", Thinking: tb.Thinking, Signature: ptr("")})
 		case tb.Type == "redacted_thinking" && tb.Data != "":
 			thinking = append(thinking, anBlock{Type: "redacted_thinking", Data: tb.Data})

@@ -2,8 +2,11 @@ package translate
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,4 +189,242 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// FuzzAnthropicToGeminiStream feeds Gemini streams (seeded with every Gemini stream fixture) to
+// the Messages → Gemini chain in pieces, and holds what the client gets to Anthropic's event
+// protocol: message_start first; blocks started in index order; deltas only to an open block of
+// their kind (text_delta to text, thinking_delta and at most one signature_delta to thinking,
+// input_json_delta to tool_use); every block stopped once; message_stop last, or an error event.
+func FuzzAnthropicToGeminiStream(f *testing.F) {
+	for _, dir := range []string{anthropicToGeminiSuite.dir, geminiSuite.dir} {
+		files, _ := filepath.Glob(filepath.Join("testdata", dir, "stream_*.in.sse"))
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b, uint8(7))
+		}
+	}
+	s := anthropicToGeminiSuite
+	body := `{"model":"gemini-3-pro-preview","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"Hi"}],` +
+		`"tools":[{"name":"get_weather","input_schema":{"type":"object"}}],"thinking":{"type":"enabled","budget_tokens":2048}}`
+	f.Fuzz(func(t *testing.T, in []byte, cut uint8) {
+		tr := s.translatorFor(t, "fuzz", []byte(body))
+		if _, err := tr.RequestBody(&Request{Endpoint: s.endpoint, Body: []byte(body), Model: "gemini-3-pro-preview", Stream: true, Header: http.Header{}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"text/event-stream"}}); err != nil {
+			t.Fatal(err)
+		}
+		out := feedStream(t, tr, in, []int{int(cut%64) + 1})
+		if len(in) == 0 { // feedStream sends nothing then; the body still ends
+			b, err := tr.ResponseBody(nil, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = b
+		}
+		checkAnthropicEvents(t, out)
+	})
+}
+
+// checkAnthropicEvents holds a Messages stream to Anthropic's event protocol (see
+// FuzzAnthropicToGeminiStream).
+func checkAnthropicEvents(t *testing.T, out []byte) {
+	t.Helper()
+	type block struct {
+		kind       string
+		open       bool
+		signatures int
+	}
+	var blocks []block
+	var types []string
+	for _, ev := range bytes.Split(bytes.TrimSuffix(out, []byte("\n\n")), []byte("\n\n")) {
+		_, data, ok := bytes.Cut(ev, []byte("data: "))
+		if !ok {
+			t.Fatalf("an event without data: %q", ev)
+		}
+		var e struct {
+			Type         string `json:"type"`
+			Index        int    `json:"index"`
+			ContentBlock struct {
+				Type string `json:"type"`
+			} `json:"content_block"`
+			Delta struct {
+				Type string `json:"type"`
+			} `json:"delta"`
+		}
+		if err := json.Unmarshal(data, &e); err != nil {
+			t.Fatalf("event %q: %v", data, err)
+		}
+		if len(types) > 0 && (types[len(types)-1] == "message_stop" || types[len(types)-1] == "error") {
+			t.Fatalf("%s after the end of the stream:\n%s", e.Type, out)
+		}
+		types = append(types, e.Type)
+		switch {
+		case len(types) == 1 && e.Type != "message_start" && e.Type != "error":
+			t.Fatalf("the stream starts with %s", e.Type)
+		case e.Type == "content_block_start":
+			if e.Index != len(blocks) {
+				t.Fatalf("block %d started after %d blocks:\n%s", e.Index, len(blocks), out)
+			}
+			blocks = append(blocks, block{kind: e.ContentBlock.Type, open: true})
+		case e.Type == "content_block_delta" || e.Type == "content_block_stop":
+			if e.Index < 0 || e.Index >= len(blocks) || !blocks[e.Index].open {
+				t.Fatalf("%s for block %d, which is not open:\n%s", e.Type, e.Index, out)
+			}
+			b := &blocks[e.Index]
+			if e.Type == "content_block_stop" {
+				b.open = false
+				continue
+			}
+			want := map[string]string{"text_delta": "text", "thinking_delta": "thinking", "signature_delta": "thinking", "input_json_delta": "tool_use"}[e.Delta.Type]
+			if want != b.kind || b.signatures > 0 {
+				t.Fatalf("%s to a %s block (signed %d times):\n%s", e.Delta.Type, b.kind, b.signatures, out)
+			}
+			if e.Delta.Type == "signature_delta" {
+				b.signatures++
+			}
+		}
+	}
+	if last := types[len(types)-1]; last != "message_stop" && last != "error" {
+		t.Fatalf("the stream ends with %s", last)
+	}
+	if types[len(types)-1] == "message_stop" {
+		for i, b := range blocks {
+			if b.open {
+				t.Fatalf("block %d never stopped:\n%s", i, out)
+			}
+		}
+	}
+}
+
+// TestAnthropicToGeminiWholeMatchesStream answers every sequence of Gemini parts in the order
+// Gemini sends them (thoughts, unsigned or signed; text, its last part signed or not, and a lone
+// signature after it; calls, signed or not) whole and streamed one part an event, and requires
+// the same message from both as the Anthropic SDK reads them, and a stream that keeps to
+// Anthropic's event protocol.
+func TestAnthropicToGeminiWholeMatchesStream(t *testing.T) {
+	seqs := func(n int) []string { // every string of at most n letters u and s
+		out := []string{""}
+		for prev := []string{""}; n > 0; n-- {
+			var next []string
+			for _, p := range prev {
+				next = append(next, p+"u", p+"s")
+			}
+			out, prev = append(out, next...), next
+		}
+		return out
+	}
+	sig := func(n int) string {
+		return `"thoughtSignature":"` + base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "sig-%d", n)) + `"`
+	}
+	cases := 0
+	for _, thoughts := range seqs(3) {
+		for plain := range 3 {
+			for _, last := range []string{"", "S", "L", "SL"} {
+				for _, calls := range seqs(2) {
+					var parts []string
+					for i, k := range thoughts {
+						p := fmt.Sprintf(`{"text":"thought %d. ","thought":true`, i)
+						if k == 's' {
+							p += "," + sig(len(parts))
+						}
+						parts = append(parts, p+"}")
+					}
+					for i := range plain {
+						parts = append(parts, fmt.Sprintf(`{"text":"text %d. "}`, i))
+					}
+					for _, k := range last {
+						text := "last."
+						if k == 'L' {
+							text = ""
+						}
+						parts = append(parts, fmt.Sprintf(`{"text":%q,%s}`, text, sig(len(parts))))
+					}
+					for i, k := range calls {
+						p := fmt.Sprintf(`{"functionCall":{"name":"f%d","args":{"n":%d}}`, i, i)
+						if k == 's' {
+							p += "," + sig(len(parts))
+						}
+						parts = append(parts, p+"}")
+					}
+					if len(parts) == 0 {
+						continue
+					}
+					cases++
+					name := fmt.Sprintf("thoughts=%q text=%d last=%q calls=%q", thoughts, plain, last, calls)
+					whole, streamed := anthropicFromGemini(t, parts, false), anthropicFromGemini(t, parts, true)
+					if whole != streamed {
+						t.Fatalf("%s:\nwhole    %s\nstreamed %s", name, whole, streamed)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d part sequences", cases)
+}
+
+// anthropicFromGemini is the message a Messages client gets for Gemini's parts, whole or
+// streamed one part an event, as the Anthropic SDK reads it: its content as JSON.
+func anthropicFromGemini(t *testing.T, parts []string, stream bool) string {
+	t.Helper()
+	const model = "gemini-3-pro-preview"
+	body := `{"model":"` + model + `","max_tokens":100,"stream":` + fmt.Sprint(stream) + `,"messages":[{"role":"user","content":"Hi"}]}`
+	tr, err := New(EndpointMessages, Target{Backend: anthropicToGeminiSuite.backend(""), Model: model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.RequestBody(&Request{Endpoint: EndpointMessages, Body: []byte(body), Model: model, Stream: stream, Header: http.Header{}}); err != nil {
+		t.Fatal(err)
+	}
+	var msg anthropic.Message
+	if !stream {
+		if err := tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"application/json"}}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := tr.ResponseBody([]byte(`{"candidates":[{"content":{"role":"model","parts":[`+strings.Join(parts, ",")+`]},"finishReason":"STOP"}],"responseId":"r1"}`), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(out, &msg); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		if err := tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"text/event-stream"}}); err != nil {
+			t.Fatal(err)
+		}
+		var sse []byte
+		for i, p := range parts {
+			finish := ""
+			if i == len(parts)-1 {
+				finish = `,"finishReason":"STOP"`
+			}
+			sse = append(sse, `data: {"candidates":[{"content":{"role":"model","parts":[`+p+`]}`+finish+`}],"responseId":"r1"}`+"\n\n"...)
+		}
+		out := feedStream(t, tr, sse, nil)
+		checkAnthropicEvents(t, out)
+		for _, ev := range bytes.Split(out, []byte("\n\n")) {
+			if _, data, ok := bytes.Cut(ev, []byte("data: ")); ok {
+				var e anthropic.MessageStreamEventUnion
+				if err := json.Unmarshal(data, &e); err != nil {
+					t.Fatal(err)
+				}
+				if err := msg.Accumulate(e); err != nil {
+					t.Fatalf("the SDK refused %s: %v", data, err)
+				}
+			}
+		}
+	}
+	type block struct {
+		Type, Text, Thinking, Signature, ID, Name string
+		Input                                     json.RawMessage
+	}
+	var blocks []block
+	for _, b := range msg.Content {
+		blocks = append(blocks, block{b.Type, b.Text, b.Thinking, b.Signature, b.ID, b.Name, b.Input})
+	}
+	return mustJSON(t, map[string]any{"content": blocks, "stop": msg.StopReason})
 }
