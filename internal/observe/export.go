@@ -93,7 +93,7 @@ func NewTelemetry(getenv func(string) string, version string, stdout io.Writer) 
 			return nil, err
 		}
 		t.tp = sdktrace.NewTracerProvider(
-			sdktrace.WithBatcher(&countingSpanExporter{exp, &t.failed}, sdktrace.WithBatchTimeout(time.Second)),
+			sdktrace.WithBatcher(&countingSpanExporter{exp, &t.failed}, batchOptions(getenv)...),
 			sdktrace.WithResource(res), sdktrace.WithSampler(sampler),
 			sdktrace.WithRawSpanLimits(spanLimits(getenv)))
 		t.Tracing = NewTracing(t.tp, privacy, maps.Span)
@@ -383,6 +383,31 @@ func samplerFromEnv(getenv func(string) string) (sdktrace.Sampler, error) {
 	default:
 		return nil, fmt.Errorf("OTEL_TRACES_SAMPLER %q is not supported", s)
 	}
+}
+
+// batchOptions are the batch span processor's settings: OTEL_BSP_SCHEDULE_DELAY (ms, aigw's
+// default 1000), OTEL_BSP_MAX_QUEUE_SIZE (2048), OTEL_BSP_MAX_EXPORT_BATCH_SIZE (512) and
+// OTEL_BSP_EXPORT_TIMEOUT (ms, 30000), read through getenv like every other variable. A span
+// that finds the queue full is dropped (export never holds a request up).
+func batchOptions(getenv func(string) string) []sdktrace.BatchSpanProcessorOption {
+	positive := func(name string) (int, bool) {
+		n, err := strconv.Atoi(strings.TrimSpace(getenv(name)))
+		return n, err == nil && n > 0
+	}
+	o := []sdktrace.BatchSpanProcessorOption{sdktrace.WithBatchTimeout(time.Second)}
+	if ms, ok := positive("OTEL_BSP_SCHEDULE_DELAY"); ok {
+		o = append(o, sdktrace.WithBatchTimeout(time.Duration(ms)*time.Millisecond))
+	}
+	if n, ok := positive("OTEL_BSP_MAX_QUEUE_SIZE"); ok {
+		o = append(o, sdktrace.WithMaxQueueSize(n))
+	}
+	if n, ok := positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"); ok {
+		o = append(o, sdktrace.WithMaxExportBatchSize(n))
+	}
+	if ms, ok := positive("OTEL_BSP_EXPORT_TIMEOUT"); ok {
+		o = append(o, sdktrace.WithExportTimeout(time.Duration(ms)*time.Millisecond))
+	}
+	return o
 }
 
 // spanLimits raise the SDK's 128-attribute default, which a long conversation's messages exceed;

@@ -286,3 +286,24 @@ func BenchmarkOTLPEncode(b *testing.B) {
 		buf = appendTraceRequest(buf[:0], spans)
 	}
 }
+
+// TestBatchOptions: the OTEL_BSP_* variables reach the batch processor, read through getenv;
+// nonsense is ignored.
+func TestBatchOptions(t *testing.T) {
+	vars := map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "250", "OTEL_BSP_MAX_QUEUE_SIZE": "8192",
+		"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "1024", "OTEL_BSP_EXPORT_TIMEOUT": "x"}
+	var o sdktrace.BatchSpanProcessorOptions
+	for _, opt := range batchOptions(func(k string) string { return vars[k] }) {
+		opt(&o)
+	}
+	if o.BatchTimeout != 250*time.Millisecond || o.MaxQueueSize != 8192 || o.MaxExportBatchSize != 1024 || o.ExportTimeout != 0 {
+		t.Errorf("options %+v", o)
+	}
+	o = sdktrace.BatchSpanProcessorOptions{}
+	for _, opt := range batchOptions(func(string) string { return "" }) {
+		opt(&o)
+	}
+	if o.BatchTimeout != time.Second {
+		t.Errorf("default schedule delay %s, want 1s", o.BatchTimeout)
+	}
+}
