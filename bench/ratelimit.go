@@ -67,7 +67,7 @@ spec:
     global:
       rules:
       - clientSelectors: [{headers: [{name: x-tenant, type: Distinct}, {name: x-ai-eg-model, type: Distinct}]}]
-        limit: {requests: 1000000000000, unit: Hour}
+        limit: {requests: 4000000000, unit: Hour}
         cost:
           request: {from: Number, number: 0}
           response: {from: Metadata, metadata: {namespace: io.envoy.ai_gateway, key: llm_total_token}}

@@ -76,6 +76,9 @@ type btpCostMetadata struct {
 	Key       string `json:"key" crd:"required"`
 }
 
+// maxRateLimitRequests is the CRD's maximum of limit.requests.
+const maxRateLimitRequests = 1<<32 - 1
+
 var rateLimitUnits = map[string]time.Duration{
 	"Second": time.Second, "Minute": time.Minute, "Hour": time.Hour, "Day": 24 * time.Hour,
 }
@@ -218,8 +221,8 @@ func (b *builder) targetsGateway(pol *object[backendTrafficPolicySpec]) bool {
 func (b *builder) rateLimitRule(name, path string, src *btpRateLimitRule, global bool) *RateLimit {
 	r := &RateLimit{Name: name, Global: global, Limit: uint64(max(src.Limit.Requests, 0)), Window: rateLimitUnits[src.Limit.Unit]}
 	ok := true
-	if src.Limit.Requests < 0 {
-		b.d.errorf(b.d.line(&src.Limit.Requests), "%s.limit.requests: must not be negative", path)
+	if src.Limit.Requests < 0 || src.Limit.Requests > maxRateLimitRequests {
+		b.d.errorf(b.d.line(&src.Limit.Requests), "%s.limit.requests: must be between 0 and %d (the CRD's bounds)", path, int64(maxRateLimitRequests))
 		ok = false
 	}
 	if r.Window == 0 {

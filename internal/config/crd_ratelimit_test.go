@@ -156,6 +156,10 @@ func TestRateLimitErrors(t *testing.T) {
 `, "Fortnight"},
 		{"no rules", `    type: Global
 `, "global rules are missing"},
+		{"over the CRD's maximum", `    local:
+      rules:
+      - limit: {requests: 4294967296, unit: Hour}
+`, "limit.requests: must be between 0 and 4294967295"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load("c.yaml", []byte(rlBase+btp("HTTPRoute, name: route", tc.rl)), envOf(nil), nil)

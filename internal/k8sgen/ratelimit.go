@@ -155,6 +155,8 @@ func (r *renderer) rateLimitSpec(target string, rules []*config.RateLimit) *conf
 		spec.Rules = append(spec.Rules, rateLimitRule(rl))
 		if global {
 			r.globalLimits = true
+		} else if rl.Tokens() || rl.Shadow {
+			r.warnf("%s: local rate limit %s counts tokens or runs in shadow mode, which Envoy Gateway supports on global rate limits only: make it global", target, rl.Name)
 		}
 	}
 	if global {

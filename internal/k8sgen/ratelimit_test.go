@@ -96,7 +96,15 @@ func TestRateLimitWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := strings.Join(res.Warnings, "\n"); strings.Contains(w, "Redis") {
-		t.Errorf("local limits warn about Redis: %s", w)
+	if w := strings.Join(res.Warnings, "\n"); strings.Contains(w, "Redis") || strings.Contains(w, "global rate limits only") {
+		t.Errorf("plain local limits warn: %s", w)
+	}
+	shadow := strings.Replace(limitPolicy("l", "Local"), "      - limit: {requests: 5, unit: Minute}\n", "      - limit: {requests: 5, unit: Minute}\n        shadowMode: true\n", 1)
+	res, err = Render(loadString(t, limitsBase+shadow), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "local rate limit default/l/0 counts tokens or runs in shadow mode") {
+		t.Errorf("a local shadow rule is not warned about: %s", w)
 	}
 }
