@@ -334,13 +334,7 @@ func TestAzureEntraOpenAIClient(t *testing.T) {
 			}
 			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
 			s := c.Chat.Completions.NewStreaming(ctx, params)
-			var acc openai.ChatCompletionAccumulator
-			for s.Next() {
-				acc.AddChunk(s.Current())
-			}
-			if err := s.Err(); err != nil {
-				t.Fatal(err)
-			}
+			acc := accumulateChat(t, s)
 			if acc.Choices[0].Message.Content != "Entra says hi to Ada" || acc.Usage.PromptTokens != 7 {
 				t.Errorf("stream %+v", acc.ChatCompletion)
 			}
@@ -373,15 +367,7 @@ func TestAzureEntraAnthropicClient(t *testing.T) {
 		t.Errorf("message %+v", msg)
 	}
 	s := ac.Messages.NewStreaming(ctx, params)
-	var acc anthropic.Message
-	for s.Next() {
-		if err := acc.Accumulate(s.Current()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
+	acc := accumulateMessage(t, s)
 	if len(acc.Content) != 1 || acc.Content[0].Text != "Entra says hi to Grace" {
 		t.Errorf("stream %+v", acc.Content)
 	}
@@ -396,34 +382,19 @@ func TestAzureEntraAnthropicClient(t *testing.T) {
 func TestAzureEntraTokenExpiresUnderLoad(t *testing.T) {
 	f := newFakeEntra(t, 301*time.Second, 3*time.Second)
 	c := openAIClient(startAzureGateway(t, f, false))
-	deadline := time.Now().Add(3500 * time.Millisecond)
-	var failed, total atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 4 {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				params := openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Ada")}}
-				var err error
-				if i%2 == 0 {
-					_, err = c.Chat.Completions.New(context.Background(), params)
-				} else {
-					s := c.Chat.Completions.NewStreaming(context.Background(), params)
-					for s.Next() {
-					}
-					err = s.Err()
-				}
-				total.Add(1)
-				if err != nil {
-					failed.Add(1)
-					t.Log(err)
-				}
-				time.Sleep(25 * time.Millisecond)
-			}
-		})
-	}
-	wg.Wait()
-	if failed.Load() != 0 || f.refused.Load() != 0 {
-		t.Errorf("%d of %d requests failed; the fake refused %d tokens", failed.Load(), total.Load(), f.refused.Load())
+	failed, total := underLoad(t, 3500*time.Millisecond, 4, func(i int) error {
+		params := openai.ChatCompletionNewParams{Model: "gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Ada")}}
+		if i%2 == 0 {
+			_, err := c.Chat.Completions.New(context.Background(), params)
+			return err
+		}
+		s := c.Chat.Completions.NewStreaming(context.Background(), params)
+		for s.Next() {
+		}
+		return s.Err()
+	})
+	if failed != 0 || f.refused.Load() != 0 {
+		t.Errorf("%d of %d requests failed; the fake refused %d tokens", failed, total, f.refused.Load())
 	}
 	if n := f.issued.Load(); n < 2 {
 		t.Errorf("%d tokens issued over 3.5 s of tokens renewed after 1 s: no refresh", n)

@@ -7,8 +7,15 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	anthropicstream "github.com/anthropics/anthropic-sdk-go/v2/packages/ssestream"
+	"github.com/openai/openai-go/v3"
+	openaistream "github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/aigw/aigw/internal/config"
 )
@@ -114,6 +121,59 @@ func tempConfig(t *testing.T, cfg string) string {
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	writeConfig(t, path, cfg)
 	return path
+}
+
+// accumulateChat reads an OpenAI chat stream to its end into the completion it adds up to; a
+// stream error fails the test.
+func accumulateChat(t *testing.T, s *openaistream.Stream[openai.ChatCompletionChunk]) openai.ChatCompletionAccumulator {
+	t.Helper()
+	var acc openai.ChatCompletionAccumulator
+	for s.Next() {
+		acc.AddChunk(s.Current())
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return acc
+}
+
+// accumulateMessage reads an Anthropic Messages stream to its end into the message it adds up
+// to; an event the SDK cannot accumulate or a stream error fails the test.
+func accumulateMessage(t *testing.T, s *anthropicstream.Stream[anthropic.MessageStreamEventUnion]) anthropic.Message {
+	t.Helper()
+	var acc anthropic.Message
+	for s.Next() {
+		if err := acc.Accumulate(s.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return acc
+}
+
+// underLoad has workers call call (with their number) over and over, 25 ms apart, until d has
+// passed, and returns how many calls failed of how many; each failure is logged.
+func underLoad(t *testing.T, d time.Duration, workers int, call func(worker int) error) (failed, total int64) {
+	deadline := time.Now().Add(d)
+	var nfailed, ntotal atomic.Int64
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				err := call(i)
+				ntotal.Add(1)
+				if err != nil {
+					nfailed.Add(1)
+					t.Log(err)
+				}
+				time.Sleep(25 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	return nfailed.Load(), ntotal.Load()
 }
 
 // env builds a Getenv from pairs.

@@ -163,13 +163,7 @@ func TestGeminiAPIEmbeddingsAndChat(t *testing.T) {
 		t.Errorf("chat %+v", res)
 	}
 	s := c.Chat.Completions.NewStreaming(ctx, params)
-	var acc openai.ChatCompletionAccumulator
-	for s.Next() {
-		acc.AddChunk(s.Current())
-	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
+	acc := accumulateChat(t, s)
 	if acc.Choices[0].Message.Content != "from the Gemini API" {
 		t.Errorf("stream %+v", acc.Choices)
 	}

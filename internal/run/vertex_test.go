@@ -319,13 +319,7 @@ func TestVertexGeminiOpenAIToolsTwoTurns(t *testing.T) {
 		if stream {
 			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
 			s := c.Chat.Completions.NewStreaming(ctx, params)
-			var acc openai.ChatCompletionAccumulator
-			for s.Next() {
-				acc.AddChunk(s.Current())
-			}
-			if err := s.Err(); err != nil {
-				t.Fatal(err)
-			}
+			acc := accumulateChat(t, s)
 			first = acc.Choices[0].Message
 			if acc.Choices[0].FinishReason != "tool_calls" || acc.Usage.PromptTokens != 20 || acc.Usage.CompletionTokensDetails.ReasoningTokens != 8 {
 				t.Errorf("stream: finish %q usage %+v", acc.Choices[0].FinishReason, acc.Usage)
@@ -408,15 +402,7 @@ func TestVertexAnthropicClients(t *testing.T) {
 			t.Errorf("%s: %q usage %+v", model, text, msg.Usage)
 		}
 		s := ac.Messages.NewStreaming(ctx, params)
-		var acc anthropic.Message
-		for s.Next() {
-			if err := acc.Accumulate(s.Current()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := s.Err(); err != nil {
-			t.Fatalf("%s stream: %v", model, err)
-		}
+		acc := accumulateMessage(t, s)
 		text = ""
 		for _, b := range acc.Content {
 			text += b.Text
@@ -447,27 +433,14 @@ func TestVertexAnthropicClients(t *testing.T) {
 func TestVertexTokenExpiresUnderLoad(t *testing.T) {
 	g, f := startVertex(t, 11*time.Second, 3*time.Second)
 	c := openAIClient(g)
-	deadline := time.Now().Add(3500 * time.Millisecond)
-	var failed, total atomic.Int64
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
-					Model: "gemini-2.5-flash", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
-				})
-				total.Add(1)
-				if err != nil {
-					failed.Add(1)
-					t.Log(err)
-				}
-				time.Sleep(25 * time.Millisecond)
-			}
+	failed, total := underLoad(t, 3500*time.Millisecond, 4, func(int) error {
+		_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+			Model: "gemini-2.5-flash", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
 		})
-	}
-	wg.Wait()
-	if failed.Load() != 0 || f.refused.Load() != 0 {
-		t.Errorf("%d of %d requests failed; the fake refused %d tokens", failed.Load(), total.Load(), f.refused.Load())
+		return err
+	})
+	if failed != 0 || f.refused.Load() != 0 {
+		t.Errorf("%d of %d requests failed; the fake refused %d tokens", failed, total, f.refused.Load())
 	}
 	if n := f.issued.Load(); n < 2 {
 		t.Errorf("%d tokens issued over 3.5 s of 1 s tokens: no refresh", n)
