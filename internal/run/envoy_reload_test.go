@@ -19,8 +19,6 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/aigw/aigw/internal/demo"
@@ -64,15 +62,7 @@ func TestRunEnvoyReloadOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 
-	cc, err := grpc.NewClient("unix://"+filepath.Join(dir, "xds.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ads := adsStream(t, ctx, dir)
 	node := &corev3.Node{Id: xds.NodeID}
 	send := func(req *discoveryv3.DiscoveryRequest) {
 		t.Helper()
@@ -119,12 +109,7 @@ func TestRunEnvoyReloadOrder(t *testing.T) {
 	}
 	ack(v1)
 
-	ec, err := grpc.NewClient("unix://"+filepath.Join(dir, "extproc.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
-	client := extprocv3.NewExternalProcessorClient(ec)
+	client := extprocv3.NewExternalProcessorClient(dialSocket(t, dir, "extproc.sock"))
 	// route is what the router filter answers for a request for model: the rule it names, or
 	// the status of its immediate response.
 	route := func(model string) (string, int) {
@@ -134,15 +119,8 @@ func TestRunEnvoyReloadOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = pc.CloseSend() }()
-		hs := &corev3.HeaderMap{}
-		for _, kv := range [][2]string{{":method", "POST"}, {":path", "/v1/chat/completions"}, {":authority", "x"}, {"content-type", "application/json"}} {
-			hs.Headers = append(hs.Headers, &corev3.HeaderValue{Key: kv[0], RawValue: []byte(kv[1])})
-		}
 		var resp *extprocv3.ProcessingResponse
-		for _, req := range []*extprocv3.ProcessingRequest{
-			{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: hs}}},
-			{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(`{"model":"` + model + `","messages":[]}`), EndOfStream: true}}},
-		} {
+		for _, req := range routerRequests(model) {
 			if err := pc.Send(req); err != nil {
 				t.Fatal(err)
 			}

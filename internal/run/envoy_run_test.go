@@ -59,6 +59,40 @@ func envoyDirs(t *testing.T) config.Dirs {
 	return config.Dirs{StateHome: t.TempDir(), ConfigHome: t.TempDir(), DataHome: t.TempDir(), RuntimeDir: rt}
 }
 
+// dialSocket connects to the run's unix socket name in dir until the test ends.
+func dialSocket(t *testing.T, dir, name string) *grpc.ClientConn {
+	t.Helper()
+	cc, err := grpc.NewClient("unix://"+filepath.Join(dir, name), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// adsStream opens an ADS stream, as Envoy does, on the xds.sock of the run's directory dir.
+func adsStream(t *testing.T, ctx context.Context, dir string) discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient {
+	t.Helper()
+	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(dialSocket(t, dir, "xds.sock")).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ads
+}
+
+// routerRequests are the messages Envoy's router filter sends ext_proc for a chat request of
+// model: its headers (with extra ones) and its whole body.
+func routerRequests(model string, extra ...[2]string) []*extprocv3.ProcessingRequest {
+	hs := &corev3.HeaderMap{}
+	for _, kv := range append([][2]string{{":method", "POST"}, {":path", "/v1/chat/completions"}, {":authority", "x"}, {"content-type", "application/json"}}, extra...) {
+		hs.Headers = append(hs.Headers, &corev3.HeaderValue{Key: kv[0], RawValue: []byte(kv[1])})
+	}
+	return []*extprocv3.ProcessingRequest{
+		{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: hs}}},
+		{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(`{"model":"` + model + `","messages":[]}`), EndOfStream: true}}},
+	}
+}
+
 func deadURL(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -94,15 +128,7 @@ func TestRunEnvoyPlane(t *testing.T) {
 	defer cancel()
 
 	// Envoy's side of xDS: the gateway listener on the announced port.
-	cc, err := grpc.NewClient("unix://"+filepath.Join(dir, "xds.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ads := adsStream(t, ctx, dir)
 	if err := ads.Send(&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: xds.NodeID}, TypeUrl: resourcev3.ListenerType}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,24 +145,12 @@ func TestRunEnvoyPlane(t *testing.T) {
 	}
 
 	// Envoy's side of ext_proc: the router filter routes a demo request.
-	ec, err := grpc.NewClient("unix://"+filepath.Join(dir, "extproc.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	pc, err := extprocv3.NewExternalProcessorClient(dialSocket(t, dir, "extproc.sock")).Process(metadata.AppendToOutgoingContext(ctx, extproc.FilterMetadataKey, extproc.FilterRouter))
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer ec.Close()
-	pc, err := extprocv3.NewExternalProcessorClient(ec).Process(metadata.AppendToOutgoingContext(ctx, extproc.FilterMetadataKey, extproc.FilterRouter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &corev3.HeaderMap{}
-	for _, kv := range [][2]string{{":method", "POST"}, {":path", "/v1/chat/completions"}, {":authority", "x"}, {"x-request-id", "envoy-run-1"}, {"content-type", "application/json"}} {
-		hs.Headers = append(hs.Headers, &corev3.HeaderValue{Key: kv[0], RawValue: []byte(kv[1])})
 	}
 	model := demo.Models()[0]
-	for _, req := range []*extprocv3.ProcessingRequest{
-		{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: hs}}},
-		{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(`{"model":"` + model + `","messages":[]}`), EndOfStream: true}}},
-	} {
+	for _, req := range routerRequests(model, [2]string{"x-request-id", "envoy-run-1"}) {
 		if err := pc.Send(req); err != nil {
 			t.Fatal(err)
 		}
