@@ -339,31 +339,12 @@ func TestVertexGeminiOpenAIToolsTwoTurns(t *testing.T) {
 		}
 		call := first.ToolCalls[0]
 		params.Messages = append(params.Messages, first.ToParam(), openai.ToolMessage(`{"temp_c":18}`, call.ID))
-		var text, reasoning string
-		if stream {
-			s := c.Chat.Completions.NewStreaming(ctx, params)
-			for s.Next() {
-				ch := s.Current()
-				if len(ch.Choices) > 0 {
-					text += ch.Choices[0].Delta.Content
-					if r, ok := ch.Choices[0].Delta.JSON.ExtraFields["reasoning_content"]; ok {
-						var v string
-						_ = json.Unmarshal([]byte(r.Raw()), &v)
-						reasoning += v
-					}
-				}
-			}
-			if err := s.Err(); err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			res, err := c.Chat.Completions.New(ctx, params)
-			if err != nil {
-				t.Fatal(err)
-			}
-			text = res.Choices[0].Message.Content
-			_ = json.Unmarshal([]byte(res.Choices[0].Message.JSON.ExtraFields["reasoning_content"].Raw()), &reasoning)
-		}
+		var reasoning string
+		text := chatWithExtra(t, c, params, stream, "reasoning_content", func(raw string) {
+			var v string
+			_ = json.Unmarshal([]byte(raw), &v)
+			reasoning += v
+		})
 		if text != "It is sunny." || reasoning != "Mulling" {
 			t.Errorf("stream=%v: second turn %q, reasoning %q", stream, text, reasoning)
 		}
@@ -476,6 +457,37 @@ func TestVertexEmbeddingsAndResponses(t *testing.T) {
 	}
 }
 
+// chatWithExtra sends params, streamed or not, and returns the reply's text; each gets the raw
+// value of the extension field of the message (once) or of every delta that has it (streamed).
+func chatWithExtra(t *testing.T, c openai.Client, params openai.ChatCompletionNewParams, stream bool, field string, each func(raw string)) string {
+	t.Helper()
+	ctx := context.Background()
+	if !stream {
+		res, err := c.Chat.Completions.New(ctx, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw, ok := res.Choices[0].Message.JSON.ExtraFields[field]; ok {
+			each(raw.Raw())
+		}
+		return res.Choices[0].Message.Content
+	}
+	var text string
+	s := c.Chat.Completions.NewStreaming(ctx, params)
+	for s.Next() {
+		if ch := s.Current(); len(ch.Choices) > 0 {
+			text += ch.Choices[0].Delta.Content
+			if raw, ok := ch.Choices[0].Delta.JSON.ExtraFields[field]; ok {
+				each(raw.Raw())
+			}
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return text
+}
+
 // TestVertexGeminiTextSignatureRoundTrip: the thought signature Gemini 3 puts on a text part
 // reaches the openai client as a thinking block, whole and streamed, and goes back on the text
 // part of the next turn.
@@ -486,31 +498,12 @@ func TestVertexGeminiTextSignatureRoundTrip(t *testing.T) {
 	for _, stream := range []bool{false, true} {
 		params := openai.ChatCompletionNewParams{Model: "gemini-3-pro-preview",
 			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Weather?")}}
-		var text string
 		var blocks []json.RawMessage
-		if stream {
-			s := c.Chat.Completions.NewStreaming(ctx, params)
-			for s.Next() {
-				if ch := s.Current(); len(ch.Choices) > 0 {
-					text += ch.Choices[0].Delta.Content
-					if raw, ok := ch.Choices[0].Delta.JSON.ExtraFields["thinking_blocks"]; ok {
-						var bs []json.RawMessage
-						_ = json.Unmarshal([]byte(raw.Raw()), &bs)
-						blocks = append(blocks, bs...)
-					}
-				}
-			}
-			if err := s.Err(); err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			res, err := c.Chat.Completions.New(ctx, params)
-			if err != nil {
-				t.Fatal(err)
-			}
-			text = res.Choices[0].Message.Content
-			_ = json.Unmarshal([]byte(res.Choices[0].Message.JSON.ExtraFields["thinking_blocks"].Raw()), &blocks)
-		}
+		text := chatWithExtra(t, c, params, stream, "thinking_blocks", func(raw string) {
+			var bs []json.RawMessage
+			_ = json.Unmarshal([]byte(raw), &bs)
+			blocks = append(blocks, bs...)
+		})
 		var signed []string
 		for _, b := range blocks {
 			var v struct{ Signature string }
