@@ -241,19 +241,22 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 	// delivered is set once the client has the stream's last event; a client may hang up then,
 	// before the backend's end of stream is read, and that is a complete answer.
 	endpoint, delivered := a.Stream().Endpoint(), false
+	// finished is set once the request was finished ahead of its last event (below): the
+	// pipeline is done with it, and whatever the backend sends or does after is read and dropped.
+	finished := false
 	for {
 		n, rerr := body.Read(buf)
 		if idleTimer != nil {
 			idleTimer.Reset(idle)
 		}
-		if n > 0 && upstreamSSE {
+		if n > 0 && upstreamSSE && !finished {
 			// Bounds first, so no decoder ever buffers an oversized or overly deep event.
 			if err := guard.Check(buf[:n]); err != nil {
 				return s.abortStream(w, rc, a, err)
 			}
 		}
 		eos := rerr == io.EOF
-		if n > 0 || eos {
+		if (n > 0 || eos) && !finished {
 			out, err := a.ResponseBody(buf[:n], eos)
 			if len(out) > 0 {
 				last := !delivered && endpoint.EndsStream(out)
@@ -262,6 +265,7 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 					// before the client has the last event, so that its next request, sent the
 					// moment it reads it, is checked against this one's cost.
 					a.Stream().Finish(call.resp.StatusCode, nil)
+					finished = true
 				}
 				if _, werr := w.Write(out); werr != nil {
 					return call.resp.StatusCode, fmt.Errorf("writing to client: %w", werr)
@@ -284,6 +288,9 @@ func (s *Server) stream(w http.ResponseWriter, a *extproc.Attempt, call *upstrea
 			return call.resp.StatusCode, nil
 		}
 		if rerr != nil {
+			if finished {
+				return call.resp.StatusCode, nil // the client has the whole stream
+			}
 			ctx := call.resp.Request.Context()
 			if cause := context.Cause(ctx); errors.Is(cause, errStreamIdle) {
 				return s.abortStream(w, rc, a, translate.Errorf(http.StatusGatewayTimeout, "upstream_stream_idle", "the backend's stream was idle for %s", idle))
