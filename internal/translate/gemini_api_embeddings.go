@@ -1,9 +1,6 @@
 package translate
 
-import (
-	"encoding/json"
-	"net/http"
-)
+import "encoding/json"
 
 // openAIToGeminiAPIEmbeddings serves OpenAI /v1/embeddings from the Gemini API
 // (config.Backend.GeminiAPI) with batchEmbedContents, the one method the Gemini API embeds
@@ -13,11 +10,8 @@ import (
 // base64 encoded when the client asked so. The Gemini API reports token counts only in
 // usageMetadata, when it sends one; otherwise the usage is zero.
 type openAIToGeminiAPIEmbeddings struct {
-	target Target
-	inputs int
-	base64 bool
-	body   bodyBuffer
-	usage  Usage
+	openAIToVertexEmbeddings // the response headers, errors and usage are the same
+	inputs                   int
 }
 
 var _ Translator = (*openAIToGeminiAPIEmbeddings)(nil)
@@ -57,17 +51,7 @@ func (t *openAIToGeminiAPIEmbeddings) RequestBody(req *Request) (*Upstream, erro
 			TaskType: in.task, OutputDimensionality: in.Dimensions})
 	}
 	t.inputs = len(in.texts)
-	body, err := marshalJSON(out)
-	if err != nil {
-		return nil, badRequest("", "cannot encode the Gemini API request: %v", err)
-	}
-	return &Upstream{Method: http.MethodPost, Path: geminiPath(t.target.Model, "batchEmbedContents"), Header: geminiHeaders(),
-		Remove: vendorHeaders[APIOpenAI], Body: body}, nil
-}
-
-func (t *openAIToGeminiAPIEmbeddings) ResponseHeaders(_ int, h http.Header) error {
-	h.Del("Content-Length")
-	return nil
+	return gmEmbedUpstream(t.target.Model, "batchEmbedContents", out, "Gemini API")
 }
 
 func (t *openAIToGeminiAPIEmbeddings) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
@@ -96,10 +80,3 @@ func (t *openAIToGeminiAPIEmbeddings) ResponseBody(chunk []byte, eos bool) ([]by
 	}
 	return embeddingList(t.target.Model, vectors, tokens, t.base64)
 }
-
-func (t *openAIToGeminiAPIEmbeddings) ResponseError(status int, _ http.Header, body []byte) []byte {
-	return gmErrorToOpenAI(status, body)
-}
-
-func (t *openAIToGeminiAPIEmbeddings) Usage() Usage          { return t.usage }
-func (t *openAIToGeminiAPIEmbeddings) ResponseModel() string { return "" }

@@ -24,7 +24,7 @@ var _ Translator = (*openAIToVertexEmbeddings)(nil)
 // batchEmbedContents when the backend is the Gemini API.
 func newOpenAIToVertexEmbeddings(t Target) Translator {
 	if t.Backend.GeminiAPI() {
-		return &openAIToGeminiAPIEmbeddings{target: t}
+		return &openAIToGeminiAPIEmbeddings{openAIToVertexEmbeddings: openAIToVertexEmbeddings{target: t}}
 	}
 	return &openAIToVertexEmbeddings{target: t}
 }
@@ -126,11 +126,16 @@ func (t *openAIToVertexEmbeddings) RequestBody(req *Request) (*Upstream, error) 
 	if in.Dimensions != nil {
 		out.Parameters = &vxEmbedParams{OutputDimensionality: in.Dimensions}
 	}
-	body, err := marshalJSON(out)
+	return gmEmbedUpstream(t.target.Model, "predict", out, "Vertex")
+}
+
+// gmEmbedUpstream is the POST of req to model's method, for backend (named in the error).
+func gmEmbedUpstream(model, method string, req any, backend string) (*Upstream, error) {
+	body, err := marshalJSON(req)
 	if err != nil {
-		return nil, badRequest("", "cannot encode the Vertex request: %v", err)
+		return nil, badRequest("", "cannot encode the %s request: %v", backend, err)
 	}
-	return &Upstream{Method: http.MethodPost, Path: geminiPath(t.target.Model, "predict"), Header: geminiHeaders(),
+	return &Upstream{Method: http.MethodPost, Path: geminiPath(model, method), Header: geminiHeaders(),
 		Remove: vendorHeaders[APIOpenAI], Body: body}, nil
 }
 
