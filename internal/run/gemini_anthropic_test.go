@@ -41,16 +41,7 @@ func TestVertexGeminiAnthropicSignatures(t *testing.T) {
 			}
 			s := ac.Messages.NewStreaming(ctx, params)
 			defer s.Close()
-			var acc anthropic.Message
-			for s.Next() {
-				if err := acc.Accumulate(s.Current()); err != nil {
-					t.Fatalf("%s stream: %v", model, err)
-				}
-			}
-			if err := s.Err(); err != nil {
-				t.Fatalf("%s stream: %v", model, err)
-			}
-			return acc
+			return accumulateMessage(t, s)
 		}
 		blocks := func(m anthropic.Message) string {
 			var out []string
