@@ -11,6 +11,20 @@ import (
 	"time"
 )
 
+// tenantLimitedGateway serves model gpt-x from up with a budget of 12 tokens an hour per
+// x-tenant (tenantTokenLimit), and closes up when the test ends.
+func tenantLimitedGateway(t *testing.T, up *httptest.Server) *gateway {
+	t.Helper()
+	t.Cleanup(up.Close)
+	u, _ := neturl.Parse(up.URL)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, crdConfig(map[string]string{"up": u.Port()}, `
+    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: gpt-x}]}]
+      backendRefs: [{name: up}]
+`+tokenCosts)+tenantTokenLimit)
+	return startGateway(t, Options{ConfigPath: path})
+}
+
 // TestBackendAfterLastEvent: a stream is finished (charged, recorded) before its last event
 // goes out, so what the backend does after that event changes nothing for the client: bytes
 // after [DONE] and a connection that then breaks give no error event and no aborted response.
@@ -37,14 +51,7 @@ func TestBackendAfterLastEvent(t *testing.T) {
 			conn.Close()
 		}
 	}))
-	t.Cleanup(up.Close)
-	u, _ := neturl.Parse(up.URL)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeConfig(t, path, crdConfig(map[string]string{"up": u.Port()}, `
-    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: gpt-x}]}]
-      backendRefs: [{name: up}]
-`+tokenCosts)+tenantTokenLimit)
-	g := startGateway(t, Options{ConfigPath: path})
+	g := tenantLimitedGateway(t, up)
 	req, _ := http.NewRequest("POST", g.Gateway+"/v1/chat/completions",
 		strings.NewReader(`{"model":"gpt-x","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
 	req.Header.Set("Content-Type", "application/json")

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	neturl "net/url"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -309,14 +308,7 @@ func TestStreamedUsageCharged(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	}))
-	t.Cleanup(up.Close)
-	u, _ := neturl.Parse(up.URL)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeConfig(t, path, crdConfig(map[string]string{"up": u.Port()}, `
-    - matches: [{headers: [{type: Exact, name: x-ai-eg-model, value: gpt-x}]}]
-      backendRefs: [{name: up}]
-`+tokenCosts)+tenantTokenLimit)
-	g := startGateway(t, Options{ConfigPath: path})
+	g := tenantLimitedGateway(t, up)
 	// The OpenAI SDK closes a stream when it reads [DONE]; this client reads up to [DONE] and
 	// keeps the response open, so the gateway cannot have finished the request.
 	stream := func() (io.Closer, error) {
