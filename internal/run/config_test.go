@@ -155,22 +155,12 @@ func TestConfigHotReloadUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	time.Sleep(200 * time.Millisecond)
 	writeConfig(t, path, "this: is: not: valid: yaml: [")
 	time.Sleep(300 * time.Millisecond)
 	before := newB.calls.Load()
 	writeConfig(t, path, crdConfig(map[string]string{"target": newB.port()}, rules))
-	waitFor("traffic on the new backend", func() bool { return newB.calls.Load() > before+20 })
+	waitFor(t, "traffic on the new backend", func() bool { return newB.calls.Load() > before+20 })
 	settled := oldB.calls.Load()
 	time.Sleep(300 * time.Millisecond)
 	close(stop)

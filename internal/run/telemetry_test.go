@@ -132,6 +132,21 @@ func TestTraceContinuesClientTraceWithAttemptSpans(t *testing.T) {
 	}
 }
 
+// serverSpan is the last server span of spans; a test without one fails.
+func serverSpan(t *testing.T, spans []*tracepb.Span) *tracepb.Span {
+	t.Helper()
+	var server *tracepb.Span
+	for _, s := range spans {
+		if s.Kind == tracepb.Span_SPAN_KIND_SERVER {
+			server = s
+		}
+	}
+	if server == nil {
+		t.Fatal("no server span")
+	}
+	return server
+}
+
 // spanAttrs flattens a span's attributes to strings.
 func spanAttrs(s *tracepb.Span) map[string]string {
 	m := map[string]string{}
@@ -228,16 +243,7 @@ func TestHeaderAttributesAndHiding(t *testing.T) {
 	post(t, g.Gateway+"/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"my secret question"}]}`,
 		"Agent-Session-Id", "s-1", "X-Tenant", "acme", "X-Team", "blue")
 	g.stop(t)
-	var server *tracepb.Span
-	for _, s := range recv.Spans() {
-		if s.Kind == tracepb.Span_SPAN_KIND_SERVER {
-			server = s
-		}
-	}
-	if server == nil {
-		t.Fatal("no server span")
-	}
-	a := spanAttrs(server)
+	a := spanAttrs(serverSpan(t, recv.Spans()))
 	// A span (or log) mapping that is set replaces the default session mapping, as in the reference.
 	if a["session.id"] != "" || a["tenant.id"] != "acme" || a["team.name"] != "" {
 		t.Errorf("span header attributes: session %q tenant %q team %q", a["session.id"], a["tenant.id"], a["team.name"])
@@ -345,15 +351,7 @@ func TestTranslatedStreamSpan(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	g.stop(t)
-	var server *tracepb.Span
-	for _, s := range recv.Spans() {
-		if s.Kind == tracepb.Span_SPAN_KIND_SERVER {
-			server = s
-		}
-	}
-	if server == nil {
-		t.Fatal("no server span")
-	}
+	server := serverSpan(t, recv.Spans())
 	a := spanAttrs(server)
 	for k, want := range map[string]string{
 		"llm.system": "openai", "gen_ai.provider.name": "anthropic", "llm.provider": "anthropic",
