@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -23,7 +21,7 @@ import (
 
 	"github.com/aigw/aigw/internal/demo"
 	"github.com/aigw/aigw/internal/extproc"
-	"github.com/aigw/aigw/internal/xds"
+	"github.com/aigw/aigw/internal/xds/adstest"
 )
 
 // reloadConfig is a configuration whose route has one rule per model, in order.
@@ -63,46 +61,19 @@ func TestRunEnvoyReloadOrder(t *testing.T) {
 	defer cancel()
 
 	ads := adsStream(t, ctx, dir)
-	node := &corev3.Node{Id: xds.NodeID}
-	send := func(req *discoveryv3.DiscoveryRequest) {
-		t.Helper()
-		req.Node = node
-		if req.TypeUrl == resourcev3.RouteType {
-			req.ResourceNames = []string{xds.RouteConfigName}
-		}
-		if err := ads.Send(req); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// next reads one version's clusters and routes, and returns them with the cluster names.
 	next := func() (map[string]*discoveryv3.DiscoveryResponse, []string) {
 		t.Helper()
-		got := map[string]*discoveryv3.DiscoveryResponse{}
-		var names []string
-		for len(got) < 2 {
-			resp, err := ads.Recv()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got[resp.TypeUrl] = resp
-			if resp.TypeUrl == resourcev3.ClusterType {
-				for _, r := range resp.Resources {
-					var c clusterv3.Cluster
-					_ = r.UnmarshalTo(&c)
-					names = append(names, c.Name)
-				}
-			}
-		}
-		slices.Sort(names)
-		return got, names
+		got := ads.Next(2)
+		return got, adstest.Names(got[resourcev3.ClusterType])
 	}
 	ack := func(resps map[string]*discoveryv3.DiscoveryResponse) {
 		for _, resp := range resps {
-			send(&discoveryv3.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce})
+			ads.Ack(resp)
 		}
 	}
-	send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ClusterType})
-	send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.RouteType})
+	ads.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ClusterType})
+	ads.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.RouteType})
 	v1, names := next()
 	if len(names) != 2 { // the rule's cluster and the fallback
 		t.Fatalf("clusters %v", names)

@@ -28,6 +28,7 @@ import (
 	"github.com/aigw/aigw/internal/demo"
 	"github.com/aigw/aigw/internal/extproc"
 	"github.com/aigw/aigw/internal/xds"
+	"github.com/aigw/aigw/internal/xds/adstest"
 )
 
 // syncBuffer is a status writer tests read while the run writes.
@@ -71,13 +72,9 @@ func dialSocket(t *testing.T, dir, name string) *grpc.ClientConn {
 }
 
 // adsStream opens an ADS stream, as Envoy does, on the xds.sock of the run's directory dir.
-func adsStream(t *testing.T, ctx context.Context, dir string) discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient {
+func adsStream(t *testing.T, ctx context.Context, dir string) *adstest.Client {
 	t.Helper()
-	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(dialSocket(t, dir, "xds.sock")).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ads
+	return adstest.Dial(t, ctx, filepath.Join(dir, "xds.sock"), xds.NodeID, xds.RouteConfigName)
 }
 
 // routerRequests are the messages Envoy's router filter sends ext_proc for a chat request of
@@ -129,13 +126,8 @@ func TestRunEnvoyPlane(t *testing.T) {
 
 	// Envoy's side of xDS: the gateway listener on the announced port.
 	ads := adsStream(t, ctx, dir)
-	if err := ads.Send(&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: xds.NodeID}, TypeUrl: resourcev3.ListenerType}); err != nil {
-		t.Fatal(err)
-	}
-	dr, err := ads.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ads.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ListenerType})
+	dr := ads.Recv()
 	var l listenerv3.Listener
 	if len(dr.Resources) != 1 || dr.Resources[0].UnmarshalTo(&l) != nil {
 		t.Fatalf("listeners %v", dr.Resources)

@@ -14,20 +14,18 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/extproc"
+	"github.com/aigw/aigw/internal/xds/adstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -214,8 +212,8 @@ func rulesModel(b *config.Backend, rules ...string) *config.Model {
 }
 
 // serveADS serves s over a unix socket of the test's until the test ends, and returns an ADS
-// stream to it as Envoy opens one, open until ctx ends.
-func serveADS(t *testing.T, ctx context.Context, s *Server) discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient {
+// client of it as Envoy, its stream open until ctx ends.
+func serveADS(t *testing.T, ctx context.Context, s *Server) *adstest.Client {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "xds.sock")
 	ln, err := ListenUnix(sock)
@@ -226,16 +224,7 @@ func serveADS(t *testing.T, ctx context.Context, s *Server) discoveryv3.Aggregat
 	s.Register(ctx, g)
 	go func() { _ = g.Serve(ln) }()
 	t.Cleanup(g.Stop)
-	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	ads, err := discoveryv3.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ads
+	return adstest.Dial(t, ctx, sock, NodeID, RouteConfigName)
 }
 
 // TestADSServesSnapshots: an ADS client (as Envoy) gets the listener and the clusters over a unix
@@ -250,14 +239,8 @@ func TestADSServesSnapshots(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ads := serveADS(t, ctx, s)
-	node := &corev3.Node{Id: NodeID}
-	if err := ads.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := ads.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ads.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ClusterType})
+	resp := ads.Recv()
 	if resp.VersionInfo != "1" || len(resp.Resources) != 1 {
 		t.Fatalf("version %q, %d clusters", resp.VersionInfo, len(resp.Resources))
 	}
@@ -266,26 +249,16 @@ func TestADSServesSnapshots(t *testing.T) {
 		t.Fatalf("cluster %v %v", c.Name, err)
 	}
 	// ACK, then a reload: the new snapshot is pushed.
-	if err := ads.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce}); err != nil {
-		t.Fatal(err)
-	}
+	ads.Ack(resp)
 	if err := s.Update(model("r/0", "r/1")); err != nil {
 		t.Fatal(err)
 	}
-	resp, err = ads.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp = ads.Recv()
 	if resp.VersionInfo != "2" || len(resp.Resources) != 2 {
 		t.Fatalf("after reload: version %q, %d clusters", resp.VersionInfo, len(resp.Resources))
 	}
-	if err := ads.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ListenerType}); err != nil {
-		t.Fatal(err)
-	}
-	resp, err = ads.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ads.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ListenerType})
+	resp = ads.Recv()
 	if resp.TypeUrl != resourcev3.ListenerType || len(resp.Resources) != 1 {
 		t.Fatalf("listeners: %v", resp)
 	}
@@ -467,54 +440,16 @@ func TestReloadWaitsForEnvoy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ads := serveADS(t, ctx, s)
-	node := &corev3.Node{Id: NodeID}
-	send := func(req *discoveryv3.DiscoveryRequest) {
-		t.Helper()
-		req.Node = node
-		if req.TypeUrl == resourcev3.RouteType {
-			req.ResourceNames = []string{RouteConfigName}
-		}
-		if err := ads.Send(req); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// next reads the clusters' and the routes' responses of one version: the names they carry.
 	next := func() (map[string]*discoveryv3.DiscoveryResponse, []string) {
 		t.Helper()
-		got := map[string]*discoveryv3.DiscoveryResponse{}
-		var names []string
-		for len(got) < 2 {
-			resp, err := ads.Recv()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got[resp.TypeUrl] = resp
-			for _, r := range resp.Resources {
-				switch resp.TypeUrl {
-				case resourcev3.ClusterType:
-					var c clusterv3.Cluster
-					_ = r.UnmarshalTo(&c)
-					names = append(names, c.Name)
-				case resourcev3.RouteType:
-					var rc routev3.RouteConfiguration
-					_ = r.UnmarshalTo(&rc)
-					for _, rt := range rc.VirtualHosts[0].Routes {
-						names = append(names, rt.Name)
-					}
-				}
-			}
-		}
-		slices.Sort(names)
-		return got, names
+		got := ads.Next(2)
+		return got, adstest.Names(got[resourcev3.ClusterType], got[resourcev3.RouteType])
 	}
-	ack := func(resp *discoveryv3.DiscoveryResponse) {
-		send(&discoveryv3.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce})
-	}
-	send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ClusterType})
-	send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.RouteType})
+	ads.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ClusterType})
+	ads.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.RouteType})
 	v1, _ := next()
-	ack(v1[resourcev3.ClusterType])
-	ack(v1[resourcev3.RouteType])
+	ads.Ack(v1[resourcev3.ClusterType], v1[resourcev3.RouteType])
 	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
 	defer wcancel()
 	if err := s.WaitApplied(wctx, 1); err != nil {
@@ -532,13 +467,13 @@ func TestReloadWaitsForEnvoy(t *testing.T) {
 		t.Fatalf("UpdateAndWait returned (%v) before Envoy acknowledged the snapshot", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	ack(v2[resourcev3.ClusterType])
+	ads.Ack(v2[resourcev3.ClusterType])
 	select {
 	case err := <-done:
 		t.Fatalf("UpdateAndWait returned (%v) with the routes not acknowledged", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	ack(v2[resourcev3.RouteType])
+	ads.Ack(v2[resourcev3.RouteType])
 	select {
 	case err := <-done:
 		if err != nil {
@@ -557,7 +492,7 @@ func TestReloadWaitsForEnvoy(t *testing.T) {
 		t.Errorf("second reload: Envoy gets %v, want %v", names, want)
 	}
 	for _, resp := range v3 {
-		send(&discoveryv3.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: "2", ResponseNonce: resp.Nonce, ErrorDetail: &statuspb.Status{Message: "rejected"}})
+		ads.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: "2", ResponseNonce: resp.Nonce, ErrorDetail: &statuspb.Status{Message: "rejected"}})
 	}
 	short, scancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer scancel()
