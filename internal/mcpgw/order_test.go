@@ -13,13 +13,12 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/aigw/aigw/internal/config"
 )
 
-// burstServer is a go-sdk MCP server (url backend) whose tool "burst" sends n progress
-// notifications back to back and answers at once: the go-sdk client reads the answer while the
-// last notifications still wait in its handler queue.
-func burstServer(t *testing.T, n int) *httptest.Server {
-	t.Helper()
+// burstMCP is the server of burstServer.
+func burstMCP(n int) *mcp.Server {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "burst"}, nil)
 	srv.AddTool(&mcp.Tool{Name: "burst", InputSchema: json.RawMessage(`{"type":"object"}`)}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		tok := req.Params.GetProgressToken()
@@ -30,6 +29,15 @@ func burstServer(t *testing.T, n int) *httptest.Server {
 		}
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil
 	})
+	return srv
+}
+
+// burstServer is a go-sdk MCP server (url backend) whose tool "burst" sends n progress
+// notifications back to back and answers at once: the go-sdk client reads the answer while the
+// last notifications still wait in its handler queue.
+func burstServer(t *testing.T, n int) *httptest.Server {
+	t.Helper()
+	srv := burstMCP(n)
 	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
 	t.Cleanup(hs.Close)
 	return hs
@@ -111,7 +119,17 @@ func messages(t *testing.T, resp *http.Response) []map[string]any {
 // reaches the client before the result, on the call's own stream.
 func TestProgressBeforeResult(t *testing.T) {
 	const n = 30
-	_, gw := newGateway(t, Options{}, remoteRoute(urlBackend("b", burstServer(t, n).URL)))
+	t.Run("streamable", func(t *testing.T) { progressBeforeResult(t, urlBackend("b", burstServer(t, n).URL), n) })
+	t.Run("legacy SSE", func(t *testing.T) {
+		srv := burstMCP(n)
+		hs := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+		t.Cleanup(hs.Close)
+		progressBeforeResult(t, &config.MCPBackend{Name: "b", URL: hs.URL, Transport: config.MCPTransportSSE}, n)
+	})
+}
+
+func progressBeforeResult(t *testing.T, backend *config.MCPBackend, n int) {
+	_, gw := newGateway(t, Options{}, remoteRoute(backend))
 	s := rawConnect(t, gw.URL+"/mcp")
 	for call := range 5 {
 		start := time.Now()

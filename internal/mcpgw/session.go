@@ -308,7 +308,8 @@ func (s *session) dial(ctx context.Context, b *backend) (*mcp.ClientSession, *mc
 func (s *session) dialWith(ctx context.Context, b *backend, caps *mcp.ClientCapabilities, info *mcp.Implementation, l *lent) (*mcp.ClientSession, *mcp.Client, error) {
 	// The request that needs the backend lends it the caller (forwarded headers and claims, see
 	// authz), not its cancellation or its other values: the backend session outlives it.
-	ctx, cancel := context.WithTimeout(authz.Detached(ctx), dialTimeout)
+	caller := authz.Detached(ctx)
+	ctx, cancel := context.WithTimeout(caller, dialTimeout)
 	defer cancel()
 	o := newOrder()
 	t, err := b.transport(ctx, o)
@@ -414,8 +415,26 @@ func (s *session) dialWith(ctx context.Context, b *backend, caps *mcp.ClientCapa
 	})
 	// The session revision, named: ctx may carry a 2026-07-28 client request's version, which
 	// the SDK's transport would otherwise send the backend.
-	cs, err := client.Connect(ctx, t, &mcp.ClientSessionOptions{ProtocolVersion: backendRevision})
-	return cs, client, err
+	// The session's own context, not the dial's: a legacy SSE transport holds its event stream
+	// on the context it connects with, so one cancelled when dialling ends ended the stream (every
+	// call after initialize failed with EOF). It ends with the session; dialTimeout bounds the
+	// connect.
+	life, end := context.WithCancel(caller)
+	timer := time.AfterFunc(dialTimeout, end)
+	cs, err := client.Connect(life, t, &mcp.ClientSessionOptions{ProtocolVersion: backendRevision})
+	if !timer.Stop() && err == nil {
+		cs.Close()
+		err = fmt.Errorf("connecting to MCP server %q timed out after %s", b.cfg.Name, dialTimeout)
+	}
+	if err != nil {
+		end()
+		return nil, nil, err
+	}
+	go func() {
+		cs.Wait()
+		end()
+	}()
+	return cs, client, nil
 }
 
 // restore subscribes a new session on b (the first, or one that replaces a broken one) to the
