@@ -53,6 +53,9 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		res, err := s.handle(ctx, method, req, next, ev)
 		ev.Duration = time.Since(ev.Start)
+		if method == "initialize" {
+			negotiated(ev, req, res)
+		}
 		switch {
 		case err != nil:
 			ev.Status, ev.Error = "error", err.Error()
@@ -63,6 +66,46 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		s.rt.g.publish(ev)
 		return res, err
+	}
+}
+
+// negotiated puts on an initialize request's event the capabilities the client declared and
+// those the gateway answered, as the reference's mcp.capabilities.negotiated counts them (one
+// per experimental capability).
+func negotiated(ev *Event, req mcp.Request, res mcp.Result) {
+	if r, ok := req.(*mcp.InitializeRequest); ok && r.Params != nil && r.Params.Capabilities != nil {
+		c := r.Params.Capabilities
+		for range c.Experimental {
+			ev.ClientCapabilities = append(ev.ClientCapabilities, "experimental")
+		}
+		if c.RootsV2 != nil || c.Roots.ListChanged {
+			ev.ClientCapabilities = append(ev.ClientCapabilities, "roots")
+		}
+		if c.Sampling != nil {
+			ev.ClientCapabilities = append(ev.ClientCapabilities, "sampling")
+		}
+		if c.Elicitation != nil {
+			ev.ClientCapabilities = append(ev.ClientCapabilities, "elicitation")
+		}
+	}
+	r, ok := res.(*mcp.InitializeResult)
+	if !ok || r == nil || r.Capabilities == nil {
+		return
+	}
+	c := r.Capabilities
+	for range c.Experimental {
+		ev.ServerCapabilities = append(ev.ServerCapabilities, "experimental")
+	}
+	for _, kv := range []struct {
+		name string
+		on   bool
+	}{
+		{"completions", c.Completions != nil}, {"logging", c.Logging != nil}, {"prompts", c.Prompts != nil},
+		{"resources", c.Resources != nil}, {"tools", c.Tools != nil},
+	} {
+		if kv.on {
+			ev.ServerCapabilities = append(ev.ServerCapabilities, kv.name)
+		}
 	}
 }
 

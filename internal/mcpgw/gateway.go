@@ -39,6 +39,9 @@ type Options struct {
 	// BackendUnreachable is called for every failed attempt to reach a backend (a metric);
 	// the log says when a backend goes down and when it is back.
 	BackendUnreachable func(route, backend string)
+	// ProgressRelayed is called for every progress notification relayed from a backend to a
+	// client (a metric).
+	ProgressRelayed func(route, backend string)
 	// PageSize bounds the items of one list page; 0 answers a list in one page.
 	PageSize int
 	// MaxBodyBytes bounds a POSTed message (default 4 MiB).

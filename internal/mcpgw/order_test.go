@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,8 +132,35 @@ func TestProgressBeforeResult(t *testing.T) {
 }
 
 func progressBeforeResult(t *testing.T, backend *config.MCPBackend, n int) {
-	_, gw := newGateway(t, Options{}, remoteRoute(backend))
+	var relayed atomic.Int64
+	var mu sync.Mutex
+	var initEvents []*Event
+	opts := Options{
+		ProgressRelayed: func(route, b string) {
+			if route == "test" && b == "b" {
+				relayed.Add(1)
+			}
+		},
+		Events: func(ev *Event) {
+			if ev.Method == "initialize" {
+				mu.Lock()
+				initEvents = append(initEvents, ev)
+				mu.Unlock()
+			}
+		},
+	}
+	_, gw := newGateway(t, opts, remoteRoute(backend))
 	s := rawConnect(t, gw.URL+"/mcp")
+	mu.Lock()
+	if len(initEvents) != 1 || !slices.Contains(initEvents[0].ServerCapabilities, "tools") {
+		t.Errorf("initialize events %+v: want one naming the tools capability the gateway answered", initEvents)
+	}
+	mu.Unlock()
+	defer func() {
+		if got := relayed.Load(); got != 5*int64(n) {
+			t.Errorf("ProgressRelayed counted %d, want %d", got, 5*n)
+		}
+	}()
 	for call := range 5 {
 		start := time.Now()
 		resp := s.post(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"b__burst","arguments":{},"_meta":{"progressToken":"p%d"}}}`, 10+call, call))

@@ -329,7 +329,11 @@ func (s *session) dialWith(ctx context.Context, b *backend, caps *mcp.ClientCapa
 			if req := s.request(tok); req != nil && req.token != nil {
 				p := *r.Params
 				p.ProgressToken = req.token
-				_ = req.ss.NotifyProgress(req.ctx, &p)
+				if req.ss.NotifyProgress(req.ctx, &p) == nil {
+					if f := s.rt.g.opts.ProgressRelayed; f != nil {
+						f(s.rt.name(), b.cfg.Name)
+					}
+				}
 			}
 		},
 		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {

@@ -121,6 +121,7 @@ func startMCP(ctx context.Context, opts Options, m *config.Model, log *slog.Logg
 		KeyIterations:      opts.MCPSessionIterations,
 		Events:             events.Publish,
 		BackendUnreachable: mm.BackendUnreachable,
+		ProgressRelayed:    mm.ProgressRelayed,
 	})
 	if err != nil {
 		events.Close()

@@ -93,8 +93,15 @@ func TestMCPOnly(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown LLM path: %d", resp.StatusCode)
 	}
-	if v, _ := g.waitMetric(t, "mcp_method_count_total", `mcp_method_name="tools/call"`, `mcp_tool_name="alpha__echo"`); v != "1" {
+	if v, _ := g.waitMetric(t, "mcp_method_count_total", `mcp_method_name="tools/call"`, `mcp_tool_name="alpha__echo"`, `status="success"`); v != "1" {
 		t.Errorf("mcp.method.count for the call: %q", v)
+	}
+	// The reference's other MCP instruments (Envoy AI Gateway's mcp_metrics.go names).
+	if v, _ := g.waitMetric(t, "mcp_initialization_duration_seconds_count", `mcp_route=`); v != "1" {
+		t.Errorf("mcp.initialization.duration count: %q", v)
+	}
+	if v, _ := g.waitMetric(t, "mcp_capabilities_negotiated_total", `capability_side="server"`, `capability_type="tools"`); v != "1" {
+		t.Errorf("mcp.capabilities.negotiated for the server's tools: %q", v)
 	}
 	log, _ := os.ReadFile(g.LogFile)
 	if !strings.Contains(string(log), `"kind":"mcp"`) || !strings.Contains(string(log), `"mcp_tool_name":"alpha__echo"`) {
