@@ -121,8 +121,11 @@ func (r *renderer) azureAuth(name string, b *config.Backend, spec *config.Backen
 		r.warnf("backend %q: its Entra ID credential is %s, which an AzureCredentials policy cannot say; not rendered: give the policy a clientSecretRef or an oidcExchangeToken in the cluster", b.Name, how)
 		return false
 	}
-	if az.AuthorityHost != "" || az.Scope != "" {
-		r.warnf("backend %q: the Entra ID authority host and token scope have no field in AzureCredentials; the cluster uses the public cloud's", b.Name)
+	if az.AuthorityHost != "" {
+		r.warnf("backend %q: the Entra ID authority host is kept in the %s annotation, which Envoy AI Gateway ignores: the cluster uses the public cloud's", b.Name, config.AzureAuthorityHostAnnotation)
+	}
+	if az.Scope != "" {
+		r.warnf("backend %q: the Entra ID token scope has no field in AzureCredentials; the cluster uses the default scope", b.Name)
 	}
 	secret := r.secretNames.name(name+"-azure-client-secret", 0)
 	spec.AzureCredentials = &config.AzureCredentials{ClientID: az.ClientID, TenantID: az.TenantID, ClientSecretRef: &config.SecretObjRef{Name: secret}}

@@ -1,6 +1,8 @@
 package k8sgen
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -88,5 +90,78 @@ func TestCloudCredentialsRendered(t *testing.T) {
 	}
 	if found != len(want) {
 		t.Fatalf("%d of %d cases found", found, len(want))
+	}
+}
+
+// TestAzureAuthorityAndGeminiAPI: an Entra ID authority host other than the public cloud's is
+// rendered in the annotation aigw loads it from (the round trip keeps it) with a warning that the
+// cluster ignores it, and a Gemini API backend (GCPVertexAI with an APIKey policy), which Envoy AI
+// Gateway does not serve, is rendered with a warning saying what to use there.
+func TestAzureAuthorityAndGeminiAPI(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "configs", "azure-entra.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := strings.Replace(string(data), "  # annotations:\n  #   aigw.run/azure-authority-host:", "  annotations:\n    aigw.run/azure-authority-host:", 1)
+	if in == string(data) {
+		t.Fatal("configs/azure-entra.yaml no longer has the commented annotation")
+	}
+	in += `---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: AIServiceBackend
+metadata: {name: gemini}
+spec:
+  schema: {name: GCPVertexAI}
+  backendRef: {name: gemini, kind: Backend, group: gateway.envoyproxy.io}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: {name: gemini}
+spec:
+  endpoints: [{fqdn: {hostname: generativelanguage.googleapis.com, port: 443}}]
+---
+apiVersion: aigateway.envoyproxy.io/v1beta1
+kind: BackendSecurityPolicy
+metadata: {name: gemini-key}
+spec:
+  targetRefs: [{group: aigateway.envoyproxy.io, kind: AIServiceBackend, name: gemini}]
+  type: APIKey
+  apiKey: {secretRef: {name: gemini-key}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: gemini-key}
+stringData: {apiKey: AIza-test}
+`
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(in), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := config.LoadFile(p, func(string) string { return "secret" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, out := render(t, m, false)
+	if !strings.Contains(string(out), "aigw.run/azure-authority-host: https://login.microsoftonline.us/") {
+		t.Errorf("the authority host annotation is not rendered:\n%s", out)
+	}
+	warned := strings.Join(res.Warnings, "\n")
+	for _, w := range []string{"authority host is kept in the aigw.run/azure-authority-host annotation", `backend "gemini" is the Gemini API`} {
+		if !strings.Contains(warned, w) {
+			t.Errorf("warnings lack %q:\n%s", w, warned)
+		}
+	}
+	back := filepath.Join(t.TempDir(), "rendered.yaml")
+	if err := os.WriteFile(back, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := config.LoadFile(back, func(string) string { return "secret" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range m2.Backends {
+		if b.Auth != nil && b.Auth.Azure != nil && b.Auth.Azure.AuthorityHost != "https://login.microsoftonline.us/" {
+			t.Errorf("authority host after the round trip: %q", b.Auth.Azure.AuthorityHost)
+		}
 	}
 }

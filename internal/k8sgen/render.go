@@ -475,6 +475,9 @@ func (r *renderer) auth(name string, b *config.Backend) {
 	switch a.Type {
 	case config.AuthAPIKey:
 		spec.APIKey = ref
+		if b.GeminiAPI() {
+			r.warnf("backend %q is the Gemini API (GCPVertexAI with an APIKey policy), which Envoy AI Gateway does not serve: it would send Vertex AI requests with the key as a bearer token; in the cluster use the Gemini API's OpenAI-compatible endpoint (schema OpenAI, configs/gemini.yaml) or GCPCredentials for Vertex AI", b.Name)
+		}
 	case config.AuthAnthropicAPIKey:
 		spec.AnthropicAPIKey = ref
 	case config.AuthAzureAPIKey:
@@ -485,7 +488,11 @@ func (r *renderer) auth(name string, b *config.Backend) {
 			return
 		}
 		r.override(&spec, a)
-		pol := crd(aigatewayV1beta1, "BackendSecurityPolicy", r.meta(name), spec)
+		meta := r.meta(name)
+		if az := a.Azure; az != nil && az.AuthorityHost != "" {
+			meta.Annotations = map[string]string{config.AzureAuthorityHostAnnotation: az.AuthorityHost}
+		}
+		pol := crd(aigatewayV1beta1, "BackendSecurityPolicy", meta, spec)
 		if oidc != nil {
 			r.add("BackendSecurityPolicy", name, awsPolicy{pol, oidc})
 		} else {
