@@ -70,7 +70,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	quick := fs.Bool("quick", false, "smoke run of about 20s: 2 rounds, short segments (explicit flags still win)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memprofile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
-	only := fs.String("section", "", "run only this section (llm, soak, tracing, mcp)")
+	only := fs.String("section", "", "run only this section (llm, soak, tracing, mcp, extproc, providers, ratelimit)")
 	scenario := fs.String("scenario", "", "llm section: measure only this scenario (chat, chat-stream, translated, translated-stream)")
 	conc := fs.String("conc", "1,32", "closed-loop concurrencies, comma-separated")
 	if err := fs.Parse(args); err != nil {
