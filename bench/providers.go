@@ -206,20 +206,7 @@ func providersReport(cfg Config, cells []*cell) []error {
 		}
 		const bare, aigw = 1, 2
 		added[c.scenario+" "+conc] = st[aigw].p50 - st[0].p50
-		addedRatio, addedMark := "n/a (bare added <= 0)", "-"
-		if bareAdd := st[bare].p50 - st[0].p50; bareAdd > 0 {
-			r := float64(st[aigw].p50-st[0].p50) / float64(bareAdd)
-			addedRatio, addedMark = fmt.Sprintf("%.2f", r), verdict(r <= maxAddedRatio)
-		}
-		rpsRatio, rpsMark := "n/a", "-"
-		if st[bare].rps > 0 {
-			r := st[aigw].rps / st[bare].rps
-			rpsRatio = fmt.Sprintf("%.2f", r)
-			if c.conc == maxConc {
-				rpsMark = verdict(r >= minRPSRatio)
-			}
-		}
-		cmp.Add(c.scenario, conc, addedRatio, addedMark, rpsRatio, rpsMark)
+		cmp.Add(append([]string{c.scenario, conc}, vsBare(st, bare, aigw, c.conc == maxConc)...)...)
 	}
 	for _, c := range cells {
 		p, rest, _ := strings.Cut(c.scenario, "-")

@@ -63,20 +63,7 @@ func report(cfg Config, cells []*cell, translated bool) []error {
 		if bare < 0 || aigw < 0 {
 			continue
 		}
-		addedRatio, addedMark := "n/a (bare added <= 0)", "-"
-		if bareAdd := st[bare].p50 - st[0].p50; bareAdd > 0 {
-			r := float64(st[aigw].p50-st[0].p50) / float64(bareAdd)
-			addedRatio, addedMark = fmt.Sprintf("%.2f", r), verdict(r <= maxAddedRatio)
-		}
-		rpsRatio, rpsMark := "n/a", "-"
-		if st[bare].rps > 0 {
-			r := st[aigw].rps / st[bare].rps
-			rpsRatio = fmt.Sprintf("%.2f", r)
-			if c.conc == maxConc {
-				rpsMark = verdict(r >= minRPSRatio)
-			}
-		}
-		cmp.Add(c.scenario, conc, addedRatio, addedMark, rpsRatio, rpsMark)
+		cmp.Add(append([]string{c.scenario, conc}, vsBare(st, bare, aigw, c.conc == maxConc)...)...)
 	}
 	if translated {
 		lat.Notes = append(lat.Notes, "translated: OpenAI chat client -> aigw -> Anthropic backend; its direct row is the simulator's /v1/messages with the same prompt and max_tokens")
@@ -197,4 +184,24 @@ func verdict(ok bool) string {
 		return "PASS"
 	}
 	return "FAIL"
+}
+
+// vsBare is the aigw-versus-bare part of a comparison row: aigw's added p50 over the bare
+// proxy's with its verdict (at most maxAddedRatio), and its req/s over bare's, judged only at the
+// highest concurrency (atMax).
+func vsBare(st []stats, bare, aigw int, atMax bool) []string {
+	addedRatio, addedMark := "n/a (bare added <= 0)", "-"
+	if bareAdd := st[bare].p50 - st[0].p50; bareAdd > 0 {
+		r := float64(st[aigw].p50-st[0].p50) / float64(bareAdd)
+		addedRatio, addedMark = fmt.Sprintf("%.2f", r), verdict(r <= maxAddedRatio)
+	}
+	rpsRatio, rpsMark := "n/a", "-"
+	if st[bare].rps > 0 {
+		r := st[aigw].rps / st[bare].rps
+		rpsRatio = fmt.Sprintf("%.2f", r)
+		if atMax {
+			rpsMark = verdict(r >= minRPSRatio)
+		}
+	}
+	return []string{addedRatio, addedMark, rpsRatio, rpsMark}
 }
