@@ -97,45 +97,7 @@ func TestAnthropicToGeminiSignatureRoundTrip(t *testing.T) {
 		if _, err := tr.RequestBody(&Request{Endpoint: EndpointMessages, Body: []byte(body), Model: model, Stream: stream, Header: http.Header{}}); err != nil {
 			t.Fatal(err)
 		}
-		var msg anthropic.Message
-		if !stream {
-			if err := tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"application/json"}}); err != nil {
-				t.Fatal(err)
-			}
-			out, err := tr.ResponseBody([]byte(`{"candidates":[{"content":{"role":"model","parts":[`+strings.Join(parts, ",")+`]},"finishReason":"STOP"}],"responseId":"r1"}`), true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(out, &msg); err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			if err := tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"text/event-stream"}}); err != nil {
-				t.Fatal(err)
-			}
-			var sse []byte
-			for i, p := range parts {
-				finish := ""
-				if i == len(parts)-1 {
-					finish = `,"finishReason":"STOP"`
-				}
-				sse = append(sse, `data: {"candidates":[{"content":{"role":"model","parts":[`+p+`]}`+finish+`}],"responseId":"r1"}`+"\n\n"...)
-			}
-			out := feedStream(t, tr, sse, nil)
-			for _, ev := range bytes.Split(out, []byte("\n\n")) {
-				_, data, ok := bytes.Cut(ev, []byte("data: "))
-				if !ok {
-					continue
-				}
-				var e anthropic.MessageStreamEventUnion
-				if err := json.Unmarshal(data, &e); err != nil {
-					t.Fatal(err)
-				}
-				if err := msg.Accumulate(e); err != nil {
-					t.Fatalf("the SDK refused %s: %v", data, err)
-				}
-			}
-		}
+		msg := geminiAnswer(t, tr, parts, stream)
 		var kinds []string
 		for _, b := range msg.Content {
 			kinds = append(kinds, b.Type+":"+b.Signature)
@@ -380,6 +342,23 @@ func anthropicFromGemini(t *testing.T, parts []string, stream bool) string {
 	if _, err := tr.RequestBody(&Request{Endpoint: EndpointMessages, Body: []byte(body), Model: model, Stream: stream, Header: http.Header{}}); err != nil {
 		t.Fatal(err)
 	}
+	msg := geminiAnswer(t, tr, parts, stream)
+	type block struct {
+		Type, Text, Thinking, Signature, ID, Name string
+		Input                                     json.RawMessage
+	}
+	var blocks []block
+	for _, b := range msg.Content {
+		blocks = append(blocks, block{b.Type, b.Text, b.Thinking, b.Signature, b.ID, b.Name, b.Input})
+	}
+	return mustJSON(t, map[string]any{"content": blocks, "stop": msg.StopReason})
+}
+
+// geminiAnswer feeds parts to tr as Gemini's answer (one response whole, or one SSE event per
+// part streamed) and returns the Anthropic message the SDK reads from what tr wrote; a stream is
+// held to Anthropic's event protocol.
+func geminiAnswer(t *testing.T, tr Translator, parts []string, stream bool) anthropic.Message {
+	t.Helper()
 	var msg anthropic.Message
 	if !stream {
 		if err := tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {"application/json"}}); err != nil {
@@ -418,13 +397,5 @@ func anthropicFromGemini(t *testing.T, parts []string, stream bool) string {
 			}
 		}
 	}
-	type block struct {
-		Type, Text, Thinking, Signature, ID, Name string
-		Input                                     json.RawMessage
-	}
-	var blocks []block
-	for _, b := range msg.Content {
-		blocks = append(blocks, block{b.Type, b.Text, b.Thinking, b.Signature, b.ID, b.Name, b.Input})
-	}
-	return mustJSON(t, map[string]any{"content": blocks, "stop": msg.StopReason})
+	return msg
 }
