@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,16 +42,11 @@ const (
 // HTTP. Both planes' added p50 over the simulator is reported, with the ext_proc round trips
 // (one message and its answer) per second and per request.
 func extprocSection(ctx context.Context, cfg Config) error {
-	tmp, err := os.MkdirTemp("", "aigw-bench-extproc-")
+	tmp, simURL, cleanup, err := sectionSetup(ctx, cfg, "aigw-bench-extproc-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	simURL, stopSim, err := startSimulator(ctx, cfg.OutputTokens)
-	if err != nil {
-		return err
-	}
-	defer stopSim()
+	defer cleanup()
 	model := func() (*config.Model, error) {
 		return config.FromEnv(func(k string) string {
 			return map[string]string{"OPENAI_BASE_URL": simURL + "/v1", "OPENAI_API_KEY": "sk-bench"}[k]

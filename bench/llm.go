@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -47,16 +46,11 @@ const claudeModel = "claude-sonnet-4-5"
 // llmSection measures chat completions, plain and streamed, against the simulator directly, a
 // bare reverse proxy and aigw, and OpenAI chat → aigw → Anthropic when aigw can translate it.
 func llmSection(ctx context.Context, cfg Config) error {
-	tmp, err := os.MkdirTemp("", "aigw-bench-")
+	tmp, simURL, cleanup, err := sectionSetup(ctx, cfg, "aigw-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	simURL, stopSim, err := startSimulator(ctx, cfg.OutputTokens)
-	if err != nil {
-		return err
-	}
-	defer stopSim()
+	defer cleanup()
 	bareURL, stopBare, err := startBareProxy(simURL)
 	if err != nil {
 		return err

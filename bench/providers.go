@@ -48,16 +48,11 @@ const (
 
 // providersSection runs the openai, bedrock and vertex cells and prints their tables.
 func providersSection(ctx context.Context, cfg Config) error {
-	tmp, err := os.MkdirTemp("", "aigw-bench-providers-")
+	tmp, simURL, cleanup, err := sectionSetup(ctx, cfg, "aigw-bench-providers-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	simURL, stopSim, err := startSimulator(ctx, cfg.OutputTokens)
-	if err != nil {
-		return err
-	}
-	defer stopSim()
+	defer cleanup()
 	bedrockURL, stopBedrock, err := serveLocal(newBedrockFake(cfg.OutputTokens))
 	if err != nil {
 		return err

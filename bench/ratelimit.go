@@ -88,16 +88,11 @@ spec:
 // every request, with its counters in memory, and in a Redis server when redis-server is on
 // PATH (started on a loopback port, as a shared store would be reached over TCP).
 func ratelimitSection(ctx context.Context, cfg Config) error {
-	tmp, err := os.MkdirTemp("", "aigw-bench-ratelimit-")
+	tmp, simURL, cleanup, err := sectionSetup(ctx, cfg, "aigw-bench-ratelimit-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	simURL, stopSim, err := startSimulator(ctx, cfg.OutputTokens)
-	if err != nil {
-		return err
-	}
-	defer stopSim()
+	defer cleanup()
 	u, err := url.Parse(simURL)
 	if err != nil {
 		return err

@@ -17,6 +17,21 @@ import (
 	"github.com/aigw/aigw/internal/run"
 )
 
+// sectionSetup gives a section a temporary directory (named after prefix) and the simulator;
+// cleanup stops the one and removes the other.
+func sectionSetup(ctx context.Context, cfg Config, prefix string) (tmp, simURL string, cleanup func(), err error) {
+	tmp, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", "", nil, err
+	}
+	simURL, stopSim, err := startSimulator(ctx, cfg.OutputTokens)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", "", nil, err
+	}
+	return tmp, simURL, func() { stopSim(); os.RemoveAll(tmp) }, nil
+}
+
 // startSimulator starts the demo provider on 127.0.0.1 with no pacing at all, so what the
 // targets in front of it add is as visible as it can be.
 func startSimulator(ctx context.Context, outputTokens int) (string, func(), error) {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -32,16 +31,11 @@ const (
 // time per request, which is what the added latency is made of once the cores are busy, and
 // checks that every span arrived (a dropped span is work not measured).
 func tracingSection(ctx context.Context, cfg Config) error {
-	tmp, err := os.MkdirTemp("", "aigw-bench-tracing-")
+	tmp, simURL, cleanup, err := sectionSetup(ctx, cfg, "aigw-bench-tracing-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	simURL, stopSim, err := startSimulator(ctx, cfg.OutputTokens)
-	if err != nil {
-		return err
-	}
-	defer stopSim()
+	defer cleanup()
 	recv, err := startOTLPSink()
 	if err != nil {
 		return err
