@@ -43,8 +43,10 @@ func (t *openAIToBedrock) RequestBody(req *Request) (*Upstream, error) {
 		return nil, badRequest("", "request body is not a valid chat completion request: %v", err)
 	}
 	var ext bedrockExtensions
-	if err := json.Unmarshal(req.Body, &ext); err != nil {
-		return nil, badRequest("", "request body has an invalid Bedrock field: %v", err)
+	if mayHaveBedrockExtensions(req.Body) {
+		if err := json.Unmarshal(req.Body, &ext); err != nil {
+			return nil, badRequest("", "request body has an invalid Bedrock field: %v", err)
+		}
 	}
 	t.stream = in.Stream
 	t.includeUsage = in.Stream && in.StreamOptions != nil && in.StreamOptions.IncludeUsage
