@@ -92,8 +92,14 @@ func NewTelemetry(getenv func(string) string, version string, stdout io.Writer) 
 		if err != nil {
 			return nil, err
 		}
-		t.tp = sdktrace.NewTracerProvider(
-			sdktrace.WithBatcher(&countingSpanExporter{exp, &t.failed}, batchOptions(getenv)...),
+		// The OTLP/HTTP exporter has a processor of its own that encodes each span as it ends
+		// (otlpbatch.go); the others take the SDK's batch span processor.
+		batch := batchSettingsFromEnv(getenv)
+		proc := sdktrace.NewBatchSpanProcessor(&countingSpanExporter{exp, &t.failed}, batchOptions(batch)...)
+		if h, ok := exp.(*httpSpanExporter); ok {
+			proc = newSpanBatcher(h, batch, &t.failed)
+		}
+		t.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(proc),
 			sdktrace.WithResource(res), sdktrace.WithSampler(sampler),
 			sdktrace.WithRawSpanLimits(spanLimits(getenv)))
 		t.Tracing = NewTracing(t.tp, privacy, maps.Span)
@@ -385,29 +391,36 @@ func samplerFromEnv(getenv func(string) string) (sdktrace.Sampler, error) {
 	}
 }
 
-// batchOptions are the batch span processor's settings: OTEL_BSP_SCHEDULE_DELAY (ms, aigw's
+// batchSettings are the batch span processor's settings: OTEL_BSP_SCHEDULE_DELAY (ms, aigw's
 // default 1000), OTEL_BSP_MAX_QUEUE_SIZE (2048), OTEL_BSP_MAX_EXPORT_BATCH_SIZE (512) and
 // OTEL_BSP_EXPORT_TIMEOUT (ms, 30000), read through getenv like every other variable. A span
 // that finds the queue full is dropped (export never holds a request up).
-func batchOptions(getenv func(string) string) []sdktrace.BatchSpanProcessorOption {
-	positive := func(name string) (int, bool) {
-		n, err := strconv.Atoi(strings.TrimSpace(getenv(name)))
-		return n, err == nil && n > 0
+type batchSettings struct {
+	delay, timeout     time.Duration
+	maxQueue, maxBatch int
+}
+
+func batchSettingsFromEnv(getenv func(string) string) batchSettings {
+	positive := func(name string, def int) int {
+		if n, err := strconv.Atoi(strings.TrimSpace(getenv(name))); err == nil && n > 0 {
+			return n
+		}
+		return def
 	}
-	o := []sdktrace.BatchSpanProcessorOption{sdktrace.WithBatchTimeout(time.Second)}
-	if ms, ok := positive("OTEL_BSP_SCHEDULE_DELAY"); ok {
-		o = append(o, sdktrace.WithBatchTimeout(time.Duration(ms)*time.Millisecond))
+	s := batchSettings{
+		delay:    time.Duration(positive("OTEL_BSP_SCHEDULE_DELAY", 1000)) * time.Millisecond,
+		timeout:  time.Duration(positive("OTEL_BSP_EXPORT_TIMEOUT", 30000)) * time.Millisecond,
+		maxQueue: positive("OTEL_BSP_MAX_QUEUE_SIZE", 2048),
+		maxBatch: positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512),
 	}
-	if n, ok := positive("OTEL_BSP_MAX_QUEUE_SIZE"); ok {
-		o = append(o, sdktrace.WithMaxQueueSize(n))
-	}
-	if n, ok := positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"); ok {
-		o = append(o, sdktrace.WithMaxExportBatchSize(n))
-	}
-	if ms, ok := positive("OTEL_BSP_EXPORT_TIMEOUT"); ok {
-		o = append(o, sdktrace.WithExportTimeout(time.Duration(ms)*time.Millisecond))
-	}
-	return o
+	s.maxBatch = min(s.maxBatch, s.maxQueue) // as the SDK's processor does
+	return s
+}
+
+// batchOptions are the settings as the SDK's batch span processor takes them.
+func batchOptions(s batchSettings) []sdktrace.BatchSpanProcessorOption {
+	return []sdktrace.BatchSpanProcessorOption{sdktrace.WithBatchTimeout(s.delay), sdktrace.WithExportTimeout(s.timeout),
+		sdktrace.WithMaxQueueSize(s.maxQueue), sdktrace.WithMaxExportBatchSize(s.maxBatch)}
 }
 
 // spanLimits raise the SDK's 128-attribute default, which a long conversation's messages exceed;

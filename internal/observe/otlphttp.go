@@ -69,12 +69,18 @@ func (e *httpSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 	if len(spans) == 0 {
 		return nil
 	}
+	return e.send(ctx, func(b []byte) []byte { return appendTraceRequest(b, spans) })
+}
+
+// send posts the ExportTraceServiceRequest that encode appends to its argument, compressed when
+// configured, retrying what may be retried.
+func (e *httpSpanExporter) send(ctx context.Context, encode func([]byte) []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.stopped {
 		return errors.New("otlp trace exporter is shut down")
 	}
-	e.buf = appendTraceRequest(e.buf[:0], spans)
+	e.buf = encode(e.buf[:0])
 	body := e.buf
 	defer func() {
 		if cap(e.buf) > maxKeptExportBuffer {

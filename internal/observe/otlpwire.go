@@ -113,42 +113,63 @@ func sameResource(a, b *resource.Resource) bool {
 }
 
 func appendResourceSpans(b []byte, gs []wireGroup) []byte {
-	var at int
-	if r := gs[0].res; r != nil {
-		b, at = beginMessage(b, 1)
-		for it := r.Iter(); it.Next(); {
-			b = appendKeyValue(b, 1, it.Attribute())
-		}
-		b = endMessage(b, at)
-	}
+	b = appendResourceField(b, gs[0].res)
 	for _, g := range gs {
+		var at int
 		b, at = beginMessage(b, 2)
 		b = appendScopeSpans(b, g)
 		b = endMessage(b, at)
 	}
-	if r := gs[0].res; r != nil {
-		b = appendString(b, 3, r.SchemaURL())
+	return appendResourceSchema(b, gs[0].res)
+}
+
+// appendResourceField appends ResourceSpans' resource (field 1), if there is one.
+func appendResourceField(b []byte, r *resource.Resource) []byte {
+	if r == nil {
+		return b
 	}
-	return b
+	b, at := beginMessage(b, 1)
+	for it := r.Iter(); it.Next(); {
+		b = appendKeyValue(b, 1, it.Attribute())
+	}
+	return endMessage(b, at)
+}
+
+// appendResourceSchema appends ResourceSpans' schema_url (field 3).
+func appendResourceSchema(b []byte, r *resource.Resource) []byte {
+	if r == nil {
+		return b
+	}
+	return appendString(b, 3, r.SchemaURL())
 }
 
 func appendScopeSpans(b []byte, g wireGroup) []byte {
-	var at int
-	if g.scope != (instrumentation.Scope{}) {
-		b, at = beginMessage(b, 1)
-		b = appendString(b, 1, g.scope.Name)
-		b = appendString(b, 2, g.scope.Version)
-		for it := g.scope.Attributes.Iter(); it.Next(); {
-			b = appendKeyValue(b, 3, it.Attribute())
-		}
-		b = endMessage(b, at)
-	}
+	b = appendScopeField(b, g.scope)
 	for _, s := range g.spans {
-		b, at = beginMessage(b, 2)
-		b = appendSpan(b, s)
-		b = endMessage(b, at)
+		b = appendSpanField(b, s)
 	}
 	return appendString(b, 3, g.scope.SchemaURL)
+}
+
+// appendScopeField appends ScopeSpans' scope (field 1), unless it is the zero scope.
+func appendScopeField(b []byte, scope instrumentation.Scope) []byte {
+	if scope == (instrumentation.Scope{}) {
+		return b
+	}
+	b, at := beginMessage(b, 1)
+	b = appendString(b, 1, scope.Name)
+	b = appendString(b, 2, scope.Version)
+	for it := scope.Attributes.Iter(); it.Next(); {
+		b = appendKeyValue(b, 3, it.Attribute())
+	}
+	return endMessage(b, at)
+}
+
+// appendSpanField appends s as one of ScopeSpans' spans (field 2).
+func appendSpanField(b []byte, s sdktrace.ReadOnlySpan) []byte {
+	b, at := beginMessage(b, 2)
+	b = appendSpan(b, s)
+	return endMessage(b, at)
 }
 
 func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {

@@ -293,17 +293,17 @@ func TestBatchOptions(t *testing.T) {
 	vars := map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "250", "OTEL_BSP_MAX_QUEUE_SIZE": "8192",
 		"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "1024", "OTEL_BSP_EXPORT_TIMEOUT": "x"}
 	var o sdktrace.BatchSpanProcessorOptions
-	for _, opt := range batchOptions(func(k string) string { return vars[k] }) {
+	for _, opt := range batchOptions(batchSettingsFromEnv(func(k string) string { return vars[k] })) {
 		opt(&o)
 	}
-	if o.BatchTimeout != 250*time.Millisecond || o.MaxQueueSize != 8192 || o.MaxExportBatchSize != 1024 || o.ExportTimeout != 0 {
+	if o.BatchTimeout != 250*time.Millisecond || o.MaxQueueSize != 8192 || o.MaxExportBatchSize != 1024 || o.ExportTimeout != 30*time.Second {
 		t.Errorf("options %+v", o)
 	}
-	o = sdktrace.BatchSpanProcessorOptions{}
-	for _, opt := range batchOptions(func(string) string { return "" }) {
-		opt(&o)
+	s := batchSettingsFromEnv(func(string) string { return "" })
+	if s != (batchSettings{delay: time.Second, timeout: 30 * time.Second, maxQueue: 2048, maxBatch: 512}) {
+		t.Errorf("defaults %+v", s)
 	}
-	if o.BatchTimeout != time.Second {
-		t.Errorf("default schedule delay %s, want 1s", o.BatchTimeout)
+	if s := batchSettingsFromEnv(func(k string) string { return map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "100"}[k] }); s.maxBatch != 100 {
+		t.Errorf("batch %d larger than the queue of 100", s.maxBatch)
 	}
 }
