@@ -21,6 +21,9 @@ type openAIToBedrock struct {
 	stream       bool
 	// jsonTool: response_format json_object is served by the forced jsonToolName tool.
 	jsonTool bool
+	// generalOnly turns the fast path for whole answers (bedrock_converse_answer.go) off, for
+	// tests that compare it with the general path.
+	generalOnly bool
 
 	eventStream bool
 	requestID   string
@@ -106,6 +109,11 @@ func (t *openAIToBedrock) chatID() string {
 
 // completion converts a whole Converse response to a chat.completion.
 func (t *openAIToBedrock) completion(body []byte) ([]byte, error) {
+	if !t.generalOnly {
+		if out, ok := t.fastCompletion(body); ok {
+			return out, nil
+		}
+	}
 	var r cvResponse
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, upstreamInvalid("the Bedrock backend sent a response aigw cannot read: %v", err)

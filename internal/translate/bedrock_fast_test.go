@@ -124,3 +124,105 @@ func FuzzBedrockExtensionScan(f *testing.F) {
 		checkExtensionScan(t, []byte(body))
 	})
 }
+
+// oddAnswers are whole Converse answers chosen to differ between a hand reader and
+// encoding/json; take marks the ones the fast path must take.
+var oddAnswers = []struct {
+	body string
+	take bool
+}{
+	{`{"output":{"message":{"role":"assistant","content":[{"text":"word0 word1 "}]}},"stopReason":"end_turn","usage":{"inputTokens":12,"outputTokens":16,"totalTokens":28},"metrics":{"latencyMs":1}}`, true},
+	{`{"output":{"message":{"role":"assistant","content":[{"text":"\u003cb\u003e \/ \"q\" \\ \n\t <>&"}]}},"stopReason":"max_tokens"}`, true},
+	{`{"output":{"message":{"content":[{"text":"\ud83d\ude00 😀 \ud800 x \udc00 \u0001 \u2028 \u2029"}]}},"stopReason":"stop_sequence","usage":{"inputTokens":1,"outputTokens":2,"totalTokens":1,"cacheReadInputTokens":5,"cacheWriteInputTokens":7}}`, true},
+	{"{\"output\":{\"message\":{\"content\":[{\"text\":\"bad \xff\xfe utf8 \xe2\x80\xa8\"}]}}}", true},
+	{`{"output":{"message":{"content":[{"text":"a"},{"text":"\ud83d"},{"text":"\ude00"},{"text":""}]}},"stopReason":"\u0065nd_turn"}`, true},
+	{` { "output" : { "x" : [1,{"y":null}], "message" : { "content" : [ { "text" : "spaced" , "p" : "pad" } ] , "role" : "assistant" } } , "stopReason" : "tool_use" , "trace" : {"guardrail":{}} } `, true},
+	{`{"output":{"message":{"content":[{"text":""}]}},"stopReason":"guardrail_intervened","additionalModelResponseFields":{"a":[true,false,-1.5e3]}}`, true},
+	{`{"output":{"message":{"content":[{"text":"x"}]}},"stopReason":"something_new","usage":{}}`, true},
+	{`{"output":{"message":{"content":[{"text":"a"},{"text":"b"},{"text":"c"},{"text":"d"},{"text":"e"}]}}}`, false},
+	{`{"output":{"message":{"content":[{"text":null}]}}}`, false},
+	{`{"output":{"message":{"content":[{"Text":"case"}]}}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a","text":"b"}]}}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a","toolUse":{"toolUseId":"t","name":"f","input":{}}}]}}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"},{"toolUse":{"toolUseId":"t","name":"f","input":{"x":1}}}]}},"stopReason":"tool_use"}`, false},
+	{`{"output":{"message":{"content":[{"reasoningContent":{"reasoningText":{"text":"hm","signature":"s"}}},{"text":"a"}]}}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"stopReason":null}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"usage":null}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"usage":{"inputTokens":-1}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"usage":{"inputTokens":1.0}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"usage":{"inputTokens":1e3}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"usage":{"inputTokens":12345678901}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"usage":{"inputTokens":1,"inputTokens":2}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"usage":{"InputTokens":3}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"usage":{"\u0069nputTokens":3}}`, false},
+	{`{"output":null,"stopReason":"end_turn"}`, false},
+	{`{"output":{"message":null}}`, false},
+	{`{"output":{"message":{"content":null}}}`, false},
+	{`{"output":{"message":{"content":[]}}}`, false},
+	{`{"output":{"message":{"role":12,"content":[{"text":"a"}]}}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"output":{"message":{"content":[{"text":"b"}]}}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"ſtopReason":"max_tokens"}`, false},
+	{`{"Output":{"message":{"content":[{"text":"a"}]}}}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}}} x`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},"deep":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, false},
+	{`{"output":{"message":{"content":[{"text":"a"}]}},}`, false},
+	{`{"stopReason":"end_turn"}`, false},
+}
+
+// TestBedrockAnswerFastPathMatchesGeneral: for every resp_ golden of the Converse suite and
+// every odd answer, the fast path and the general path give the same bytes, error and usage,
+// for a plain request and for one whose json_object format changes the finish reason; and the
+// fast path takes the answers marked so (else this would compare the general path with itself).
+func TestBedrockAnswerFastPathMatchesGeneral(t *testing.T) {
+	var inputs []string
+	files, _ := filepath.Glob(filepath.Join("testdata", "bedrock", "converse", "resp_*.in.json"))
+	for _, f := range files {
+		inputs = append(inputs, string(readFile(t, f)))
+	}
+	for _, a := range oddAnswers {
+		inputs = append(inputs, a.body)
+		var fa cvFastAnswer
+		if got := readFastConverseAnswer([]byte(a.body), &fa); got != a.take {
+			t.Errorf("fast path took=%v, want %v: %s", got, a.take, a.body)
+		}
+	}
+	for _, in := range inputs {
+		compareAnswerPaths(t, in, "fast")
+		compareAnswerPaths(t, in, "resp_json_object")
+	}
+}
+
+// compareAnswerPaths fails when the two paths answer body differently; reqCase names the
+// case whose .req.json is the client's request (none: the suite's default).
+func compareAnswerPaths(t *testing.T, body, reqCase string) {
+	t.Helper()
+	type result struct {
+		out, err string
+		usage    Usage
+	}
+	var res [2]result
+	for k, general := range []bool{false, true} {
+		tr := bedrockSuites[0].prepared(t, reqCase, "application/json").(*openAIToBedrock)
+		tr.generalOnly = general
+		out, err := tr.ResponseBody([]byte(body), true)
+		res[k] = result{out: string(out), usage: tr.Usage()}
+		if err != nil {
+			res[k].err = err.Error()
+		}
+	}
+	if res[0] != res[1] {
+		t.Errorf("answer %q (%s): fast path differs\n--- fast\n%+v\n--- general\n%+v", body, reqCase, res[0], res[1])
+	}
+}
+
+// FuzzConverseFastAnswer: for any whole Converse answer, the fast path answers what the
+// general path answers (or declines), and never panics.
+func FuzzConverseFastAnswer(f *testing.F) {
+	for _, a := range oddAnswers {
+		f.Add(a.body)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		compareAnswerPaths(t, body, "fast")
+		compareAnswerPaths(t, body, "resp_json_object")
+	})
+}

@@ -405,3 +405,32 @@ func jsonStringValue(raw []byte, esc bool, scratch *[]byte) []byte {
 	*scratch = jsonUnquote((*scratch)[:0], raw)
 	return *scratch
 }
+
+// jsonArray reads the array starting at b[i], calling elem with the index of each element,
+// which elem must read and return the index after. It returns the index after the array.
+func jsonArray(b []byte, i int, elem func(v int) (int, bool)) (int, bool) {
+	if i >= len(b) || b[i] != '[' {
+		return 0, false
+	}
+	i = jsonWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		var ok bool
+		if i, ok = elem(i); !ok {
+			return 0, false
+		}
+		i = jsonWS(b, i)
+		if i >= len(b) {
+			return 0, false
+		}
+		if b[i] == ']' {
+			return i + 1, true
+		}
+		if b[i] != ',' {
+			return 0, false
+		}
+		i = jsonWS(b, i+1)
+	}
+}
