@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,6 +42,7 @@ type awsHandler struct {
 	override *config.CredentialOverride
 	signer   *v4.Signer
 	now      func() time.Time
+	requests sync.Pool // of *signingRequest
 }
 
 func newAWSHandler(b *config.Backend) (Handler, error) {
@@ -60,6 +62,7 @@ func newAWSHandlerWindow(b *config.Backend, window time.Duration) (*awsHandler, 
 		endpoint: b.Endpoint, region: a.Region, source: a.Source(), override: b.Auth.Override,
 		signer: v4.NewSigner(), now: time.Now,
 	}
+	h.requests.New = func() any { return new(signingRequest) }
 	cacheOpts := func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = window }
 	switch {
 	case a.OIDC != nil:
@@ -97,32 +100,86 @@ func (h *awsHandler) Do(ctx context.Context, up *translate.Upstream) error {
 	if err != nil {
 		return err
 	}
-	u := *h.endpoint
-	pathURL, err := url.Parse(up.Path)
-	if err != nil {
+	sr := h.requests.Get().(*signingRequest)
+	defer h.requests.Put(sr)
+	sr.url = *h.endpoint
+	if err := setSigningPath(&sr.url, up.Path); err != nil {
 		return fmt.Errorf("signing: upstream path %q: %w", up.Path, err)
 	}
-	u.Path, u.RawPath, u.RawQuery = pathURL.Path, pathURL.RawPath, pathURL.RawQuery
-	req := &http.Request{Method: up.Method, URL: &u, Host: u.Host, Header: http.Header{}}
+	if sr.header == nil {
+		sr.header = http.Header{}
+	}
+	clear(sr.header)
+	sr.req = http.Request{Method: up.Method, URL: &sr.url, Host: sr.url.Host, Header: sr.header}
 	for _, name := range awsSignedHeaders {
 		if v, ok := up.Header[name]; ok {
-			req.Header[name] = v
+			sr.header[name] = v
 		}
 	}
 	sum := sha256.Sum256(up.Body)
-	if err := h.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), awsService, h.region, h.now().UTC()); err != nil {
+	var hash [2 * sha256.Size]byte
+	hex.Encode(hash[:], sum[:])
+	if err := h.signer.SignHTTP(ctx, creds, &sr.req, string(hash[:]), awsService, h.region, h.now().UTC()); err != nil {
 		return fmt.Errorf("signing the request: %w", err)
 	}
 	for _, name := range clientCredentialHeaders {
 		up.Header.Del(name)
 	}
 	up.Header.Del("X-Amz-Security-Token")
-	for _, name := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
-		if v := req.Header.Get(name); v != "" {
-			up.Header.Set(name, v)
+	// The signer sets each of these once, in canonical form: its slices are taken as they are.
+	for _, name := range [...]string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
+		if v := sr.header[name]; len(v) == 1 && v[0] != "" {
+			up.Header[name] = v
 		}
 	}
 	return nil
+}
+
+// signingRequest is the request the signer reads and writes, reused across calls (Do keeps no
+// reference to it once the headers are copied out).
+type signingRequest struct {
+	req    http.Request
+	url    url.URL
+	header http.Header
+}
+
+// setSigningPath puts an upstream path (with any query) on u. The usual path (unreserved
+// characters, slashes and valid percent escapes, as bedrockModelPath writes it) goes in
+// u.Opaque, which the signer takes verbatim as the canonical path: the very string that
+// url.Parse's EscapedPath would give it, without parsing. Anything else is parsed.
+func setSigningPath(u *url.URL, path string) error {
+	if plainEscapedPath(path) {
+		u.Opaque, u.Path, u.RawPath, u.RawQuery = path, "", "", ""
+		return nil
+	}
+	p, err := url.Parse(path)
+	if err != nil {
+		return err
+	}
+	u.Opaque, u.Path, u.RawPath, u.RawQuery = "", p.Path, p.RawPath, p.RawQuery
+	return nil
+}
+
+// plainEscapedPath reports whether path is "/" followed by unreserved characters, slashes and
+// valid percent escapes only, and does not start with "//" (which url.Parse reads as a host).
+func plainEscapedPath(path string) bool {
+	if len(path) == 0 || path[0] != '/' || len(path) > 1 && path[1] == '/' {
+		return false
+	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' || c == '/':
+		case c == '%' && i+2 < len(path) && isHexDigit(path[i+1]) && isHexDigit(path[i+2]):
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // credentials returns the credentials to sign with: the request's own when the policy allows

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
 	"github.com/aigw/aigw/internal/backendauth/awsfake"
 	"github.com/aigw/aigw/internal/config"
 	"github.com/aigw/aigw/internal/translate"
@@ -262,5 +265,72 @@ func BenchmarkAWSSign(b *testing.B) {
 		if err := h.Do(context.Background(), up); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAWSSigningPath: a path put on the URL unparsed (u.Opaque) is signed exactly as the
+// parsed path was, and the usual Bedrock paths take that way.
+func TestAWSSigningPath(t *testing.T) {
+	paths := []struct {
+		path  string
+		plain bool
+	}{
+		{"/model/amazon.nova-pro-v1%3A0/converse", true},
+		{"/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream", true},
+		{"/model/amazon.titan-embed-text-v2%3A0/invoke", true},
+		{"/model/a%20b%2Bc%3Fd%23e/invoke-with-response-stream", true},
+		{"/model/x%3a0/converse", true},
+		{"/model/%41%7e~/converse", true},
+		{"/", true},
+		{"/model/a:b/converse", false},
+		{"/model/a b/converse", false},
+		{"/model/x/converse?trace=1&a=b", false},
+		{"/model/%zz/converse", false},
+		{"/model/%4/converse", false},
+		{"//host/converse", false},
+		{"model/x", false},
+	}
+	for _, c := range paths {
+		if got := plainEscapedPath(c.path); got != c.plain {
+			t.Errorf("%s: plain %v, want %v", c.path, got, c.plain)
+		}
+		checkSigningPath(t, c.path)
+	}
+}
+
+// FuzzAWSSigningPath: whatever the path, it is signed as the parsed path is.
+func FuzzAWSSigningPath(f *testing.F) {
+	for _, p := range []string{"/model/amazon.nova-pro-v1%3A0/converse", "/a%2fb/%41", "/x?y=1", "//h/p", "/%zz"} {
+		f.Add(p)
+	}
+	f.Fuzz(checkSigningPath)
+}
+
+// checkSigningPath fails when setSigningPath's URL is signed differently from the URL of the
+// parsed path, or accepts a path url.Parse refuses.
+func checkSigningPath(t *testing.T, path string) {
+	t.Helper()
+	endpoint, _ := url.Parse("https://bedrock-runtime.us-east-1.amazonaws.com")
+	creds := aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}
+	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	sign := func(u *url.URL) string {
+		r := &http.Request{Method: http.MethodPost, URL: u, Host: u.Host, Header: http.Header{"Content-Type": {"application/json"}}}
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, strings.Repeat("0", 64), "bedrock", "us-east-1", when); err != nil {
+			t.Fatal(err)
+		}
+		return r.Header.Get("Authorization")
+	}
+	parsed, err := url.Parse(path)
+	got := *endpoint
+	if gerr := setSigningPath(&got, path); err != nil || gerr != nil {
+		if (err == nil) != (gerr == nil) {
+			t.Errorf("%q: url.Parse: %v, setSigningPath: %v", path, err, gerr)
+		}
+		return
+	}
+	want := *endpoint
+	want.Path, want.RawPath, want.RawQuery = parsed.Path, parsed.RawPath, parsed.RawQuery
+	if a, b := sign(&got), sign(&want); a != b {
+		t.Errorf("%q: signed as\n%s\nwant\n%s", path, a, b)
 	}
 }
