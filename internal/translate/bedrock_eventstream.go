@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"strings"
 
@@ -37,19 +38,37 @@ type awsEvent struct {
 // awsEventDecoder splits an event stream into frames as network chunks arrive, and decodes each
 // whole frame (CRCs checked) with the SDK's decoder. Only a frame cut by a chunk boundary is
 // copied and carried to the next chunk.
+//
+// Decoding a frame's headers is most of the SDK decoder's cost (a string, a value and a map
+// entry per header), and nearly every frame of a stream has the same headers as the frame before
+// it (":event-type contentBlockDelta" and the same content and message types). So the last
+// headers the SDK decoded are kept with the event fields read from them, and a frame whose
+// header bytes are identical, whose lengths are consistent and whose prelude and message CRCs
+// both check is taken without decoding again: the SDK would read exactly the same headers from
+// the same bytes, and the same payload. Any other frame goes to the SDK.
 type awsEventDecoder struct {
 	dec     *eventstream.Decoder
 	r       bytes.Reader
 	pending []byte
 	payload []byte
+	// last holds the header bytes of the last frame the SDK decoded, and lastEvent the event
+	// fields read from them (its payload unset); sdkOnly turns their reuse off, for tests.
+	last      []byte
+	lastEvent awsEvent
+	hasLast   bool
+	sdkOnly   bool
 }
+
+// The layout of a frame: total length, headers length, prelude CRC, headers, payload, message
+// CRC.
+const (
+	awsPreludeLen = 12
+	awsFrameMin   = awsPreludeLen + 4
+)
 
 // each calls fn for every whole frame in chunk (after any carried part); fn's event is valid
 // until fn returns. An error means the stream is not a valid event stream.
 func (d *awsEventDecoder) each(chunk []byte, fn func(awsEvent) error) error {
-	if d.dec == nil {
-		d.dec = eventstream.NewDecoder()
-	}
 	buf := chunk
 	if len(d.pending) > 0 {
 		d.pending = append(d.pending, chunk...)
@@ -57,29 +76,17 @@ func (d *awsEventDecoder) each(chunk []byte, fn func(awsEvent) error) error {
 	}
 	for len(buf) >= 4 {
 		total := int(binary.BigEndian.Uint32(buf))
-		if total < 16 || total > MaxAWSEventBytes {
+		if total < awsFrameMin || total > MaxAWSEventBytes {
 			return fmt.Errorf("event-stream frame of %d bytes", total)
 		}
 		if len(buf) < total {
 			break
 		}
-		d.r.Reset(buf[:total])
-		m, err := d.dec.Decode(&d.r, d.payload[:0])
-		if err != nil {
-			return fmt.Errorf("event-stream frame: %w", err)
-		}
-		d.payload = m.Payload
-		ev := awsEvent{payload: m.Payload}
-		for _, h := range m.Headers {
-			switch h.Name {
-			case ":message-type":
-				ev.messageType = h.Value.String()
-			case ":event-type", ":exception-type":
-				ev.eventType = h.Value.String()
-			case ":error-code":
-				ev.errorCode = h.Value.String()
-			case ":error-message":
-				ev.errorMessage = h.Value.String()
+		ev, ok := d.repeated(buf[:total])
+		if !ok {
+			var err error
+			if ev, err = d.decode(buf[:total]); err != nil {
+				return err
 			}
 		}
 		buf = buf[total:]
@@ -90,6 +97,61 @@ func (d *awsEventDecoder) each(chunk []byte, fn func(awsEvent) error) error {
 	// Keep the partial frame; it may point into chunk, which the caller reuses.
 	d.pending = append(d.pending[:0], buf...)
 	return nil
+}
+
+// decode decodes a whole frame with the SDK's decoder and keeps its headers for repeated.
+func (d *awsEventDecoder) decode(frame []byte) (awsEvent, error) {
+	if d.dec == nil {
+		d.dec = eventstream.NewDecoder()
+	}
+	d.r.Reset(frame)
+	m, err := d.dec.Decode(&d.r, d.payload[:0])
+	if err != nil {
+		return awsEvent{}, fmt.Errorf("event-stream frame: %w", err)
+	}
+	d.payload = m.Payload
+	var ev awsEvent
+	for _, h := range m.Headers {
+		switch h.Name {
+		case ":message-type":
+			ev.messageType = h.Value.String()
+		case ":event-type", ":exception-type":
+			ev.eventType = h.Value.String()
+		case ":error-code":
+			ev.errorCode = h.Value.String()
+		case ":error-message":
+			ev.errorMessage = h.Value.String()
+		}
+	}
+	// The SDK read the headers and the message CRC within the frame, so they fit in it; the
+	// check only keeps a mistake here from becoming a panic.
+	d.hasLast = false
+	if hl := int(binary.BigEndian.Uint32(frame[4:])); hl <= len(frame)-awsFrameMin {
+		d.last, d.lastEvent, d.hasLast = append(d.last[:0], frame[awsPreludeLen:awsPreludeLen+hl]...), ev, true
+	}
+	ev.payload = m.Payload
+	return ev, nil
+}
+
+// repeated returns the event of a frame whose headers are byte for byte those the SDK decoded
+// last, when its lengths are consistent and both its CRCs check (as the SDK checks them).
+func (d *awsEventDecoder) repeated(frame []byte) (awsEvent, bool) {
+	if !d.hasLast || d.sdkOnly {
+		return awsEvent{}, false
+	}
+	total := len(frame)
+	hl := int(binary.BigEndian.Uint32(frame[4:]))
+	if hl != len(d.last) || hl > total-awsFrameMin ||
+		crc32.ChecksumIEEE(frame[:8]) != binary.BigEndian.Uint32(frame[8:]) ||
+		!bytes.Equal(frame[awsPreludeLen:awsPreludeLen+hl], d.last) ||
+		crc32.ChecksumIEEE(frame[:total-4]) != binary.BigEndian.Uint32(frame[total-4:]) {
+		return awsEvent{}, false
+	}
+	ev := d.lastEvent
+	if payload := frame[awsPreludeLen+hl : total-4]; len(payload) > 0 {
+		ev.payload = payload
+	}
+	return ev, true
 }
 
 // complete reports whether no partial frame is pending.

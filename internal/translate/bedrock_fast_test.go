@@ -2,9 +2,12 @@ package translate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -225,4 +228,123 @@ func FuzzConverseFastAnswer(f *testing.F) {
 		compareAnswerPaths(t, body, "fast")
 		compareAnswerPaths(t, body, "resp_json_object")
 	})
+}
+
+// setSDKOnly turns the reuse of decoded frame headers off in tr's event-stream decoder.
+func setSDKOnly(tr Translator) {
+	switch x := tr.(type) {
+	case *chained:
+		setSDKOnly(x.outer)
+		setSDKOnly(x.inner)
+	case *openAIToBedrock:
+		x.frames.sdkOnly = true
+	case *anthropicToBedrockInvoke:
+		x.frames.sdkOnly = true
+	}
+}
+
+// compareFramePaths fails when tr's stream output for in (fed in pieces of sizes) differs with
+// the reuse of decoded headers and without it.
+func compareFramePaths(t *testing.T, s bedrockSuite, in []byte, sizes []int) {
+	t.Helper()
+	var outs [2][]byte
+	for k, sdkOnly := range []bool{false, true} {
+		tr := s.prepared(t, "frames", AWSEventStreamType)
+		if sdkOnly {
+			setSDKOnly(tr)
+		}
+		outs[k] = feedStream(t, tr, in, sizes)
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Errorf("stream %x in %v pieces: reusing headers differs\n--- reused\n%s\n--- SDK only\n%s", in, sizes, outs[0], outs[1])
+	}
+}
+
+// TestAWSEventHeaderReuse: every stream golden of every event-stream suite, whole and in
+// pieces, and the Converse bench stream with each of its bytes corrupted in turn, translate the
+// same with the reuse of decoded headers and with the SDK decoding every frame; and the reuse
+// does happen (else this compares the SDK with itself).
+func TestAWSEventHeaderReuse(t *testing.T) {
+	for _, s := range bedrockSuites {
+		files, _ := filepath.Glob(filepath.Join("testdata", "bedrock", s.dir, "stream_*.in.evs"))
+		for _, f := range files {
+			in := encodeFrames(t, readFile(t, f))
+			for _, sizes := range [][]int{nil, {1}, {7}, {50, 3}} {
+				compareFramePaths(t, s, in, sizes)
+			}
+		}
+	}
+	stream := encodeFrames(t, []byte(`messageStart {"role":"assistant"}
+contentBlockDelta {"contentBlockIndex":0,"delta":{"text":"a"}}
+contentBlockDelta {"contentBlockIndex":0,"delta":{"text":"b"}}
+!throttlingException {"message":"slow down"}
+`))
+	for i := range stream {
+		for _, flip := range []byte{0x01, 0x80} {
+			bad := bytes.Clone(stream)
+			bad[i] ^= flip
+			compareFramePaths(t, bedrockSuites[0], bad, nil)
+		}
+	}
+	var d awsEventDecoder
+	reused := 0
+	frames := converseBenchStream(t)
+	for len(frames) > 0 {
+		n := int(binary.BigEndian.Uint32(frames))
+		if _, ok := d.repeated(frames[:n]); ok {
+			reused++
+		} else if _, err := d.decode(frames[:n]); err != nil {
+			t.Fatal(err)
+		}
+		frames = frames[n:]
+	}
+	if reused < 30 {
+		t.Errorf("headers reused for %d of the bench stream's 45 frames", reused)
+	}
+}
+
+// FuzzAWSEventHeaderReuse: whatever the bytes, and however they are split, the Converse and
+// InvokeModel stream translations are the same with the reuse of decoded headers and without.
+func FuzzAWSEventHeaderReuse(f *testing.F) {
+	for _, s := range bedrockSuites {
+		files, _ := filepath.Glob(filepath.Join("testdata", "bedrock", s.dir, "stream_*.in.evs"))
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(encodeFrames(f, b), uint8(0), s.dir == "invoke", true)
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte, split uint8, invoke, fixCRCs bool) {
+		s := bedrockSuites[0]
+		if invoke {
+			s = bedrockSuites[2]
+		}
+		if fixCRCs {
+			in = withValidCRCs(in)
+		}
+		var sizes []int
+		if split > 0 {
+			sizes = []int{int(split)}
+		}
+		compareFramePaths(t, s, in, sizes)
+	})
+}
+
+// withValidCRCs is in with the CRCs of each frame it can delimit recomputed, so that fuzzing
+// reaches headers, lengths and payloads rather than stopping at checksums.
+func withValidCRCs(in []byte) []byte {
+	out := bytes.Clone(in)
+	for i := 0; len(out)-i >= awsFrameMin; {
+		total := int(binary.BigEndian.Uint32(out[i:]))
+		if total < awsFrameMin || total > len(out)-i {
+			break
+		}
+		f := out[i : i+total]
+		binary.BigEndian.PutUint32(f[8:], crc32.ChecksumIEEE(f[:8]))
+		binary.BigEndian.PutUint32(f[total-4:], crc32.ChecksumIEEE(f[:total-4]))
+		i += total
+	}
+	return out
 }
