@@ -99,10 +99,9 @@ func NewTelemetry(getenv func(string) string, version string, stdout io.Writer) 
 		if h, ok := exp.(*httpSpanExporter); ok {
 			proc = newSpanBatcher(h, batch, &t.failed)
 		}
-		t.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(proc),
-			sdktrace.WithResource(res), sdktrace.WithSampler(sampler),
-			sdktrace.WithRawSpanLimits(spanLimits(getenv)))
-		t.Tracing = NewTracing(t.tp, privacy, maps.Span)
+		t.Tracing = NewTracing(sampler, privacy, maps.Span, sdktrace.WithSpanProcessor(proc),
+			sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(spanLimits(getenv)))
+		t.tp = t.Tracing.Provider()
 		t.signals = append(t.signals, "traces:"+kind)
 	}
 

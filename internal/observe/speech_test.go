@@ -31,7 +31,7 @@ func TestSpeechSpan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := tracetest.NewSpanRecorder()
-			tr := NewTracing(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)), tc.privacy, nil)
+			tr := NewTracing(nil, tc.privacy, nil, sdktrace.WithSpanProcessor(rec))
 			start := time.Now()
 			s := tr.Start(translate.EndpointAudioSpeech, start, http.Header{})
 			s.Request("application/json", []byte(tc.req), false)

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/aigw/aigw/internal/translate"
@@ -19,8 +20,15 @@ import (
 // Tracing makes one server span per LLM request, continuing the client's trace (traceparent),
 // with a client span per upstream attempt. A nil *Tracing traces nothing at no cost; a span that
 // is sampled out is not described (no attribute is built).
+//
+// The request's path only decides: it extracts the client's trace context, picks the span IDs
+// (the upstream's traceparent names the attempt's span), asks the sampler and notes times. The
+// SDK's spans are made later on the describer, with those IDs (idAssigner) and times: making and
+// filling them on the request path cost it about 6 µs (BenchmarkTracingOverhead, December 2026).
 type Tracing struct {
+	tp      *sdktrace.TracerProvider
 	tracer  trace.Tracer
+	sampler sdktrace.Sampler
 	prop    propagation.TextMapPropagator
 	privacy Privacy
 	headers []HeaderAttribute
@@ -47,16 +55,24 @@ const (
 	describerIdle = 2 * time.Second
 )
 
-// NewTracing traces with tp, describing requests under privacy and copying the mapped request
-// headers to span attributes.
-func NewTracing(tp trace.TracerProvider, privacy Privacy, headers []HeaderAttribute) *Tracing {
+// NewTracing traces with a tracer provider of the SDK made with opts (processors, resource,
+// limits) and sampler (nil: the SDK's default, parentbased_always_on), describing requests under
+// privacy and copying the mapped request headers to span attributes.
+func NewTracing(sampler sdktrace.Sampler, privacy Privacy, headers []HeaderAttribute, opts ...sdktrace.TracerProviderOption) *Tracing {
+	if sampler == nil {
+		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
+	}
+	tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithSampler(sampler), sdktrace.WithIDGenerator(idAssigner{}))...)
 	return &Tracing{
-		tracer:  tp.Tracer("github.com/aigw/aigw"),
+		tp: tp, tracer: tp.Tracer("github.com/aigw/aigw"), sampler: sampler,
 		prop:    propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		privacy: privacy, headers: headers,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}),
 	}
 }
+
+// Provider is the SDK's tracer provider, to flush and shut down.
+func (t *Tracing) Provider() *sdktrace.TracerProvider { return t.tp }
 
 // describe queues f to run on the describer, off the caller's goroutine.
 func (t *Tracing) describe(f func()) {
@@ -118,33 +134,59 @@ func (t *Tracing) describer() {
 	}
 }
 
-// RequestSpan is one request's span and its current attempt's span. All methods accept a nil
+// RequestSpan is one request's trace as its path sees it: IDs, sampling, times and what the
+// attempts were; the spans are made from it when the request ends. All methods accept a nil
 // receiver, which does nothing.
 type RequestSpan struct {
-	t        *Tracing
-	e        translate.Endpoint
-	ctx      context.Context
-	span     trace.Span
-	attempt  trace.Span
-	resp     responseRecorder
-	describe bool // whether the request has been seen
+	t      *Tracing
+	e      translate.Endpoint
+	parent context.Context   // the client's trace context and baggage
+	sc     trace.SpanContext // the server span's
+	record bool              // sampled in: described and exported
+	start  time.Time
+	// Filled on the request path while recording.
+	headerAttrs []attribute.KeyValue
+	attempts    []attemptRecord
+	firstToken  time.Time
+	resp        responseRecorder
+	describe    bool // whether the request has been seen
 	// The client's request, described when the span ends.
 	contentType string
 	reqBody     []byte
 }
 
-// Start begins the span of a request to e that arrived at start with headers h.
+// attemptRecord is one upstream attempt, made into a client span when the request ends.
+type attemptRecord struct {
+	id                             trace.SpanID
+	start, end                     time.Time // end is zero for the last attempt: the request's end
+	try                            int
+	backend, provider, model, host string
+	status                         int
+	superseded                     bool // another attempt followed
+}
+
+// Start begins the trace of a request to e that arrived at start with headers h.
 func (t *Tracing) Start(e translate.Endpoint, start time.Time, h http.Header) *RequestSpan {
 	if t == nil {
 		return nil
 	}
 	ctx := t.prop.Extract(context.Background(), propagation.HeaderCarrier(h))
-	ctx, span := t.tracer.Start(ctx, spanName(e), trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
-	r := &RequestSpan{t: t, e: e, ctx: ctx, span: span}
-	if span.IsRecording() {
+	psc := trace.SpanContextFromContext(ctx)
+	tid := psc.TraceID()
+	if !tid.IsValid() {
+		tid = newTraceID()
+	}
+	res := t.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid, Name: spanName(e), Kind: trace.SpanKindServer})
+	flags := psc.TraceFlags() &^ trace.FlagsSampled
+	if res.Decision == sdktrace.RecordAndSample {
+		flags |= trace.FlagsSampled
+	}
+	r := &RequestSpan{t: t, e: e, parent: ctx, start: start, record: res.Decision != sdktrace.Drop,
+		sc: trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: newSpanID(), TraceFlags: flags, TraceState: res.Tracestate})}
+	if r.record {
 		for _, m := range t.headers {
 			if v := h.Get(m.Header); v != "" {
-				span.SetAttributes(attribute.String(m.Attribute, v))
+				r.headerAttrs = append(r.headerAttrs, attribute.String(m.Attribute, v))
 			}
 		}
 	}
@@ -152,17 +194,14 @@ func (t *Tracing) Start(e translate.Endpoint, start time.Time, h http.Header) *R
 }
 
 // Recording reports whether the span is sampled and being described.
-func (r *RequestSpan) Recording() bool { return r != nil && r.span.IsRecording() }
+func (r *RequestSpan) Recording() bool { return r != nil && r.record }
 
 // TraceID is the request's trace id, or "".
 func (r *RequestSpan) TraceID() string {
-	if r == nil {
+	if r == nil || !r.sc.IsValid() {
 		return ""
 	}
-	if sc := r.span.SpanContext(); sc.IsValid() {
-		return sc.TraceID().String()
-	}
-	return ""
+	return r.sc.TraceID().String()
 }
 
 // Request keeps the client's request (once), to describe it when the span ends; the body must
@@ -176,45 +215,35 @@ func (r *RequestSpan) Request(contentType string, body []byte, stream bool) {
 	r.resp.start(r.e, stream, body)
 }
 
-// Attempt ends the previous attempt's span and starts one for try number try at a backend, and
-// sets the upstream request's traceparent to it.
+// Attempt notes the start of try number try at a backend, ending the previous attempt, and sets
+// the upstream request's traceparent to the attempt's span. The attempt's span is sampled as
+// the request's: every sampler aigw offers decides a child of a local span as its parent, or by
+// the trace id they share.
 func (r *RequestSpan) Attempt(try int, backend, provider, model, host string, upstream http.Header) {
 	if r == nil {
 		return
 	}
-	if r.attempt != nil {
+	now := time.Now()
+	if n := len(r.attempts); n > 0 {
 		// Another attempt follows: this one failed, whether or not its status was seen (a
 		// retried status is drained by the data plane without being translated).
-		if r.attempt.IsRecording() {
-			r.attempt.SetAttributes(attribute.String("aigw.attempt.outcome", "retried"))
-			r.attempt.SetStatus(codes.Error, "superseded by another attempt")
-		}
-		r.attempt.End()
+		r.attempts[n-1].end, r.attempts[n-1].superseded = now, true
 	}
-	ctx, span := r.t.tracer.Start(r.ctx, "attempt "+backend, trace.WithSpanKind(trace.SpanKindClient))
-	r.attempt = span
-	if span.IsRecording() {
-		span.SetAttributes(attribute.Int("aigw.attempt", try), attribute.String("aigw.backend", backend),
-			attribute.String(attrProvider, provider), attribute.String(attrRequestModel, model),
-			attribute.String("server.address", host))
-	}
-	if span.SpanContext().IsValid() {
-		r.t.prop.Inject(ctx, propagation.HeaderCarrier(upstream))
-	}
-	if r.Recording() {
+	id := newSpanID()
+	if r.record {
+		r.attempts = append(r.attempts, attemptRecord{id: id, start: now, try: try, backend: backend, provider: provider, model: model, host: host})
 		r.resp.reset()
 	}
+	sc := r.sc.WithSpanID(id)
+	r.t.prop.Inject(trace.ContextWithSpanContext(r.parent, sc), propagation.HeaderCarrier(upstream))
 }
 
 // AttemptStatus records the status an attempt's backend answered.
 func (r *RequestSpan) AttemptStatus(status int) {
-	if r == nil || r.attempt == nil || !r.attempt.IsRecording() {
+	if r == nil || len(r.attempts) == 0 {
 		return
 	}
-	r.attempt.SetAttributes(attribute.Int("http.response.status_code", status))
-	if status >= 400 {
-		r.attempt.SetStatus(codes.Error, strconv.Itoa(status))
-	}
+	r.attempts[len(r.attempts)-1].status = status
 }
 
 // Response takes the next bytes sent to the client of a successful answer.
@@ -226,33 +255,21 @@ func (r *RequestSpan) Response(out []byte) {
 
 // FirstToken marks the first streamed bytes.
 func (r *RequestSpan) FirstToken() {
-	if r.Recording() {
-		r.span.AddEvent(firstTokenEvent)
+	if r.Recording() && r.firstToken.IsZero() {
+		r.firstToken = time.Now()
 	}
 }
 
-// End describes the answer and the request's outcome, and ends the spans.
+// End describes the answer and the request's outcome, and makes the spans.
 func (r *RequestSpan) End(ev *RequestEvent, price *Price) {
-	if r == nil {
-		return
-	}
-	end := ev.Start.Add(ev.Duration)
-	if !r.span.IsRecording() {
-		if r.attempt != nil {
-			r.attempt.End(trace.WithTimestamp(end))
-		}
-		r.span.End(trace.WithTimestamp(end))
+	if !r.Recording() {
 		return
 	}
 	// Describing the request takes JSON parsing; it is done off the request's goroutine, which
-	// the client's next request on the same connection may be waiting for, and so is ending the
-	// spans (the SDK copies each one for its exporter). ev is final.
-	r.t.describe(func() {
-		if r.attempt != nil {
-			r.attempt.End(trace.WithTimestamp(end))
-		}
-		r.finish(ev, price, end)
-	})
+	// the client's next request on the same connection may be waiting for, and so is making the
+	// spans (the SDK copies each one for its processor). ev is final.
+	end := ev.Start.Add(ev.Duration)
+	r.t.describe(func() { r.finish(ev, price, end) })
 }
 
 // kvPool holds attribute lists for descriptions, sized for a typical chat request and answer
@@ -262,10 +279,37 @@ var kvPool = sync.Pool{New: func() any {
 	return &l
 }}
 
-// finish describes the request, the answer and the outcome, and ends the span.
+// finish makes the request's spans: the server span described with the request, the answer
+// and the outcome, and a client span per attempt.
 func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
+	tracer := r.t.tracer
+	ctx, span := tracer.Start(withAssignedIDs(r.parent, r.sc), spanName(r.e), trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(r.start))
+	for i := range r.attempts {
+		a := &r.attempts[i]
+		_, as := tracer.Start(withAssignedIDs(ctx, r.sc.WithSpanID(a.id)), "attempt "+a.backend, trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(a.start))
+		as.SetAttributes(attribute.Int("aigw.attempt", a.try), attribute.String("aigw.backend", a.backend),
+			attribute.String(attrProvider, a.provider), attribute.String(attrRequestModel, a.model),
+			attribute.String("server.address", a.host))
+		if a.status != 0 {
+			as.SetAttributes(attribute.Int("http.response.status_code", a.status))
+			if a.status >= 400 {
+				as.SetStatus(codes.Error, strconv.Itoa(a.status))
+			}
+		}
+		aend := end
+		if a.superseded {
+			as.SetAttributes(attribute.String("aigw.attempt.outcome", "retried"))
+			as.SetStatus(codes.Error, "superseded by another attempt")
+			aend = a.end
+		}
+		as.End(trace.WithTimestamp(aend))
+	}
+	if !r.firstToken.IsZero() {
+		span.AddEvent(firstTokenEvent, trace.WithTimestamp(r.firstToken))
+	}
+
 	list := kvPool.Get().(*[]attribute.KeyValue)
-	a := &attrs{p: &r.t.privacy, kv: (*list)[:0]}
+	a := &attrs{p: &r.t.privacy, kv: append((*list)[:0], r.headerAttrs...)}
 	defer func() {
 		// The span keeps copies of the attributes; the list is reused (unless a long
 		// conversation grew it far past the usual).
@@ -282,20 +326,20 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 		r.resp.attrs(a)
 	}
 	outcomeAttrs(a, ev, price)
-	r.span.SetAttributes(a.kv...)
+	span.SetAttributes(a.kv...)
 	if ev.Failed() {
 		msg := ev.Error
 		if msg == "" {
 			msg = http.StatusText(ev.Status)
 		}
-		r.span.AddEvent("exception", trace.WithTimestamp(end), trace.WithAttributes(
+		span.AddEvent("exception", trace.WithTimestamp(end), trace.WithAttributes(
 			attribute.String("exception.type", "aigw.HTTPError."+strconv.Itoa(ev.Status)),
 			attribute.String("exception.message", msg)))
-		r.span.SetStatus(codes.Error, msg)
+		span.SetStatus(codes.Error, msg)
 	} else {
-		r.span.SetStatus(codes.Ok, "")
+		span.SetStatus(codes.Ok, "")
 	}
-	r.span.End(trace.WithTimestamp(end))
+	span.End(trace.WithTimestamp(end))
 }
 
 // wait describes what is pending and waits, until ctx is done, for the descriptions to end.

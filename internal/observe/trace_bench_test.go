@@ -50,9 +50,8 @@ func BenchmarkRequestSpan(b *testing.B) {
 	price := &Price{Model: "gpt-4o-mini*", Input: 0.15, Output: 0.6}
 	for _, stream := range []bool{false, true} {
 		b.Run(map[bool]string{false: "chat", true: "chat-stream"}[stream], func(b *testing.B) {
-			tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(&encodingExporter{}))
-			defer tp.Shutdown(context.Background())
-			tr := NewTracing(tp, Privacy{}, []HeaderAttribute{{Header: "Agent-Session-Id", Attribute: "session.id"}})
+			tr := NewTracing(nil, Privacy{}, []HeaderAttribute{{Header: "Agent-Session-Id", Attribute: "session.id"}}, sdktrace.WithSyncer(&encodingExporter{}))
+			defer tr.Provider().Shutdown(context.Background())
 			body := []byte(fmt.Sprintf(`{"model":"gpt-4o-mini","max_tokens":16,"stream":%t,"messages":[{"role":"user","content":"Say something short."}]}`, stream))
 			answer := benchAnswer(stream)
 			h := http.Header{"Content-Type": {"application/json"}}
