@@ -21,8 +21,9 @@ type openAIToBedrock struct {
 	stream       bool
 	// jsonTool: response_format json_object is served by the forced jsonToolName tool.
 	jsonTool bool
-	// generalOnly turns the fast path for whole answers (bedrock_converse_answer.go) off, for
-	// tests that compare it with the general path.
+	// generalOnly turns the fast paths for the request (bedrock_converse_request_fast.go) and
+	// whole answers (bedrock_converse_answer.go) off, for tests that compare them with the
+	// general path.
 	generalOnly bool
 
 	eventStream bool
@@ -41,13 +42,35 @@ func newOpenAIToBedrock(t Target) Translator {
 }
 
 func (t *openAIToBedrock) RequestBody(req *Request) (*Upstream, error) {
+	body, ok := []byte(nil), false
+	if !t.generalOnly {
+		body, ok = t.fastConverseRequest(req.Body)
+	}
+	if !ok {
+		var err error
+		if body, err = t.converseBody(req.Body); err != nil {
+			return nil, err
+		}
+	}
+	op := "converse"
+	if t.stream {
+		op = "converse-stream"
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	return &Upstream{Method: http.MethodPost, Path: bedrockModelPath(t.target.Model, op), Header: h, Remove: vendorHeaders[APIOpenAI], Body: body}, nil
+}
+
+// converseBody is the Converse body for a chat body, by the general path: the chat body and its
+// Bedrock extensions decoded, converted, and encoded.
+func (t *openAIToBedrock) converseBody(b []byte) ([]byte, error) {
 	var in oaChatRequest
-	if err := json.Unmarshal(req.Body, &in); err != nil {
+	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, badRequest("", "request body is not a valid chat completion request: %v", err)
 	}
 	var ext bedrockExtensions
-	if mayHaveBedrockExtensions(req.Body) {
-		if err := json.Unmarshal(req.Body, &ext); err != nil {
+	if mayHaveBedrockExtensions(b) {
+		if err := json.Unmarshal(b, &ext); err != nil {
 			return nil, badRequest("", "request body has an invalid Bedrock field: %v", err)
 		}
 	}
@@ -61,13 +84,7 @@ func (t *openAIToBedrock) RequestBody(req *Request) (*Upstream, error) {
 	if err != nil {
 		return nil, badRequest("", "cannot encode the Converse request: %v", err)
 	}
-	op := "converse"
-	if in.Stream {
-		op = "converse-stream"
-	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	return &Upstream{Method: http.MethodPost, Path: bedrockModelPath(t.target.Model, op), Header: h, Remove: vendorHeaders[APIOpenAI], Body: body}, nil
+	return body, nil
 }
 
 func (t *openAIToBedrock) ResponseHeaders(_ int, h http.Header) error {

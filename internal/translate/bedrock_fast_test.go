@@ -348,3 +348,107 @@ func withValidCRCs(in []byte) []byte {
 	}
 	return out
 }
+
+// oddChatBodies are chat bodies chosen to differ between a hand reader and encoding/json; take
+// marks the ones the fast request path must take.
+var oddChatBodies = []struct {
+	body string
+	take bool
+}{
+	{`{"model":"amazon.nova-pro-v1:0","max_tokens":16,"stream":false,"messages":[{"role":"user","content":"Say something short."}]}`, true},
+	{`{"model":"us.anthropic.claude-3-5-haiku-20241022-v1:0","messages":[{"role":"system","content":"Be brief."},{"role":"developer","content":""},{"role":"user","content":"a"},{"role":"user","content":"b"},{"role":"assistant","content":""},{"role":"user","content":"c"},{"role":"assistant","content":"d"},{"role":"system","content":"late"}]}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"\u003cb\u003e \/ \"q\" \\ \n\t <>& \ud83d\ude00 😀 \ud800 \u0001 \u2028 \u2029"}]}`, true},
+	{"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"bad \xff utf8 \xe2\x80\xa9\"}]}", true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0.5,"top_p":1}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":-0,"top_p":1e-7}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":1e21,"top_p":0.30000000000000004}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":1.5e300,"top_p":12345678.9e-3}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":5,"max_completion_tokens":7}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true,"x":1}}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"stream":false,"stream_options":{"include_usage":true}}`, true},
+	{` { "model" : "m" , "messages" : [ { "content" : "x" , "role" : "user" , "extra" : [1] } ] , "frequency_penalty" : 0.5 , "metadata" : {"a":"b"} , "seed" : 1 } `, true},
+	{`{"model":"m","messages":[{"role":"user","content":"1"},{"role":"assistant","content":"2"},{"role":"user","content":"3"},{"role":"assistant","content":"4"},{"role":"user","content":"5"},{"role":"assistant","content":"6"},{"role":"user","content":"7"},{"role":"assistant","content":"8"},{"role":"user","content":"9"},{"role":"assistant","content":"10"}]}`, true},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":1e400}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":1.0}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":null}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"stream":null}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":{"Include_Usage":true}}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":null}`, false},
+	{`{"model":"m","Messages":[{"role":"user","content":"x"}]}`, false},
+	{`{"\u006dodel":"m","messages":[{"role":"user","content":"x"}]}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"user":"u"}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"stop":"y"}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"n":2}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"service_tier":"flex"}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"low"}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x","name":"n"}]}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":null}]}`, false},
+	{`{"model":"m","messages":[{"role":"tool","content":"x","tool_call_id":"t"}]}`, false},
+	{`{"model":"m","messages":[{"role":"\u0075ser","content":"x"}]}`, false},
+	{`{"model":"m","messages":[{"role":"User","content":"x"}]}`, false},
+	{`{"model":"m","messages":[{"role":"system","content":"x"}]}`, false},
+	{`{"model":"m","messages":[{"role":"assistant","content":""}]}`, false},
+	{`{"model":"m","messages":[]}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"messages":[{"role":"user","content":"y"}]}`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}]} x`, false},
+	{`{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[]}`, false},
+}
+
+// TestBedrockRequestFastPathMatchesGeneral: for every req_ golden of the Converse suite and
+// every odd chat body, the fast path and the general path give the same upstream request (or
+// error) and the same stream settings; and the fast path takes the bodies marked so.
+func TestBedrockRequestFastPathMatchesGeneral(t *testing.T) {
+	var inputs []string
+	files, _ := filepath.Glob(filepath.Join("testdata", "bedrock", "converse", "req_*.in.json"))
+	for _, f := range files {
+		inputs = append(inputs, string(readFile(t, f)))
+	}
+	for _, c := range oddChatBodies {
+		inputs = append(inputs, c.body)
+		var tr openAIToBedrock
+		if _, got := tr.fastConverseRequest([]byte(c.body)); got != c.take {
+			t.Errorf("fast path took=%v, want %v: %s", got, c.take, c.body)
+		}
+	}
+	for _, in := range inputs {
+		compareRequestPaths(t, in)
+	}
+}
+
+// compareRequestPaths fails when the two paths convert a chat body differently.
+func compareRequestPaths(t *testing.T, body string) {
+	t.Helper()
+	type result struct {
+		method, path, header, body, err string
+		stream, includeUsage, jsonTool    bool
+	}
+	var res [2]result
+	for k, general := range []bool{false, true} {
+		tr := bedrockSuites[0].translatorFor(t, []byte(body)).(*openAIToBedrock)
+		tr.generalOnly = general
+		up, err := tr.RequestBody(&Request{Endpoint: EndpointChatCompletions, Body: []byte(body), Model: modelOf([]byte(body)), Header: http.Header{}})
+		r := result{stream: tr.stream, includeUsage: tr.includeUsage, jsonTool: tr.jsonTool}
+		if err != nil {
+			r.err = err.Error()
+		} else {
+			r.method, r.path, r.header, r.body = up.Method, up.Path, fmt.Sprint(up.Header, up.Remove), string(up.Body)
+		}
+		res[k] = r
+	}
+	if res[0] != res[1] {
+		t.Errorf("body %q: fast path differs\n--- fast\n%+v\n--- general\n%+v", body, res[0], res[1])
+	}
+}
+
+// FuzzConverseFastRequest: for any chat body, the fast path converts it as the general path
+// does (or declines), and never panics.
+func FuzzConverseFastRequest(f *testing.F) {
+	for _, c := range oddChatBodies {
+		f.Add(c.body)
+	}
+	f.Fuzz(compareRequestPaths)
+}
