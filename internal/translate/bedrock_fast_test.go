@@ -424,7 +424,7 @@ func compareRequestPaths(t *testing.T, body string) {
 	t.Helper()
 	type result struct {
 		method, path, header, body, err string
-		stream, includeUsage, jsonTool    bool
+		stream, includeUsage, jsonTool  bool
 	}
 	var res [2]result
 	for k, general := range []bool{false, true} {
