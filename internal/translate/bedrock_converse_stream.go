@@ -58,9 +58,12 @@ func (s *cvToOAStream) frame(ev awsEvent) error {
 		}
 	}
 	var e cvStreamEvent
-	if err := json.Unmarshal(ev.payload, &e); err != nil {
-		s.t.out = s.fail(s.t.out, upstreamInvalid("the Bedrock backend sent a %s event aigw cannot read", ev.eventType))
-		return nil
+	if s.generalOnly || !readFastConverseEvent(ev.payload, &e) {
+		e = cvStreamEvent{}
+		if err := json.Unmarshal(ev.payload, &e); err != nil {
+			s.t.out = s.fail(s.t.out, upstreamInvalid("the Bedrock backend sent a %s event aigw cannot read", ev.eventType))
+			return nil
+		}
 	}
 	s.t.out = s.event(s.t.out, ev.eventType, &e)
 	return nil
@@ -92,6 +95,9 @@ func (s *cvToOAStream) event(dst []byte, typ string, e *cvStreamEvent) []byte {
 	case "messageStop":
 		dst = s.start(dst)
 		s.stopped = true
+		if !s.generalOnly {
+			return s.finishChunk(dst, s.t.finishReason(e.StopReason))
+		}
 		return s.chunk(dst, oaDelta{}, ptr(s.t.finishReason(e.StopReason)))
 	case "metadata":
 		if e.Usage != nil {
@@ -111,6 +117,9 @@ func (s *cvToOAStream) start(dst []byte) []byte {
 	}
 	s.started = true
 	s.created = s.t.now().Unix()
+	if !s.generalOnly {
+		return s.roleChunk(dst)
+	}
 	return s.chunk(dst, oaDelta{Role: "assistant", Content: ptr("")}, nil)
 }
 
@@ -189,7 +198,11 @@ func (s *cvToOAStream) blockStop(dst []byte, i int) []byte {
 // finish ends a complete stream: the usage chunk if asked for, then [DONE].
 func (s *cvToOAStream) finish(dst []byte) []byte {
 	s.done = true
-	if s.t.includeUsage {
+	switch {
+	case !s.t.includeUsage:
+	case !s.generalOnly:
+		dst = s.usageChunk(dst)
+	default:
 		u, _ := marshalJSON(oaUsageOf(s.t.usage))
 		dst = appendSSEJSON(dst, "", oaChunk{
 			ID: s.t.chatID(), Object: "chat.completion.chunk", Created: s.created, Model: s.t.target.Model,

@@ -452,3 +452,113 @@ func FuzzConverseFastRequest(f *testing.F) {
 	}
 	f.Fuzz(compareRequestPaths)
 }
+
+// TestAppendOAUsage: appendOAUsage writes what marshalJSON(oaUsageOf(u)) writes.
+func TestAppendOAUsage(t *testing.T) {
+	for _, u := range []Usage{
+		{},
+		{InputTokens: 12, OutputTokens: 16, TotalTokens: 28},
+		{InputTokens: 100, CachedInputTokens: 40, CacheCreationInputTokens: 7, OutputTokens: 9, ReasoningTokens: 3, TotalTokens: 109},
+		{InputTokens: -1, CacheCreationInputTokens: -2, ReasoningTokens: -3, CachedInputTokens: -4},
+		{InputTokens: 1 << 62, TotalTokens: -1 << 63},
+	} {
+		want, err := marshalJSON(oaUsageOf(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendOAUsage(nil, u); !bytes.Equal(got, want) {
+			t.Errorf("%+v: %s, want %s", u, got, want)
+		}
+	}
+}
+
+// oddEvents are payloads of the events the general path decodes, chosen to differ between a
+// hand reader and encoding/json; take marks the ones readFastConverseEvent must take.
+var oddEvents = []struct {
+	typ, payload string
+	take         bool
+}{
+	{"messageStart", `{"role":"assistant"}`, true},
+	{"messageStart", `{"role":"assistant","p":"abcdefgh"}`, true},
+	{"contentBlockStop", `{"contentBlockIndex":0}`, true},
+	{"contentBlockStop", ` { "contentBlockIndex" : 3 , "p" : [null] } `, true},
+	{"messageStop", `{"stopReason":"end_turn"}`, true},
+	{"messageStop", `{"stopReason":"\u0074ool_use","additionalModelResponseFields":null}`, false},
+	{"messageStop", `{"stopReason":"max_\u0074okens"}`, true},
+	{"messageStop", `{"stopReason":"something_new"}`, true},
+	{"messageStop", `{"stopReason":"\ud800"}`, true},
+	{"metadata", `{"usage":{"inputTokens":25,"outputTokens":40,"totalTokens":65},"metrics":{"latencyMs":400}}`, true},
+	{"metadata", `{"usage":{"inputTokens":25,"outputTokens":40,"totalTokens":1,"cacheReadInputTokens":10,"cacheWriteInputTokens":3},"trace":{}}`, true},
+	{"metadata", `{"usage":{}}`, true},
+	{"metadata", `{}`, true},
+	{"messageStop", `{"stopReason":null}`, false},
+	{"messageStart", `{"role":null}`, false},
+	{"metadata", `{"usage":null}`, false},
+	{"metadata", `{"Usage":{"inputTokens":1}}`, false},
+	{"metadata", `{"usage":{"inputTokens":1.5}}`, false},
+	{"metadata", `{"usage":{"inputTokens":-1}}`, false},
+	{"messageStop", `{"stopReason":"end_turn","stopReason":"max_tokens"}`, false},
+	{"contentBlockStop", `{"contentBlockIndex":1.0}`, false},
+	{"contentBlockStop", `{"contentBlockIndex":"0"}`, false},
+	{"messageStop", `{"stopReason":"end_turn"} x`, false},
+	{"messageStop", `{"message":"m","stopReason":"end_turn"}`, false},
+	{"contentBlockStart", `{"contentBlockIndex":0,"start":{"toolUse":{"toolUseId":"t","name":"f"}}}`, false},
+}
+
+// TestBedrockStreamEventsFastMatchGeneral: readFastConverseEvent takes the payloads marked so
+// and reads each it takes as json.Unmarshal does; and a stream made of each odd event with the
+// usual others is translated the same with the fast paths and without.
+func TestBedrockStreamEventsFastMatchGeneral(t *testing.T) {
+	for _, ev := range oddEvents {
+		var e cvStreamEvent
+		if got := readFastConverseEvent([]byte(ev.payload), &e); got != ev.take {
+			t.Errorf("%s: took=%v, want %v", ev.payload, got, ev.take)
+		}
+		checkFastEvent(t, ev.payload)
+		usual := map[string]string{
+			"messageStart":     `{"role":"assistant"}`,
+			"contentBlockStop": `{"contentBlockIndex":0}`,
+			"messageStop":      `{"stopReason":"end_turn"}`,
+			"metadata":         `{"usage":{"inputTokens":1,"outputTokens":2,"totalTokens":3}}`,
+		}
+		usual[ev.typ] = ev.payload
+		stream := "messageStart " + usual["messageStart"] + "\n"
+		if ev.typ == "contentBlockStart" {
+			stream += ev.typ + " " + ev.payload + "\n"
+		}
+		stream += `contentBlockDelta {"contentBlockIndex":0,"delta":{"text":"hi"}}` + "\n" +
+			"contentBlockStop " + usual["contentBlockStop"] + "\nmessageStop " + usual["messageStop"] + "\nmetadata " + usual["metadata"] + "\n"
+		in := encodeFrames(t, []byte(stream))
+		var outs [2][]byte
+		for k, general := range []bool{false, true} {
+			tr := bedrockSuites[0].prepared(t, "stream_text", AWSEventStreamType)
+			tr.(*openAIToBedrock).cs.generalOnly = general
+			outs[k] = feedStream(t, tr, in, nil)
+		}
+		if !bytes.Equal(outs[0], outs[1]) {
+			t.Errorf("%s %s: fast path differs\n--- fast\n%s\n--- general\n%s", ev.typ, ev.payload, outs[0], outs[1])
+		}
+	}
+}
+
+// checkFastEvent fails when readFastConverseEvent takes a payload and reads it otherwise than
+// json.Unmarshal.
+func checkFastEvent(t *testing.T, payload string) {
+	t.Helper()
+	var fast, general cvStreamEvent
+	if !readFastConverseEvent([]byte(payload), &fast) {
+		return
+	}
+	if err := json.Unmarshal([]byte(payload), &general); err != nil || !reflect.DeepEqual(fast, general) {
+		t.Errorf("%q: fast %+v, encoding/json %+v (%v)", payload, fast, general, err)
+	}
+}
+
+// FuzzConverseFastEvent: whatever the payload, an event the fast reader takes is read as
+// json.Unmarshal reads it.
+func FuzzConverseFastEvent(f *testing.F) {
+	for _, ev := range oddEvents {
+		f.Add(ev.payload)
+	}
+	f.Fuzz(checkFastEvent)
+}
