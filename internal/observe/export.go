@@ -99,8 +99,9 @@ func NewTelemetry(getenv func(string) string, version string, stdout io.Writer) 
 		if h, ok := exp.(*httpSpanExporter); ok {
 			proc = newSpanBatcher(h, batch, &t.failed)
 		}
-		t.Tracing = NewTracing(sampler, privacy, maps.Span, sdktrace.WithSpanProcessor(proc),
-			sdktrace.WithResource(res), sdktrace.WithRawSpanLimits(spanLimits(getenv)))
+		limits := spanLimits(getenv)
+		t.Tracing = NewTracing(TracingConfig{Processor: proc, Resource: res, Limits: &limits, Sampler: sampler,
+			Privacy: privacy, Headers: maps.Span})
 		t.tp = t.Tracing.Provider()
 		t.signals = append(t.signals, "traces:"+kind)
 	}

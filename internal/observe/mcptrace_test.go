@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -14,7 +13,7 @@ import (
 // event, with the MCP conventions' attributes and an error status for failures and tool errors.
 func TestMCPSpans(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
-	tr := NewTracing(nil, Privacy{}, nil, sdktrace.WithSpanProcessor(rec))
+	tr := NewTracing(TracingConfig{Processor: rec})
 	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	tr.OnMCP(&MCPEvent{Start: start, Duration: 40 * time.Millisecond, Route: "mcp", Method: "tools/call",
 		Backend: "github", Tool: "github__create_issue", Subject: "dev-42", Status: "tool_error", Error: "rate limited"})

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/aigw/aigw/internal/translate"
@@ -31,7 +30,7 @@ func TestSpeechSpan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := tracetest.NewSpanRecorder()
-			tr := NewTracing(nil, tc.privacy, nil, sdktrace.WithSpanProcessor(rec))
+			tr := NewTracing(TracingConfig{Processor: rec, Privacy: tc.privacy})
 			start := time.Now()
 			s := tr.Start(translate.EndpointAudioSpeech, start, http.Header{})
 			s.Request("application/json", []byte(tc.req), false)

@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -28,6 +30,10 @@ import (
 type Tracing struct {
 	tp      *sdktrace.TracerProvider
 	tracer  trace.Tracer
+	proc    sdktrace.SpanProcessor
+	res     *resource.Resource
+	scope   instrumentation.Scope
+	limits  sdktrace.SpanLimits
 	sampler sdktrace.Sampler
 	prop    propagation.TextMapPropagator
 	privacy Privacy
@@ -55,18 +61,39 @@ const (
 	describerIdle = 2 * time.Second
 )
 
-// NewTracing traces with a tracer provider of the SDK made with opts (processors, resource,
-// limits) and sampler (nil: the SDK's default, parentbased_always_on), describing requests under
-// privacy and copying the mapped request headers to span attributes.
-func NewTracing(sampler sdktrace.Sampler, privacy Privacy, headers []HeaderAttribute, opts ...sdktrace.TracerProviderOption) *Tracing {
-	if sampler == nil {
-		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
+// TracingConfig is what tracing is made of: the SDK's span processor (with its exporter), the
+// resource, limits and sampler of the tracer provider, and how requests are described.
+type TracingConfig struct {
+	Processor sdktrace.SpanProcessor
+	Resource  *resource.Resource   // nil: the SDK's default resource
+	Limits    *sdktrace.SpanLimits // nil: the SDK's defaults
+	Sampler   sdktrace.Sampler     // nil: the SDK's default, parentbased_always_on
+	Privacy   Privacy
+	Headers   []HeaderAttribute // request headers copied to span attributes
+}
+
+// tracerName is the instrumentation scope of aigw's spans.
+const tracerName = "github.com/aigw/aigw"
+
+// NewTracing traces through a tracer provider of the SDK made of c.
+func NewTracing(c TracingConfig) *Tracing {
+	if c.Sampler == nil {
+		c.Sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
 	}
-	tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithSampler(sampler), sdktrace.WithIDGenerator(idAssigner{}))...)
+	if c.Resource == nil {
+		c.Resource = resource.Default()
+	}
+	limits := sdktrace.NewSpanLimits()
+	if c.Limits != nil {
+		limits = *c.Limits
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(c.Processor), sdktrace.WithResource(c.Resource),
+		sdktrace.WithRawSpanLimits(limits), sdktrace.WithSampler(c.Sampler), sdktrace.WithIDGenerator(idAssigner{}))
 	return &Tracing{
-		tp: tp, tracer: tp.Tracer("github.com/aigw/aigw"), sampler: sampler,
+		tp: tp, tracer: tp.Tracer(tracerName), proc: c.Processor, res: c.Resource, scope: instrumentation.Scope{Name: tracerName},
+		limits: limits, sampler: c.Sampler,
 		prop:    propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
-		privacy: privacy, headers: headers,
+		privacy: c.Privacy, headers: c.Headers,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}),
 	}
 }
@@ -279,39 +306,13 @@ var kvPool = sync.Pool{New: func() any {
 	return &l
 }}
 
-// finish makes the request's spans: the server span described with the request, the answer
-// and the outcome, and a client span per attempt.
+// finish makes the request's spans: a client span per attempt, then the server span described
+// with the request, the answer and the outcome.
 func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
-	tracer := r.t.tracer
-	ctx, span := tracer.Start(withAssignedIDs(r.parent, r.sc), spanName(r.e), trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(r.start))
-	for i := range r.attempts {
-		a := &r.attempts[i]
-		_, as := tracer.Start(withAssignedIDs(ctx, r.sc.WithSpanID(a.id)), "attempt "+a.backend, trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(a.start))
-		as.SetAttributes(attribute.Int("aigw.attempt", a.try), attribute.String("aigw.backend", a.backend),
-			attribute.String(attrProvider, a.provider), attribute.String(attrRequestModel, a.model),
-			attribute.String("server.address", a.host))
-		if a.status != 0 {
-			as.SetAttributes(attribute.Int("http.response.status_code", a.status))
-			if a.status >= 400 {
-				as.SetStatus(codes.Error, strconv.Itoa(a.status))
-			}
-		}
-		aend := end
-		if a.superseded {
-			as.SetAttributes(attribute.String("aigw.attempt.outcome", "retried"))
-			as.SetStatus(codes.Error, "superseded by another attempt")
-			aend = a.end
-		}
-		as.End(trace.WithTimestamp(aend))
-	}
-	if !r.firstToken.IsZero() {
-		span.AddEvent(firstTokenEvent, trace.WithTimestamp(r.firstToken))
-	}
-
 	list := kvPool.Get().(*[]attribute.KeyValue)
 	a := &attrs{p: &r.t.privacy, kv: append((*list)[:0], r.headerAttrs...)}
 	defer func() {
-		// The span keeps copies of the attributes; the list is reused (unless a long
+		// The spans keep copies of the attributes; the list is reused (unless a long
 		// conversation grew it far past the usual).
 		if cap(a.kv) <= 512 {
 			clear(a.kv)
@@ -326,20 +327,43 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 		r.resp.attrs(a)
 	}
 	outcomeAttrs(a, ev, price)
-	span.SetAttributes(a.kv...)
+
+	spans := make([]spanData, 0, len(r.attempts)+1)
+	for i := range r.attempts {
+		at := &r.attempts[i]
+		d := spanData{name: "attempt " + at.backend, sc: r.sc.WithSpanID(at.id), parent: r.sc, kind: trace.SpanKindClient, start: at.start, end: end,
+			attrs: []attribute.KeyValue{attribute.Int("aigw.attempt", at.try), attribute.String("aigw.backend", at.backend),
+				attribute.String(attrProvider, at.provider), attribute.String(attrRequestModel, at.model),
+				attribute.String("server.address", at.host)}}
+		if at.status != 0 {
+			d.attrs = append(d.attrs, attribute.Int("http.response.status_code", at.status))
+			if at.status >= 400 {
+				d.status = sdktrace.Status{Code: codes.Error, Description: strconv.Itoa(at.status)}
+			}
+		}
+		if at.superseded {
+			d.attrs = append(d.attrs, attribute.String("aigw.attempt.outcome", "retried"))
+			d.status = sdktrace.Status{Code: codes.Error, Description: "superseded by another attempt"}
+			d.end = at.end
+		}
+		spans = append(spans, d)
+	}
+	server := spanData{name: spanName(r.e), sc: r.sc, parent: trace.SpanContextFromContext(r.parent), kind: trace.SpanKindServer,
+		start: r.start, end: end, attrs: a.kv, status: sdktrace.Status{Code: codes.Ok}, children: len(r.attempts)}
+	if !r.firstToken.IsZero() {
+		server.events = append(server.events, sdktrace.Event{Name: firstTokenEvent, Time: r.firstToken})
+	}
 	if ev.Failed() {
 		msg := ev.Error
 		if msg == "" {
 			msg = http.StatusText(ev.Status)
 		}
-		span.AddEvent("exception", trace.WithTimestamp(end), trace.WithAttributes(
+		server.events = append(server.events, sdktrace.Event{Name: "exception", Time: end, Attributes: []attribute.KeyValue{
 			attribute.String("exception.type", "aigw.HTTPError."+strconv.Itoa(ev.Status)),
-			attribute.String("exception.message", msg)))
-		span.SetStatus(codes.Error, msg)
-	} else {
-		span.SetStatus(codes.Ok, "")
+			attribute.String("exception.message", msg)}})
+		server.status = sdktrace.Status{Code: codes.Error, Description: msg}
 	}
-	span.End(trace.WithTimestamp(end))
+	r.t.emit(r.parent, append(spans, server), len(r.headerAttrs))
 }
 
 // wait describes what is pending and waits, until ctx is done, for the descriptions to end.

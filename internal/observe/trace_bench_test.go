@@ -50,7 +50,7 @@ func BenchmarkRequestSpan(b *testing.B) {
 	price := &Price{Model: "gpt-4o-mini*", Input: 0.15, Output: 0.6}
 	for _, stream := range []bool{false, true} {
 		b.Run(map[bool]string{false: "chat", true: "chat-stream"}[stream], func(b *testing.B) {
-			tr := NewTracing(nil, Privacy{}, []HeaderAttribute{{Header: "Agent-Session-Id", Attribute: "session.id"}}, sdktrace.WithSyncer(&encodingExporter{}))
+			tr := NewTracing(TracingConfig{Processor: sdktrace.NewSimpleSpanProcessor(&encodingExporter{}), Headers: []HeaderAttribute{{Header: "Agent-Session-Id", Attribute: "session.id"}}})
 			defer tr.Provider().Shutdown(context.Background())
 			body := []byte(fmt.Sprintf(`{"model":"gpt-4o-mini","max_tokens":16,"stream":%t,"messages":[{"role":"user","content":"Say something short."}]}`, stream))
 			answer := benchAnswer(stream)

@@ -33,7 +33,7 @@ func TestDeferredSpansKeepTheirIDs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := tracetest.NewSpanRecorder()
-			tr := NewTracing(tc.sampler, Privacy{}, nil, sdktrace.WithSpanProcessor(rec))
+			tr := NewTracing(TracingConfig{Processor: rec, Sampler: tc.sampler})
 			h := http.Header{}
 			if tc.header != "" {
 				h.Set("Traceparent", tc.header)
