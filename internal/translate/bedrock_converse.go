@@ -28,6 +28,7 @@ type openAIToBedrock struct {
 
 	eventStream bool
 	requestID   string
+	id          string // chatID's
 	body        bodyBuffer
 	frames      awsEventDecoder
 	out         []byte
@@ -88,7 +89,7 @@ func (t *openAIToBedrock) converseBody(b []byte) ([]byte, error) {
 }
 
 func (t *openAIToBedrock) ResponseHeaders(_ int, h http.Header) error {
-	t.requestID = h.Get("X-Amzn-Requestid")
+	t.requestID, t.id = h.Get("X-Amzn-Requestid"), ""
 	t.eventStream = IsAWSEventStream(h)
 	if t.eventStream {
 		h.Set("Content-Type", "text/event-stream")
@@ -106,6 +107,10 @@ func (t *openAIToBedrock) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 		}
 		return t.completion(body)
 	}
+	if cap(t.out) == 0 {
+		// A text chunk is about twice the frame it comes from: one allocation, not a dozen.
+		t.out = make([]byte, 0, 2*len(chunk)+512)
+	}
 	t.out = t.out[:0]
 	if err := t.frames.each(chunk, t.cs.frame); err != nil && !t.cs.done {
 		t.out = t.cs.fail(t.out, &Error{Status: http.StatusBadGateway, Code: "invalid_upstream_response", Message: "the Bedrock backend sent a stream aigw cannot read: " + err.Error()})
@@ -117,11 +122,15 @@ func (t *openAIToBedrock) ResponseBody(chunk []byte, eos bool) ([]byte, error) {
 }
 
 // chatID is the id of the answer: Bedrock's request id, which it does not repeat in the body.
+// It is made once per answer, since every chunk of a stream carries it.
 func (t *openAIToBedrock) chatID() string {
-	if t.requestID != "" {
-		return "chatcmpl-" + t.requestID
+	if t.id == "" {
+		t.id = "chatcmpl-bedrock"
+		if t.requestID != "" {
+			t.id = "chatcmpl-" + t.requestID
+		}
 	}
-	return "chatcmpl-bedrock"
+	return t.id
 }
 
 // completion converts a whole Converse response to a chat.completion.

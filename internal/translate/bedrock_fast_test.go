@@ -562,3 +562,46 @@ func FuzzConverseFastEvent(f *testing.F) {
 	}
 	f.Fuzz(checkFastEvent)
 }
+
+// benchConverseStream is the bench's ConverseStream answer of 16 words, framed as its Bedrock
+// fake frames it.
+func benchConverseStream(b *testing.B) []byte {
+	var f strings.Builder
+	f.WriteString(`messageStart {"role":"assistant"}` + "\n")
+	for i := range 16 {
+		fmt.Fprintf(&f, `contentBlockDelta {"contentBlockIndex":0,"delta":{"text":"word%d "}}`+"\n", i)
+	}
+	f.WriteString(`contentBlockStop {"contentBlockIndex":0}` + "\n")
+	f.WriteString(`messageStop {"stopReason":"end_turn"}` + "\n")
+	f.WriteString(`metadata {"usage":{"inputTokens":12,"outputTokens":16,"totalTokens":28},"metrics":{"latencyMs":1}}` + "\n")
+	return encodeFrames(b, []byte(f.String()))
+}
+
+// BenchmarkBedrockChatExchange is the translator's whole work for one request of the bench's
+// providers section, whole and streamed: a new translator, the request, the answer.
+func BenchmarkBedrockChatExchange(b *testing.B) {
+	req, answer := benchConverseChat()
+	streamReq := bytes.Replace(req, []byte(`"stream":false`), []byte(`"stream":true`), 1)
+	stream := benchConverseStream(b)
+	for _, c := range []struct {
+		name      string
+		req, resp []byte
+		ct        string
+	}{{"whole", req, answer, "application/json"}, {"stream", streamReq, stream, AWSEventStreamType}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tr := newBenchConverse(b)
+				if _, err := tr.RequestBody(&Request{Endpoint: EndpointChatCompletions, Body: c.req, Model: "amazon.nova-pro-v1:0", Header: http.Header{}}); err != nil {
+					b.Fatal(err)
+				}
+				if err := tr.ResponseHeaders(http.StatusOK, http.Header{"Content-Type": {c.ct}, "X-Amzn-Requestid": {"bench-1"}}); err != nil {
+					b.Fatal(err)
+				}
+				if out, err := tr.ResponseBody(c.resp, true); err != nil || len(out) == 0 {
+					b.Fatalf("%v %s", err, out)
+				}
+			}
+		})
+	}
+}
