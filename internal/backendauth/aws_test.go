@@ -3,9 +3,11 @@ package backendauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -332,5 +334,51 @@ func checkSigningPath(t *testing.T, path string) {
 	want.Path, want.RawPath, want.RawQuery = parsed.Path, parsed.RawPath, parsed.RawQuery
 	if a, b := sign(&got), sign(&want); a != b {
 		t.Errorf("%q: signed as\n%s\nwant\n%s", path, a, b)
+	}
+}
+
+// TestAWSSignConcurrent: requests signed at once, each with its own body, path and session
+// token, all verify, and none carries another's headers (the signing requests are pooled).
+func TestAWSSignConcurrent(t *testing.T) {
+	noIMDS(t)
+	keys := &awsfake.Keys{}
+	keys.Add("AKIACONC", "conc-secret", "tok", time.Time{})
+	file := "[default]\naws_access_key_id = AKIACONC\naws_secret_access_key = conc-secret\naws_session_token = tok\n"
+	h, err := New(awsBackend(t, &config.AWSAuth{Region: "us-east-1", CredentialsFile: config.Secret(file), Profile: "default"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 50 {
+				body := []byte(fmt.Sprintf(`{"messages":[{"role":"user","content":[{"text":"%d-%d"}]}]}`, g, i))
+				path := fmt.Sprintf("/model/m%d%%3A%d/converse", g, i)
+				if i%2 == 1 {
+					path += "?x=" + strconv.Itoa(i)
+				}
+				up := &translate.Upstream{Method: http.MethodPost, Path: path, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
+				if err := h.Do(context.Background(), up); err != nil {
+					errs <- err
+					return
+				}
+				r := httptest.NewRequest(up.Method, "https://bedrock-runtime.us-east-1.amazonaws.com"+path, nil)
+				r.Header = up.Header
+				if err := keys.Verify(r, body, "bedrock", "us-east-1"); err != nil {
+					errs <- fmt.Errorf("%s: %w", path, err)
+					return
+				}
+				if len(up.Header["Authorization"]) != 1 || len(up.Header["X-Amz-Date"]) != 1 || up.Header.Get("X-Amz-Security-Token") != "tok" {
+					errs <- fmt.Errorf("%s: headers %v", path, up.Header)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
