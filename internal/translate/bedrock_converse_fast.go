@@ -3,9 +3,11 @@ package translate
 import "strconv"
 
 // The fast path of the ConverseStream translation (see stream_fast.go): the frequent
-// contentBlockDelta events that carry text are read without encoding/json and their
-// chat.completion.chunk is written by hand, byte for byte what the general path writes. Any
-// other event, or a text delta that is in any way unusual, goes to the general path.
+// contentBlockDelta events that carry text, and the events every stream sends once
+// (messageStart, contentBlockStop, messageStop, metadata), are read without encoding/json and
+// their chat.completion.chunk is written by hand, byte for byte what the general path writes.
+// Any other event (tool use, reasoning, exceptions), or one that is in any way unusual, goes to
+// the general path.
 
 // cvEventFields are the members cvStreamEvent reads; a member outside them (Bedrock pads events
 // with "p") is skipped, as encoding/json skips it.
@@ -158,25 +160,4 @@ func readFastConverseEvent(b []byte, e *cvStreamEvent) bool {
 		return readFastConverseUsage(b, v, e.Usage)
 	})
 	return ok && jsonWS(b, end) == len(b)
-}
-
-// bedrockExtensionFields are the members bedrockExtensions reads.
-var bedrockExtensionFields = []string{"guardrailConfig", "additionalModelRequestFields", "additionalModelResponseFieldPaths", "performanceConfig", "promptVariables", "requestMetadata", "service_tier"}
-
-// mayHaveBedrockExtensions reports whether decoding body into bedrockExtensions could set
-// anything: false only when body is an object none of whose top-level keys encoding/json could
-// match to one of its fields (plain ASCII keys that equal none of them, even ignoring case).
-// Anything the scanner cannot read with certainty (escaped or non-ASCII keys, values nested
-// deeper than maxSkipDepth, invalid JSON) answers true, leaving the decision to encoding/json.
-// Most chat bodies carry no extension, and this saves decoding every one of them twice.
-func mayHaveBedrockExtensions(body []byte) bool {
-	found := false
-	end, ok := jsonObject(body, jsonWS(body, 0), func(key []byte, esc bool, v int) (int, bool) {
-		if !ignorableKey(key, esc, bedrockExtensionFields) {
-			found = true
-			return 0, false
-		}
-		return jsonSkipValue(body, v, 0)
-	})
-	return found || !ok || jsonWS(body, end) != len(body)
 }

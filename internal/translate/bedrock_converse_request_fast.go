@@ -300,3 +300,24 @@ func (t *openAIToBedrock) fastConverseRequest(body []byte) (_ []byte, ok bool) {
 	t.includeUsage = r.stream && r.usage
 	return append(out, '}'), true
 }
+
+// bedrockExtensionFields are the members bedrockExtensions reads.
+var bedrockExtensionFields = []string{"guardrailConfig", "additionalModelRequestFields", "additionalModelResponseFieldPaths", "performanceConfig", "promptVariables", "requestMetadata", "service_tier"}
+
+// mayHaveBedrockExtensions reports whether decoding body into bedrockExtensions could set
+// anything: false only when body is an object none of whose top-level keys encoding/json could
+// match to one of its fields (plain ASCII keys that equal none of them, even ignoring case).
+// Anything the scanner cannot read with certainty (escaped or non-ASCII keys, values nested
+// deeper than maxSkipDepth, invalid JSON) answers true, leaving the decision to encoding/json.
+// Most chat bodies carry no extension, and this saves decoding every one of them twice.
+func mayHaveBedrockExtensions(body []byte) bool {
+	found := false
+	end, ok := jsonObject(body, jsonWS(body, 0), func(key []byte, esc bool, v int) (int, bool) {
+		if !ignorableKey(key, esc, bedrockExtensionFields) {
+			found = true
+			return 0, false
+		}
+		return jsonSkipValue(body, v, 0)
+	})
+	return found || !ok || jsonWS(body, end) != len(body)
+}

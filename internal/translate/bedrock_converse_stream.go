@@ -28,8 +28,9 @@ type cvToOAStream struct {
 	tools   int
 	stopped bool
 	done    bool
-	// generalOnly turns the fast path for text deltas off, for tests that compare it with the
-	// general path; scratch is its buffer for text that needs unescaping.
+	// generalOnly turns the fast paths for events (bedrock_converse_fast.go) off, for tests
+	// that compare them with the general path; scratch is its buffer for text that needs
+	// unescaping.
 	generalOnly bool
 	scratch     []byte
 }
