@@ -3,6 +3,7 @@ package observe
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aigw/aigw/internal/translate"
 )
@@ -35,9 +36,25 @@ func (r *responseRecorder) reset() {
 	if r.stream {
 		r.asm = newAssembler(r.e)
 		if r.body == nil {
-			r.body = make([]byte, 0, 8<<10) // a short answer's events, without regrowing
+			r.body = (*streamBuffers.Get().(*[]byte))[:0]
 		}
 	}
+}
+
+// streamBuffers hold recordings of streams: a short answer's events fit without regrowing.
+var streamBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 8<<10)
+	return &b
+}}
+
+// release gives the recorder's buffer back once the answer has been described (the described
+// values are copies); a write after it would start a buffer of its own.
+func (r *responseRecorder) release() {
+	if r.stream && r.body != nil && cap(r.body) <= 2*streamBlock {
+		b := r.body[:0]
+		streamBuffers.Put(&b)
+	}
+	r.body = nil
 }
 
 // streamBlock is how much of a stream the recorder keeps before assembling it: an answer up to

@@ -326,15 +326,16 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 	if ev.Status < 400 {
 		r.resp.attrs(a)
 	}
+	r.resp.release()
 	outcomeAttrs(a, ev, price)
 
 	spans := make([]spanData, 0, len(r.attempts)+1)
 	for i := range r.attempts {
 		at := &r.attempts[i]
 		d := spanData{name: "attempt " + at.backend, sc: r.sc.WithSpanID(at.id), parent: r.sc, kind: trace.SpanKindClient, start: at.start, end: end,
-			attrs: []attribute.KeyValue{attribute.Int("aigw.attempt", at.try), attribute.String("aigw.backend", at.backend),
+			attrs: append(make([]attribute.KeyValue, 0, 7), attribute.Int("aigw.attempt", at.try), attribute.String("aigw.backend", at.backend),
 				attribute.String(attrProvider, at.provider), attribute.String(attrRequestModel, at.model),
-				attribute.String("server.address", at.host)}}
+				attribute.String("server.address", at.host))}
 		if at.status != 0 {
 			d.attrs = append(d.attrs, attribute.Int("http.response.status_code", at.status))
 			if at.status >= 400 {
