@@ -31,6 +31,9 @@ type assembler struct {
 	anthropicUsage                             bool
 	// Responses: the final response object.
 	final string
+
+	fast bool      // the hand-written reader and writer (assemble_fast.go) are on
+	fc   fastChunk // the chunk fastLine is reading
 }
 
 type choiceAcc struct {
@@ -46,7 +49,7 @@ type callAcc struct {
 }
 
 func newAssembler(e translate.Endpoint) *assembler {
-	return &assembler{e: e, top: map[string]string{}, choices: map[int64]*choiceAcc{}}
+	return &assembler{e: e, top: map[string]string{}, choices: map[int64]*choiceAcc{}, fast: assembleFast}
 }
 
 // write takes the next bytes the client was sent; it keeps no reference to p.
@@ -85,7 +88,14 @@ func (s *assembler) line(l string) {
 		return
 	}
 	data = strings.TrimSpace(data)
-	if len(data) == 0 || data[0] != '{' || !gjson.Valid(data) {
+	if len(data) == 0 || data[0] != '{' {
+		return
+	}
+	if s.fast && s.e != translate.EndpointMessages && s.e != translate.EndpointResponses && s.fastLine(data) {
+		s.sawData = true
+		return
+	}
+	if !gjson.Valid(data) {
 		return
 	}
 	s.sawData = true
@@ -286,63 +296,33 @@ func (s *assembler) attrs(a *attrs) {
 	}
 	sort.Slice(idx, func(x, y int) bool { return idx[x] < idx[y] })
 	completion := s.e == translate.EndpointCompletions
-	choices := make([]any, 0, len(idx))
 	for _, i := range idx {
 		c := s.choices[i]
-		ch := map[string]any{"index": i}
-		if c.finish != "" {
-			ch["finish_reason"] = c.finish
-		}
 		if completion {
-			ch["text"] = c.content.String()
 			a.str("llm.choices."+strconv.FormatInt(i, 10)+".completion.text", c.content.String())
-			choices = append(choices, ch)
 			continue
 		}
-		msg := map[string]any{}
 		p := "llm.output_messages." + strconv.FormatInt(i, 10) + ".message."
 		if c.role != "" {
-			msg["role"] = c.role
 			a.str(p+"role", c.role)
 		}
-		if c.hasContent {
-			msg["content"] = c.content.String()
-			if c.content.Len() > 0 {
-				a.str(p+"content", c.content.String())
-			}
+		if c.hasContent && c.content.Len() > 0 {
+			a.str(p+"content", c.content.String())
 		}
-		if len(c.calls) > 0 {
-			var calls []any
-			ks := make([]int64, 0, len(c.calls))
-			for k := range c.calls {
-				ks = append(ks, k)
+		for n, k := range sortedKeys(c.calls) {
+			call := c.calls[k]
+			tp := p + "tool_calls." + strconv.Itoa(n) + ".tool_call."
+			if call.id != "" {
+				a.str(tp+"id", call.id)
 			}
-			sort.Slice(ks, func(x, y int) bool { return ks[x] < ks[y] })
-			for n, k := range ks {
-				call := c.calls[k]
-				tp := p + "tool_calls." + strconv.Itoa(n) + ".tool_call."
-				if call.id != "" {
-					a.str(tp+"id", call.id)
-				}
-				a.str(tp+"function.name", call.name)
-				a.str(tp+"function.arguments", call.args.String())
-				calls = append(calls, map[string]any{"id": call.id, "type": call.typ,
-					"function": map[string]any{"name": call.name, "arguments": call.args.String()}})
-			}
-			msg["tool_calls"] = calls
+			a.str(tp+"function.name", call.name)
+			a.str(tp+"function.arguments", call.args.String())
 		}
-		ch["message"] = msg
-		choices = append(choices, ch)
-	}
-	out := map[string]any{"choices": choices}
-	for _, k := range s.order {
-		out[k] = json.RawMessage(s.top[k])
 	}
 	if m := gjson.Parse(s.top["model"]); m.Type == gjson.String {
 		a.str(oiModelName, m.String())
 	}
 	if s.usage.Exists() {
-		out["usage"] = s.usage.Value()
 		openAIUsage(a, s.usage)
 	}
 	if s.anthropicUsage {
@@ -357,6 +337,63 @@ func (s *assembler) attrs(a *attrs) {
 			a.int("llm.token_count.prompt_details.cache_write", s.cacheWrite)
 		}
 	}
-	a.str(oiOutputValue, compactJSON(out))
+	a.str(oiOutputValue, s.outputValue(idx))
 	a.str(oiOutputMime, mimeJSON)
+}
+
+// sortedKeys is the keys of a choice's tool calls, in order.
+func sortedKeys(m map[int64]*callAcc) []int64 {
+	if len(m) == 0 {
+		return nil
+	}
+	ks := make([]int64, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(x, y int) bool { return ks[x] < ks[y] })
+	return ks
+}
+
+// outputMap is the answer as the general path writes output.value: json.Marshal of this map.
+func (s *assembler) outputMap(idx []int64) map[string]any {
+	completion := s.e == translate.EndpointCompletions
+	choices := make([]any, 0, len(idx))
+	for _, i := range idx {
+		c := s.choices[i]
+		ch := map[string]any{"index": i}
+		if c.finish != "" {
+			ch["finish_reason"] = c.finish
+		}
+		if completion {
+			ch["text"] = c.content.String()
+			choices = append(choices, ch)
+			continue
+		}
+		msg := map[string]any{}
+		if c.role != "" {
+			msg["role"] = c.role
+		}
+		if c.hasContent {
+			msg["content"] = c.content.String()
+		}
+		if len(c.calls) > 0 {
+			var calls []any
+			for _, k := range sortedKeys(c.calls) {
+				call := c.calls[k]
+				calls = append(calls, map[string]any{"id": call.id, "type": call.typ,
+					"function": map[string]any{"name": call.name, "arguments": call.args.String()}})
+			}
+			msg["tool_calls"] = calls
+		}
+		ch["message"] = msg
+		choices = append(choices, ch)
+	}
+	out := map[string]any{"choices": choices}
+	for _, k := range s.order {
+		out[k] = json.RawMessage(s.top[k])
+	}
+	if s.usage.Exists() {
+		out["usage"] = s.usage.Value()
+	}
+	return out
 }

@@ -1,0 +1,746 @@
+package observe
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/aigw/aigw/internal/translate"
+)
+
+// Assembling a traced stream read every line with gjson (validate, parse, walk the event, its
+// choices and its delta) and wrote output.value by building maps for encoding/json: most of the
+// CPU tracing added to a streamed request. The readers and writers here do the same work by hand
+// for the usual case, and must give exactly what the general code gives:
+//
+//   - fastChunk reads a chat.completion.chunk (or a streamed text_completion) in one pass, into a
+//     fixed record, and applies it only once the whole line has been read. It takes a line only
+//     when the line is valid JSON by gjson's rules and every member it interprets is plain: keys
+//     without escapes, no member it reads twice, integer indexes, no tool calls, at most
+//     maxFastTop scalars and maxFastChoices choices. Anything else is declined before any state
+//     changes, and the general path reads the line, so the state is the same either way.
+//   - appendOutput writes output.value as json.Marshal writes the general path's map: keys
+//     sorted, strings with encoding/json's escaping (HTML characters, U+2028/9, invalid UTF-8 as
+//     U+FFFD), raw scalars compacted with HTML escaping, usage as json.Marshal writes gjson's
+//     Value() of it.
+
+// assembleFast turns the hand-written readers and writers on for new assemblers; tests turn it
+// off to compare with the general path.
+var assembleFast = true
+
+const (
+	maxFastTop     = 16
+	maxFastChoices = 8
+	maxFastDepth   = 64
+)
+
+// fastChunk is one chunk as fastChunk read it, before it is applied.
+type fastChunk struct {
+	top   [maxFastTop]fastMember
+	ntop  int
+	usage string
+	ch    [maxFastChoices]fastChoice
+	nch   int
+}
+
+type fastMember struct{ key, raw string }
+
+// fastChoice holds a choice's members as JSON string literals, "" when absent or not a string.
+type fastChoice struct {
+	idx                         int64
+	finish, text, role, content string
+}
+
+// fjWS skips JSON whitespace from i.
+func fjWS(d string, i int) int {
+	for i < len(d) {
+		switch d[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// fjString reads the string literal at d[i] == '"' and returns the index after it and whether it
+// holds escapes; ok is false when gjson.Valid would refuse it.
+func fjString(d string, i int) (end int, esc, ok bool) {
+	if i >= len(d) || d[i] != '"' {
+		return 0, false, false
+	}
+	for i++; i < len(d); i++ {
+		switch c := d[i]; {
+		case c == '"':
+			return i + 1, esc, true
+		case c == '\\':
+			esc = true
+			i++
+			if i >= len(d) {
+				return 0, false, false
+			}
+			switch d[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(d) {
+					return 0, false, false
+				}
+				for _, h := range []byte(d[i+1 : i+5]) {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return 0, false, false
+					}
+				}
+				i += 4
+			default:
+				return 0, false, false
+			}
+		case c < ' ':
+			return 0, false, false
+		}
+	}
+	return 0, false, false
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// fjDigits skips digits from i.
+func fjDigits(d string, i int) int {
+	for i < len(d) && isDigit(d[i]) {
+		i++
+	}
+	return i
+}
+
+// fjNumber reads the number at d[i] by JSON's grammar.
+func fjNumber(d string, i int) (end int, ok bool) {
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(d) || !isDigit(d[i]):
+		return 0, false
+	case d[i] == '0':
+		i++
+	default:
+		i = fjDigits(d, i)
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if i >= len(d) || !isDigit(d[i]) {
+			return 0, false
+		}
+		i = fjDigits(d, i)
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if i >= len(d) || !isDigit(d[i]) {
+			return 0, false
+		}
+		i = fjDigits(d, i)
+	}
+	return i, true
+}
+
+// fjSkip reads any value at d[i] and returns the index after it.
+func fjSkip(d string, i, depth int) (end int, ok bool) {
+	if i >= len(d) || depth > maxFastDepth {
+		return 0, false
+	}
+	switch c := d[i]; {
+	case c == '"':
+		end, _, ok = fjString(d, i)
+		return end, ok
+	case c == '-' || isDigit(c):
+		return fjNumber(d, i)
+	case c == 't':
+		return fjLiteral(d, i, "true")
+	case c == 'f':
+		return fjLiteral(d, i, "false")
+	case c == 'n':
+		return fjLiteral(d, i, "null")
+	case c == '[':
+		i = fjWS(d, i+1)
+		if i < len(d) && d[i] == ']' {
+			return i + 1, true
+		}
+		for {
+			if i, ok = fjSkip(d, i, depth+1); !ok {
+				return 0, false
+			}
+			if i, ok = fjNext(d, i, ']'); !ok || d[i-1] == ']' {
+				return i, ok
+			}
+		}
+	case c == '{':
+		i = fjWS(d, i+1)
+		if i < len(d) && d[i] == '}' {
+			return i + 1, true
+		}
+		for {
+			if i, _, ok = fjKey(d, i); !ok {
+				return 0, false
+			}
+			if i, ok = fjSkip(d, i, depth+1); !ok {
+				return 0, false
+			}
+			if i, ok = fjNext(d, i, '}'); !ok || d[i-1] == '}' {
+				return i, ok
+			}
+		}
+	}
+	return 0, false
+}
+
+func fjLiteral(d string, i int, lit string) (int, bool) {
+	if strings.HasPrefix(d[i:], lit) {
+		return i + len(lit), true
+	}
+	return 0, false
+}
+
+// fjKey reads a member's key and its colon at d[i] and returns the index of its value and the
+// key, which is "\\" when it holds escapes (no key the readers look for has any).
+func fjKey(d string, i int) (val int, key string, ok bool) {
+	end, esc, ok := fjString(d, i)
+	if !ok {
+		return 0, "", false
+	}
+	key = d[i+1 : end-1]
+	if esc {
+		key = `\`
+	}
+	i = fjWS(d, end)
+	if i >= len(d) || d[i] != ':' {
+		return 0, "", false
+	}
+	return fjWS(d, i+1), key, true
+}
+
+// fjNext reads what follows a member or an element: a comma (then the index of the next one) or
+// the closing bracket (then the index after it, with d[end-1] == closing).
+func fjNext(d string, i int, closing byte) (end int, ok bool) {
+	i = fjWS(d, i)
+	if i >= len(d) {
+		return 0, false
+	}
+	switch d[i] {
+	case ',':
+		i = fjWS(d, i+1)
+		// A closing bracket after a comma is invalid; make sure the caller does not take
+		// d[i-1] for one.
+		if i >= len(d) || d[i] == closing {
+			return 0, false
+		}
+		return i, true
+	case closing:
+		return i + 1, true
+	}
+	return 0, false
+}
+
+// fjStr is the text of a string literal as gjson gives it.
+func fjStr(lit string) string {
+	if strings.IndexByte(lit, '\\') < 0 {
+		return lit[1 : len(lit)-1]
+	}
+	return gjson.Parse(lit).Str
+}
+
+// fjStringValue reads a value that counts only when it is a string: its literal, or "".
+func fjStringValue(d string, i int) (end int, lit string, ok bool) {
+	if i < len(d) && d[i] == '"' {
+		if end, _, ok = fjString(d, i); !ok {
+			return 0, "", false
+		}
+		return end, d[i:end], true
+	}
+	end, ok = fjSkip(d, i, 0)
+	return end, "", ok
+}
+
+// fastLine takes an OpenAI chunk (d starts with '{'); false leaves it to the general path,
+// with nothing changed.
+func (s *assembler) fastLine(d string) bool {
+	fc := &s.fc
+	fc.ntop, fc.nch, fc.usage = 0, 0, ""
+	var seenChoices, seenUsage, ok bool
+	i := fjWS(d, 1)
+	if i < len(d) && d[i] == '}' {
+		i++
+	} else {
+		for {
+			var key string
+			if i, key, ok = fjKey(d, i); !ok || i >= len(d) {
+				return false
+			}
+			switch key {
+			case `\`:
+				return false
+			case "choices":
+				if seenChoices {
+					return false
+				}
+				seenChoices = true
+				if i, ok = s.fastChoices(d, i); !ok {
+					return false
+				}
+			case "usage":
+				if seenUsage {
+					return false
+				}
+				seenUsage = true
+				v := i
+				if i, ok = fjSkip(d, i, 0); !ok {
+					return false
+				}
+				if d[v] == '{' {
+					fc.usage = d[v:i]
+				}
+			default:
+				v, scalar := i, false
+				switch c := d[i]; {
+				case c == '"':
+					i, _, ok = fjString(d, i)
+					scalar = true
+				case c == '-' || isDigit(c):
+					i, ok = fjNumber(d, i)
+					scalar = true
+				case c == 't':
+					i, ok = fjLiteral(d, i, "true")
+					scalar = true
+				case c == 'f':
+					i, ok = fjLiteral(d, i, "false")
+					scalar = true
+				default:
+					i, ok = fjSkip(d, i, 0)
+				}
+				if !ok {
+					return false
+				}
+				if scalar {
+					if fc.ntop == maxFastTop {
+						return false
+					}
+					fc.top[fc.ntop] = fastMember{key, d[v:i]}
+					fc.ntop++
+				}
+			}
+			if i, ok = fjNext(d, i, '}'); !ok {
+				return false
+			}
+			if d[i-1] == '}' {
+				break
+			}
+		}
+	}
+	if fjWS(d, i) != len(d) {
+		return false
+	}
+
+	// The line is read: apply it as openAI would.
+	for _, m := range fc.top[:fc.ntop] {
+		if old, seen := s.top[m.key]; !seen {
+			s.order = append(s.order, m.key)
+			s.top[m.key] = m.raw
+		} else if old != m.raw {
+			s.top[m.key] = m.raw
+		}
+	}
+	if fc.usage != "" {
+		s.usage = gjson.Result{Type: gjson.JSON, Raw: fc.usage}
+	}
+	for n := range fc.nch {
+		ch := &fc.ch[n]
+		c := s.choice(ch.idx)
+		if ch.finish != "" {
+			c.finish = fjStr(ch.finish)
+		}
+		if ch.text != "" {
+			c.hasContent = true
+			s.grow(&c.content, fjStr(ch.text))
+		}
+		if ch.role != "" {
+			c.role = fjStr(ch.role)
+		}
+		if ch.content != "" {
+			c.hasContent = true
+			s.grow(&c.content, fjStr(ch.content))
+		}
+	}
+	return true
+}
+
+// fastChoices reads the choices array at d[i] == '['.
+func (s *assembler) fastChoices(d string, i int) (end int, ok bool) {
+	if d[i] != '[' {
+		return 0, false
+	}
+	i = fjWS(d, i+1)
+	if i < len(d) && d[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		if i, ok = s.fastChoice(d, i); !ok {
+			return 0, false
+		}
+		if i, ok = fjNext(d, i, ']'); !ok || d[i-1] == ']' {
+			return i, ok
+		}
+	}
+}
+
+// fastChoice reads one choice at d[i] into the next slot of s.fc.
+func (s *assembler) fastChoice(d string, i int) (end int, ok bool) {
+	fc := &s.fc
+	if i >= len(d) || d[i] != '{' || fc.nch == maxFastChoices {
+		return 0, false
+	}
+	ch := &fc.ch[fc.nch]
+	fc.nch++
+	*ch = fastChoice{}
+	const (
+		seenIndex = 1 << iota
+		seenFinish
+		seenText
+		seenDelta
+		seenRole
+		seenContent
+	)
+	seen := 0
+	once := func(bit int) bool {
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	}
+	i = fjWS(d, i+1)
+	if i < len(d) && d[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		var key string
+		if i, key, ok = fjKey(d, i); !ok || i >= len(d) {
+			return 0, false
+		}
+		switch key {
+		case `\`:
+			return 0, false
+		case "index":
+			if !once(seenIndex) {
+				return 0, false
+			}
+			v := i
+			if i, ok = fjNumber(d, i); !ok {
+				return 0, false
+			}
+			if ch.idx, ok = fjIndex(d[v:i]); !ok {
+				return 0, false
+			}
+		case "finish_reason":
+			if !once(seenFinish) {
+				return 0, false
+			}
+			i, ch.finish, ok = fjStringValue(d, i)
+		case "text":
+			if !once(seenText) {
+				return 0, false
+			}
+			i, ch.text, ok = fjStringValue(d, i)
+		case "delta":
+			if !once(seenDelta) {
+				return 0, false
+			}
+			switch d[i] {
+			case '{':
+				i = fjWS(d, i+1)
+				if i < len(d) && d[i] == '}' {
+					i++
+					break
+				}
+				for {
+					if i, key, ok = fjKey(d, i); !ok || i >= len(d) {
+						return 0, false
+					}
+					switch key {
+					case `\`, "tool_calls":
+						return 0, false
+					case "role":
+						if !once(seenRole) {
+							return 0, false
+						}
+						i, ch.role, ok = fjStringValue(d, i)
+					case "content":
+						if !once(seenContent) {
+							return 0, false
+						}
+						i, ch.content, ok = fjStringValue(d, i)
+					default:
+						i, ok = fjSkip(d, i, 1)
+					}
+					if !ok {
+						return 0, false
+					}
+					if i, ok = fjNext(d, i, '}'); !ok {
+						return 0, false
+					}
+					if d[i-1] == '}' {
+						break
+					}
+				}
+			case 'n':
+				i, ok = fjLiteral(d, i, "null")
+			default:
+				return 0, false
+			}
+		default:
+			i, ok = fjSkip(d, i, 1)
+		}
+		if !ok {
+			return 0, false
+		}
+		if i, ok = fjNext(d, i, '}'); !ok || d[i-1] == '}' {
+			return i, ok
+		}
+	}
+}
+
+// fjIndex is a choice's index as gjson's Int gives it, for plain integers that a float64 holds
+// exactly.
+func fjIndex(n string) (int64, bool) {
+	neg := n[0] == '-'
+	if neg {
+		n = n[1:]
+	}
+	if len(n) > 15 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range []byte(n) {
+		if !isDigit(c) {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// htmlSafe marks the ASCII bytes encoding/json writes as they are in a string with HTML
+// escaping on.
+var htmlSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as encoding/json writes a string with HTML escaping.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if htmlSafe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendRawScalar writes a JSON scalar's text as json.Marshal writes a json.RawMessage holding
+// it: compacted (a scalar has nothing to compact) with <, >, & and U+2028/9 escaped.
+func appendRawScalar(dst []byte, raw string) []byte {
+	start := 0
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '<' || c == '>' || c == '&':
+			dst = append(dst, raw[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			start = i + 1
+		case c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && raw[i+2]&^1 == 0xA8:
+			dst = append(dst, raw[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[raw[i+2]&0xF])
+			start = i + 3
+			i += 2
+		}
+	}
+	return append(dst, raw[start:]...)
+}
+
+// outputValue is output.value of an OpenAI-shaped answer: the choices in idx order.
+func (s *assembler) outputValue(idx []int64) string {
+	if s.fast {
+		if b, ok := s.appendOutput(nil, idx); ok {
+			return string(b)
+		}
+	}
+	return compactJSON(s.outputMap(idx))
+}
+
+// appendOutput writes what json.Marshal(s.outputMap(idx)) writes; false when it cannot be sure
+// to (the general path then writes it).
+func (s *assembler) appendOutput(dst []byte, idx []int64) ([]byte, bool) {
+	var buf [maxFastTop + 2]string
+	keys := append(buf[:0], "choices")
+	for _, k := range s.order {
+		if k == "choices" || k == "usage" {
+			return nil, false
+		}
+		keys = append(keys, k)
+	}
+	var usage []byte
+	if s.usage.Exists() {
+		keys = append(keys, "usage")
+		var err error
+		if usage, err = json.Marshal(s.usage.Value()); err != nil {
+			return nil, false
+		}
+	}
+	sort.Strings(keys)
+
+	size := 64 + len(usage)
+	for _, c := range s.choices {
+		size += 96 + c.content.Len() + len(c.role) + len(c.finish)
+		for _, call := range c.calls {
+			size += 96 + call.args.Len() + len(call.name) + len(call.id) + len(call.typ)
+		}
+	}
+	for _, k := range s.order {
+		size += len(k) + len(s.top[k]) + 4
+	}
+	if dst == nil {
+		dst = make([]byte, 0, size)
+	}
+
+	dst = append(dst, '{')
+	for n, k := range keys {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		switch k {
+		case "choices":
+			dst = s.appendChoices(dst, idx)
+		case "usage":
+			dst = append(dst, usage...)
+		default:
+			dst = appendRawScalar(dst, s.top[k])
+		}
+	}
+	return append(dst, '}'), true
+}
+
+func (s *assembler) appendChoices(dst []byte, idx []int64) []byte {
+	completion := s.e == translate.EndpointCompletions
+	dst = append(dst, '[')
+	for n, i := range idx {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		c := s.choices[i]
+		dst = append(dst, '{')
+		if c.finish != "" {
+			dst = append(dst, `"finish_reason":`...)
+			dst = appendJSONString(dst, c.finish)
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"index":`...)
+		dst = strconv.AppendInt(dst, i, 10)
+		if completion {
+			dst = append(dst, `,"text":`...)
+			dst = appendJSONString(dst, c.content.String())
+			dst = append(dst, '}')
+			continue
+		}
+		dst = append(dst, `,"message":{`...)
+		comma := false
+		if c.hasContent {
+			dst = append(dst, `"content":`...)
+			dst = appendJSONString(dst, c.content.String())
+			comma = true
+		}
+		if c.role != "" {
+			if comma {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"role":`...)
+			dst = appendJSONString(dst, c.role)
+			comma = true
+		}
+		if len(c.calls) > 0 {
+			if comma {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"tool_calls":[`...)
+			for m, k := range sortedKeys(c.calls) {
+				call := c.calls[k]
+				if m > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, `{"function":{"arguments":`...)
+				dst = appendJSONString(dst, call.args.String())
+				dst = append(dst, `,"name":`...)
+				dst = appendJSONString(dst, call.name)
+				dst = append(dst, `},"id":`...)
+				dst = appendJSONString(dst, call.id)
+				dst = append(dst, `,"type":`...)
+				dst = appendJSONString(dst, call.typ)
+				dst = append(dst, '}')
+			}
+			dst = append(dst, ']')
+		}
+		dst = append(dst, "}}"...)
+	}
+	return append(dst, ']')
+}
