@@ -32,8 +32,8 @@ type assembler struct {
 	// Responses: the final response object.
 	final string
 
-	fast bool      // the hand-written reader and writer (assemble_fast.go) are on
-	fc   fastChunk // the chunk fastLine is reading
+	fast bool   // the hand-written reader and writer (assemble_fast.go) are on
+	memo string // the leading members of the last chunk, known to change nothing (fastLine)
 }
 
 type choiceAcc struct {
@@ -49,7 +49,7 @@ type callAcc struct {
 }
 
 func newAssembler(e translate.Endpoint) *assembler {
-	return &assembler{e: e, top: map[string]string{}, choices: map[int64]*choiceAcc{}, fast: assembleFast}
+	return &assembler{e: e, top: make(map[string]string, 8), choices: map[int64]*choiceAcc{}, fast: assembleFast}
 }
 
 // write takes the next bytes the client was sent; it keeps no reference to p.
@@ -95,6 +95,7 @@ func (s *assembler) line(l string) {
 		s.sawData = true
 		return
 	}
+	s.memo = ""
 	if !gjson.Valid(data) {
 		return
 	}

@@ -268,15 +268,29 @@ func fjStringValue(d string, i int) (end int, lit string, ok bool) {
 
 // fastLine takes an OpenAI chunk (d starts with '{'); false leaves it to the general path,
 // with nothing changed.
+//
+// Chunks repeat their leading members (id, object, created, model, ...) line after line. When a
+// line begins with the same bytes as s.memo, the leading members of a line already applied whose
+// values the state still holds, those bytes are valid, change nothing, and are not read again:
+// reading resumes at the next key, where the grammar's state is known (in the top-level object,
+// after a comma). Any other write of a top-level value forgets the memo.
 func (s *assembler) fastLine(d string) bool {
-	fc := &s.fc
-	fc.ntop, fc.nch, fc.usage = 0, 0, ""
+	var fc fastChunk
 	var seenChoices, seenUsage, ok bool
 	i := fjWS(d, 1)
-	if i < len(d) && d[i] == '}' {
+	memo := s.memo
+	if memo != "" && strings.HasPrefix(d, memo) {
+		i = len(memo)
+	} else {
+		memo = ""
+	}
+	fromStart := memo == ""
+	lead, nlead := -1, 0 // where the first member that is not a plain scalar (or ignored) begins, and the scalars before it
+	if memo == "" && i < len(d) && d[i] == '}' {
 		i++
 	} else {
 		for {
+			k := i
 			var key string
 			if i, key, ok = fjKey(d, i); !ok || i >= len(d) {
 				return false
@@ -289,7 +303,10 @@ func (s *assembler) fastLine(d string) bool {
 					return false
 				}
 				seenChoices = true
-				if i, ok = s.fastChoices(d, i); !ok {
+				if lead < 0 {
+					lead, nlead = k, fc.ntop
+				}
+				if i, ok = readChoices(&fc, d, i); !ok {
 					return false
 				}
 			case "usage":
@@ -297,6 +314,9 @@ func (s *assembler) fastLine(d string) bool {
 					return false
 				}
 				seenUsage = true
+				if lead < 0 {
+					lead, nlead = k, fc.ntop
+				}
 				v := i
 				if i, ok = fjSkip(d, i, 0); !ok {
 					return false
@@ -350,8 +370,10 @@ func (s *assembler) fastLine(d string) bool {
 		if old, seen := s.top[m.key]; !seen {
 			s.order = append(s.order, m.key)
 			s.top[m.key] = m.raw
+			memo = ""
 		} else if old != m.raw {
 			s.top[m.key] = m.raw
+			memo = ""
 		}
 	}
 	if fc.usage != "" {
@@ -375,11 +397,26 @@ func (s *assembler) fastLine(d string) bool {
 			s.grow(&c.content, fjStr(ch.content))
 		}
 	}
+
+	// The leading members of a line read from its start are the next memo when the state now
+	// holds their values: none of their keys comes again in the line (a later member would have
+	// overwritten it).
+	s.memo = memo
+	if fromStart && nlead > 0 {
+		for a := range nlead {
+			for b := a + 1; b < fc.ntop; b++ {
+				if fc.top[a].key == fc.top[b].key {
+					return true
+				}
+			}
+		}
+		s.memo = d[:lead]
+	}
 	return true
 }
 
-// fastChoices reads the choices array at d[i] == '['.
-func (s *assembler) fastChoices(d string, i int) (end int, ok bool) {
+// readChoices reads the choices array at d[i] == '['.
+func readChoices(fc *fastChunk, d string, i int) (end int, ok bool) {
 	if d[i] != '[' {
 		return 0, false
 	}
@@ -388,7 +425,7 @@ func (s *assembler) fastChoices(d string, i int) (end int, ok bool) {
 		return i + 1, true
 	}
 	for {
-		if i, ok = s.fastChoice(d, i); !ok {
+		if i, ok = readChoice(fc, d, i); !ok {
 			return 0, false
 		}
 		if i, ok = fjNext(d, i, ']'); !ok || d[i-1] == ']' {
@@ -397,9 +434,8 @@ func (s *assembler) fastChoices(d string, i int) (end int, ok bool) {
 	}
 }
 
-// fastChoice reads one choice at d[i] into the next slot of s.fc.
-func (s *assembler) fastChoice(d string, i int) (end int, ok bool) {
-	fc := &s.fc
+// readChoice reads one choice at d[i] into the next slot of fc.
+func readChoice(fc *fastChunk, d string, i int) (end int, ok bool) {
 	if i >= len(d) || d[i] != '{' || fc.nch == maxFastChoices {
 		return 0, false
 	}

@@ -58,7 +58,7 @@ func splits(stream []byte) map[string][][]byte {
 	return out
 }
 
-var assembleEndpoints = []translate.Endpoint{translate.EndpointChatCompletions, translate.EndpointCompletions}
+var assembleEndpoints = []translate.Endpoint{translate.EndpointChatCompletions, translate.EndpointCompletions, translate.EndpointMessages}
 
 // checkSame requires the fast and the general paths to record the same attributes for a stream,
 // however it is cut.
@@ -163,6 +163,33 @@ data: ` + chunkHead + `[],"usage":{"prompt_tokens":6,"completion_tokens":1,"tota
 	// Completions, and choices with text.
 	`{"id":"cmpl","object":"text_completion","created":1,"model":"m","choices":[{"text":"Hello","index":0,"logprobs":null,"finish_reason":null}]}
 data: {"id":"cmpl","object":"text_completion","created":1,"model":"m","choices":[{"text":" world","index":0,"logprobs":{"tokens":["a"],"token_logprobs":[-0.1]},"finish_reason":"length"}]}`,
+	// Leading members repeated (the memo), changed by a later member, by the general path, or
+	// followed by something else.
+	`{"id":"a","model":"m","choices":[],"id":"b"}
+data: {"id":"a","model":"m","choices":[],"id":"b"}
+data: {"id":"a","model":"m","choices":[]}`,
+	`{"id":"a","model":"m","choices":[]}
+data: {"id":"a","model":"m","choices":[],"id":"b"}
+data: {"id":"a","model":"m","choices":[]}
+data: {"id":"a","model":"m","choices":[]}`,
+	`{"id":"a","model":"m","choices":[{"index":0,"delta":{"content":"x"}}]}
+data: {"id":"a","model":"X","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"f"}}]}}]}
+data: {"id":"a","model":"m","choices":[{"index":0,"delta":{"content":"y"}}]}
+data: {"id":"a","model":"m","choices":[{"index":0,"delta":{"content":"z"}}]}`,
+	`{"id":"a","x":null,"o":{"k":1},"choices":[]}
+data: {"id":"a","x":null,"o":{"k":1},"choices":[{"index":0,"delta":{"content":"x"}}]}
+data: {"id":"a","x":null,"o":{"k":1},}
+data: {"id":"a","x":null,"o":{"k":1}}
+data: {"id":"a","x":null,"o":{"k":1},"usage":{"a":1}}
+data: {"id":"a","x":null,"o":{"k":1},"choices":[],"choices":[]}
+data: {"id":"a","x":null,"o":{"k":1},  "model":"n","choices":[]}
+data: {"id":"a","x":null,"o":{"k":1},"choices":[]} x
+data: {"id":"a","x":null,"o":{"k":1},"id":"c","choices":[]}
+data: {"id":"a","x":null,"o":{"k":1},"choices":[]}`,
+	`{"x":null,"choices":[]}
+data: {"x":null,"choices":[{"index":0,"delta":{"content":"x"}}]}
+data: {"choices":[],"id":"1"}
+data: {"choices":[],"id":"2"}`,
 	// Odd shapes.
 	`{"choices":null}`,
 	`{"choices":{"a":{"index":2,"delta":{"content":"x"}}}}`,
