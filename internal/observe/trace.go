@@ -197,7 +197,10 @@ func (t *Tracing) Start(e translate.Endpoint, start time.Time, h http.Header) *R
 	if t == nil {
 		return nil
 	}
-	ctx := t.prop.Extract(context.Background(), propagation.HeaderCarrier(h))
+	ctx := context.Background()
+	if propagated(h) {
+		ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(h))
+	}
 	psc := trace.SpanContextFromContext(ctx)
 	tid := psc.TraceID()
 	if !tid.IsValid() {
@@ -262,6 +265,14 @@ func (r *RequestSpan) Attempt(try int, backend, provider, model, host string, up
 		r.resp.reset()
 	}
 	sc := r.sc.WithSpanID(id)
+	if r.parent == context.Background() {
+		// No trace state or baggage came with the request: the traceparent is all there is to
+		// send, written as TraceContext.Inject writes it, without a context or header key
+		// canonicalisation per request.
+		upstream["Traceparent"] = []string{traceparent(sc)}
+		delete(upstream, "Tracestate")
+		return
+	}
 	r.t.prop.Inject(trace.ContextWithSpanContext(r.parent, sc), propagation.HeaderCarrier(upstream))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"net/http"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -53,4 +54,30 @@ func newSpanID() trace.SpanID {
 		binary.BigEndian.PutUint64(id[:], rand.Uint64())
 	}
 	return id
+}
+
+// propagated reports whether h carries a trace context or baggage (W3C traceparent, tracestate,
+// baggage), read by their canonical keys without canonicalising them per request.
+func propagated(h http.Header) bool {
+	return len(h["Traceparent"]) > 0 || len(h["Tracestate"]) > 0 || len(h["Baggage"]) > 0
+}
+
+// traceparent is sc as a W3C traceparent header (version 00, trace id, span id, flags), as
+// TraceContext.Inject writes it.
+func traceparent(sc trace.SpanContext) string {
+	const digits = "0123456789abcdef"
+	var b [55]byte
+	b[0], b[1], b[2] = '0', '0', '-'
+	tid, sid := sc.TraceID(), sc.SpanID()
+	for i, c := range tid {
+		b[3+2*i], b[4+2*i] = digits[c>>4], digits[c&15]
+	}
+	b[35] = '-'
+	for i, c := range sid {
+		b[36+2*i], b[37+2*i] = digits[c>>4], digits[c&15]
+	}
+	// The flags the specification defines: sampled and random.
+	f := byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))
+	b[52], b[53], b[54] = '-', '0', digits[f]
+	return string(b[:])
 }

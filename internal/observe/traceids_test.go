@@ -83,3 +83,26 @@ func TestDeferredSpansKeepTheirIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestTraceparentAsTraceContext: the traceparent written without the propagator is the one
+// TraceContext.Inject writes, sampled or not; headers are read by their canonical keys.
+func TestTraceparentAsTraceContext(t *testing.T) {
+	for _, flags := range []trace.TraceFlags{0, trace.FlagsSampled, trace.FlagsRandom, 0xff} {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: newTraceID(), SpanID: newSpanID(), TraceFlags: flags})
+		h := http.Header{}
+		propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), sc), propagation.HeaderCarrier(h))
+		if got := traceparent(sc); got != h.Get("Traceparent") {
+			t.Errorf("flags %x: %q, TraceContext writes %q", flags, got, h.Get("Traceparent"))
+		}
+	}
+	for _, k := range []string{"traceparent", "TRACESTATE", "baggage"} {
+		h := http.Header{}
+		h.Set(k, "x")
+		if !propagated(h) {
+			t.Errorf("%s not seen", k)
+		}
+	}
+	if propagated(http.Header{"Content-Type": {"application/json"}}) {
+		t.Error("a request without trace headers propagated")
+	}
+}
