@@ -68,17 +68,32 @@ func fjWS(d string, i int) int {
 	return i
 }
 
+// strPlain marks the bytes a JSON string holds as they are.
+var strPlain = func() (t [256]bool) {
+	for c := ' '; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // fjString reads the string literal at d[i] == '"' and returns the index after it and whether it
 // holds escapes; ok is false when gjson.Valid would refuse it.
 func fjString(d string, i int) (end int, esc, ok bool) {
 	if i >= len(d) || d[i] != '"' {
 		return 0, false, false
 	}
-	for i++; i < len(d); i++ {
-		switch c := d[i]; {
-		case c == '"':
+	i++
+	for {
+		for i < len(d) && strPlain[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			return 0, false, false
+		}
+		switch d[i] {
+		case '"':
 			return i + 1, esc, true
-		case c == '\\':
+		case '\\':
 			esc = true
 			i++
 			if i >= len(d) {
@@ -86,6 +101,7 @@ func fjString(d string, i int) (end int, esc, ok bool) {
 			}
 			switch d[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
 			case 'u':
 				if i+4 >= len(d) {
 					return 0, false, false
@@ -95,15 +111,14 @@ func fjString(d string, i int) (end int, esc, ok bool) {
 						return 0, false, false
 					}
 				}
-				i += 4
+				i += 5
 			default:
 				return 0, false, false
 			}
-		case c < ' ':
+		default: // a control character
 			return 0, false, false
 		}
 	}
-	return 0, false, false
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
