@@ -295,7 +295,7 @@ func (s *assembler) fastLine(d string) bool {
 	i := fjWS(d, 1)
 	memo := s.memo
 	if memo != "" && strings.HasPrefix(d, memo) {
-		i = len(memo)
+		i = fjWS(d, len(memo))
 	} else {
 		memo = ""
 	}

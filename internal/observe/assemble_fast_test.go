@@ -185,7 +185,8 @@ data: {"id":"a","x":null,"o":{"k":1},"choices":[],"choices":[]}
 data: {"id":"a","x":null,"o":{"k":1},  "model":"n","choices":[]}
 data: {"id":"a","x":null,"o":{"k":1},"choices":[]} x
 data: {"id":"a","x":null,"o":{"k":1},"id":"c","choices":[]}
-data: {"id":"a","x":null,"o":{"k":1},"choices":[]}`,
+data: {"id":"a","x":null,"o":{"k":1},"choices":[]}
+data: {"id":"a","x":null,"o":{"k":1},` + "\t " + `"choices":[{"index":0,"delta":{"content":"y"}}]}`,
 	`{"x":null,"choices":[]}
 data: {"x":null,"choices":[{"index":0,"delta":{"content":"x"}}]}
 data: {"choices":[],"id":"1"}
