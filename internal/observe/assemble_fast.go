@@ -1,7 +1,8 @@
 package observe
 
 import (
-	"encoding/json"
+	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -689,17 +690,12 @@ func (s *assembler) appendOutput(dst []byte, idx []int64) ([]byte, bool) {
 		}
 		keys = append(keys, k)
 	}
-	var usage []byte
 	if s.usage.Exists() {
 		keys = append(keys, "usage")
-		var err error
-		if usage, err = json.Marshal(s.usage.Value()); err != nil {
-			return nil, false
-		}
 	}
 	sort.Strings(keys)
 
-	size := 64 + len(usage)
+	size := 64 + 2*len(s.usage.Raw)
 	for _, c := range s.choices {
 		size += 96 + c.content.Len() + len(c.role) + len(c.finish)
 		for _, call := range c.calls {
@@ -724,7 +720,10 @@ func (s *assembler) appendOutput(dst []byte, idx []int64) ([]byte, bool) {
 		case "choices":
 			dst = s.appendChoices(dst, idx)
 		case "usage":
-			dst = append(dst, usage...)
+			var ok bool
+			if dst, ok = appendValue(dst, s.usage.Raw, 0); !ok {
+				return nil, false
+			}
 		default:
 			dst = appendRawScalar(dst, s.top[k])
 		}
@@ -794,4 +793,120 @@ func (s *assembler) appendChoices(dst []byte, idx []int64) []byte {
 		dst = append(dst, "}}"...)
 	}
 	return append(dst, ']')
+}
+
+// appendValue writes a valid JSON value as json.Marshal writes gjson's Value() of it: objects
+// as maps (keys sorted, the first of equal keys kept), numbers as float64; false when that
+// would fail (a number beyond float64's range) or the value is deeper than maxFastDepth.
+func appendValue(dst []byte, raw string, depth int) ([]byte, bool) {
+	if raw == "" || depth > maxFastDepth {
+		return nil, false
+	}
+	var ok bool
+	switch c := raw[0]; c {
+	case '{':
+		type member struct{ key, val string }
+		var buf [16]member
+		ms := buf[:0]
+		i := fjWS(raw, 1)
+		if i < len(raw) && raw[i] == '}' {
+			return append(dst, "{}"...), true
+		}
+		for {
+			kend, _, ok := fjString(raw, i)
+			if !ok {
+				return nil, false
+			}
+			key := fjStr(raw[i:kend])
+			v := fjWS(raw, kend)
+			if v >= len(raw) || raw[v] != ':' {
+				return nil, false
+			}
+			v = fjWS(raw, v+1)
+			if i, ok = fjSkip(raw, v, depth+1); !ok {
+				return nil, false
+			}
+			dup := false
+			for _, o := range ms {
+				if o.key == key {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				ms = append(ms, member{key, raw[v:i]})
+			}
+			if i, ok = fjNext(raw, i, '}'); !ok {
+				return nil, false
+			}
+			if raw[i-1] == '}' {
+				break
+			}
+		}
+		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+		dst = append(dst, '{')
+		for n, m := range ms {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, m.key)
+			dst = append(dst, ':')
+			if dst, ok = appendValue(dst, m.val, depth+1); !ok {
+				return nil, false
+			}
+		}
+		return append(dst, '}'), true
+	case '[':
+		dst = append(dst, '[')
+		i := fjWS(raw, 1)
+		if i < len(raw) && raw[i] == ']' {
+			return append(dst, ']'), true
+		}
+		for n := 0; ; n++ {
+			v := i
+			if i, ok = fjSkip(raw, v, depth+1); !ok {
+				return nil, false
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, ok = appendValue(dst, raw[v:i], depth+1); !ok {
+				return nil, false
+			}
+			if i, ok = fjNext(raw, i, ']'); !ok {
+				return nil, false
+			}
+			if raw[i-1] == ']' {
+				return append(dst, ']'), true
+			}
+		}
+	case '"':
+		return appendJSONString(dst, fjStr(raw)), true
+	case 't':
+		return append(dst, "true"...), true
+	case 'f':
+		return append(dst, "false"...), true
+	case 'n':
+		return append(dst, "null"...), true
+	}
+	f, _ := strconv.ParseFloat(raw, 64)
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, false
+	}
+	return appendJSONFloat(dst, f), true
+}
+
+// appendJSONFloat writes f as encoding/json writes a float64.
+func appendJSONFloat(dst []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if n := len(dst); format == 'e' && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+		// e-09 is written e-9.
+		dst[n-2] = dst[n-1]
+		dst = dst[:n-1]
+	}
+	return dst
 }

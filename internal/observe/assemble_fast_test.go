@@ -157,6 +157,7 @@ data: {"id":"b","model":"m2","extra":1,"choices":[{"index":0,"delta":{"content":
 data: ` + chunkHead + `[],"usage":{"prompt_tokens":6,"completion_tokens":1,"total_tokens":7,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}`,
 	chunkHead + `[],"usage":{"prompt_tokens":1e21,"completion_tokens":1.0,"total_tokens":123456789012345678901,"x":1e-7,"y":-0,"z":"<a>","w":[true,null,0.1],"v":{}}}`,
 	chunkHead + `[],"usage":{"prompt_tokens":1e400}}`,
+	chunkHead + `[],"usage":{"k\u0065y":"a\nb<>","key":2,"é":[],"Z":{},"a":-0,"b":1E+2,"c":0.000001,"d":1e20,"e":5e-324,"f":1e-400,"g":[[1,[2]],{"x":{"y":null}}],"h":{"b":1,"a":{"d":1,"c":2,"d":3}}}}`,
 	chunkHead + `[],"usage":{"b":1,"a":2,"b":3}}`,
 	chunkHead + `[],"usage":null}`,
 	chunkHead + `[],"usage":{"a":1},"usage":{"b":2}}`,
@@ -242,8 +243,16 @@ func TestAssembleFastOddInputs(t *testing.T) {
 	}
 }
 
-// TestAssembleFastStrings: strings and raw scalars are written as encoding/json writes them.
+// TestAssembleFastStrings: strings, raw scalars and usage values are written as encoding/json
+// writes them.
 func TestAssembleFastStrings(t *testing.T) {
+	for _, v := range []string{`{"b":1,"a":[1.5,-0,1e21,1e-7,123456789012345678901,"x<"],"c":{"z":true,"y":false,"y":null},"\u00e9":{}}`,
+		`[]`, `{}`, `"\ud800"`, `1e400`, `-1e400`, `[1,{"a":1e999}]`, ` { "a" : [ 1 , 2 ] } `} {
+		want, err := json.Marshal(gjson.Parse(v).Value())
+		if got, ok := appendValue(nil, strings.TrimSpace(v), 0); ok != (err == nil) || ok && string(got) != string(want) {
+			t.Errorf("value %s: %s %v, want %s %v", v, got, ok, want, err)
+		}
+	}
 	for _, s := range []string{"", "plain", `"\` + "\b\f\n\r\t\x00\x1f\x7f", "<a href='x'>&amp;</a>", "\u2028\u2029\u00e9\U0001f600",
 		"\xff", "\xc3", "a\xe2\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80"} {
 		want, _ := json.Marshal(s)
@@ -288,6 +297,12 @@ func FuzzAssemble(f *testing.F) {
 			}
 		}
 		s := string(stream)
+		if gjson.Valid(s) {
+			want, err := json.Marshal(gjson.Parse(s).Value())
+			if got, ok := appendValue(nil, strings.TrimSpace(s), 0); ok != (err == nil) || ok && string(got) != string(want) {
+				t.Fatalf("value %q: %s %v, want %s %v", s, got, ok, want, err)
+			}
+		}
 		want, _ := json.Marshal(s)
 		if got := appendJSONString(nil, s); string(got) != string(want) {
 			t.Fatalf("string %q: %s, want %s", s, got, want)
