@@ -3,7 +3,6 @@ package observe
 import (
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -18,12 +17,14 @@ import (
 // CPU tracing added to a streamed request. The readers and writers here do the same work by hand
 // for the usual case, and must give exactly what the general code gives:
 //
-//   - fastChunk reads a chat.completion.chunk (or a streamed text_completion) in one pass, into a
-//     fixed record, and applies it only once the whole line has been read. It takes a line only
-//     when the line is valid JSON by gjson's rules and every member it interprets is plain: keys
-//     without escapes, no member it reads twice, integer indexes, no tool calls, at most
-//     maxFastTop scalars and maxFastChoices choices. Anything else is declined before any state
-//     changes, and the general path reads the line, so the state is the same either way.
+//   - fastLine reads a chat.completion.chunk (or a streamed text_completion) in one pass, into a
+//     record on the stack, and applies it only once the whole line has been read. It takes a
+//     line only when the line is valid JSON by gjson's rules and every member it interprets is
+//     plain: keys without escapes; choices, usage and a choice's members at most once; integer
+//     indexes; no tool calls; at most maxFastTop scalars and maxFastChoices choices. Anything
+//     else is declined before any state changes, and the general path reads the line, so the
+//     state is the same either way. The leading members a chunk repeats from the last one are
+//     not read again (the memo, see fastLine).
 //   - appendOutput writes output.value as json.Marshal writes the general path's map: keys
 //     sorted, strings with encoding/json's escaping (HTML characters, U+2028/9, invalid UTF-8 as
 //     U+FFFD), raw scalars compacted with HTML escaping, usage as json.Marshal writes gjson's
@@ -39,7 +40,7 @@ const (
 	maxFastDepth   = 64
 )
 
-// fastChunk is one chunk as fastChunk read it, before it is applied.
+// fastChunk is one chunk as fastLine read it, before it is applied.
 type fastChunk struct {
 	top   [maxFastTop]fastMember
 	ntop  int
@@ -693,7 +694,7 @@ func (s *assembler) appendOutput(dst []byte, idx []int64) ([]byte, bool) {
 	if s.usage.Exists() {
 		keys = append(keys, "usage")
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 
 	size := 64 + 2*len(s.usage.Raw)
 	for _, c := range s.choices {
