@@ -46,6 +46,9 @@ const maxKeptExportBuffer = 8 << 20
 func newHTTPSpanExporter(s otlpSettings, tlsFiles tlsSettings, compression string) (*httpSpanExporter, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 2
+	// A batch is hundreds of KiB: written in 64 KiB pieces rather than net/http's 4 KiB, the
+	// kernel is entered about a sixteenth as often.
+	tr.WriteBufferSize = 64 << 10
 	if !s.insecure {
 		cfg, err := tlsFiles.config()
 		if err != nil {
