@@ -343,12 +343,33 @@ func hex4(h []byte) rune {
 // escaping without HTML escaping (<, > and & stay as they are), invalid UTF-8 as \ufffd, and
 // U+2028 and U+2029 escaped.
 func appendJSONString[S []byte | string](dst []byte, s S) []byte {
+	return appendJSONStringAs(dst, s, &jsonPlain)
+}
+
+// AppendJSONHTMLString appends s as a JSON string exactly as json.Marshal writes it, with its
+// default HTML escaping (<, > and & as \u003c, \u003e and \u0026).
+func AppendJSONHTMLString(dst []byte, s string) []byte {
+	return appendJSONStringAs(dst, s, &jsonHTMLSafe)
+}
+
+// jsonPlain and jsonHTMLSafe mark the ASCII bytes encoding/json writes as they are in a string,
+// without and with HTML escaping.
+var jsonPlain, jsonHTMLSafe = func() (plain, html [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		plain[c] = c != '"' && c != '\\'
+		html[c] = plain[c] && c != '<' && c != '>' && c != '&'
+	}
+	return plain, html
+}()
+
+// appendJSONStringAs appends s as a JSON string, leaving the ASCII bytes safe marks as they are.
+func appendJSONStringAs[S []byte | string](dst []byte, s S, safe *[utf8.RuneSelf]bool) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if safe[c] {
 				i++
 				continue
 			}
