@@ -199,6 +199,8 @@ type otlpSink struct {
 	url                    string
 	requests, bytes, spans atomic.Int64
 	busy                   atomic.Int64 // nanoseconds spent reading and counting
+	mu                     sync.Mutex
+	buf                    bytes.Buffer // the request being read
 	srv                    *http.Server
 	done                   chan struct{}
 }
@@ -211,17 +213,18 @@ func startOTLPSink() (*otlpSink, error) {
 	s := &otlpSink{url: "http://" + ln.Addr().String(), done: make(chan struct{})}
 	s.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
-		// Read into a buffer kept from one request to the next: a collector's memory is its own,
-		// and io.ReadAll's growing copies (twice each batch's size) were garbage the gateway's
-		// collector had to sweep in this shared process.
-		bp := sinkBuffers.Get().(*bytes.Buffer)
-		bp.Reset()
-		_, _ = bp.ReadFrom(r.Body)
-		body := bp.Bytes()
-		s.spans.Add(int64(countSpans(body)))
-		sinkBuffers.Put(bp)
+		// Read into a buffer kept from one request to the next (the exporter sends one batch at a
+		// time): a collector's memory is its own, and io.ReadAll's growing copies (twice each
+		// batch's size), or a sync.Pool's buffer that each garbage collection empties, were
+		// garbage and page faults the gateway's collector paid for in this shared process.
+		s.mu.Lock()
+		s.buf.Reset()
+		_, _ = s.buf.ReadFrom(r.Body)
+		s.spans.Add(int64(countSpans(s.buf.Bytes())))
+		n := s.buf.Len()
+		s.mu.Unlock()
 		s.requests.Add(1)
-		s.bytes.Add(int64(len(body)))
+		s.bytes.Add(int64(n))
 		s.busy.Add(int64(time.Since(t0)))
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.WriteHeader(http.StatusOK)
@@ -232,9 +235,6 @@ func startOTLPSink() (*otlpSink, error) {
 	}()
 	return s, nil
 }
-
-// sinkBuffers are the receiver's read buffers.
-var sinkBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (s *otlpSink) stop() { s.srv.Close(); <-s.done }
 
