@@ -75,7 +75,15 @@ func (b *spanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
 		return
 	}
-	res, scope := s.Resource(), s.InstrumentationScope()
+	w := wireOf(s)
+	b.add(s.Resource(), s.InstrumentationScope(), &w)
+}
+
+// add encodes a finished span of res and scope into the chunk being filled, if it is sampled.
+func (b *spanBatcher) add(res *resource.Resource, scope instrumentation.Scope, w *wireSpan) {
+	if !w.sc.IsSampled() {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.stopped || b.queued >= b.set.maxQueue {
@@ -88,7 +96,7 @@ func (b *spanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 	if b.cur == nil {
 		b.cur = b.chunk(res, scope)
 	}
-	b.cur.spans = appendSpanField(b.cur.spans, s)
+	b.cur.spans = appendWireSpanField(b.cur.spans, w)
 	b.cur.n++
 	b.queued++
 	if b.cur.n >= b.set.maxBatch {

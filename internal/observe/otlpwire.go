@@ -2,6 +2,7 @@ package observe
 
 import (
 	"math"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -165,15 +166,42 @@ func appendScopeField(b []byte, scope instrumentation.Scope) []byte {
 	return endMessage(b, at)
 }
 
+// wireSpan is what the encoder reads of a span: a finished SDK span's fields (wireOf), or a span
+// aigw describes itself without making one (tracespans.go).
+type wireSpan struct {
+	name                                      string
+	sc, parent                                trace.SpanContext
+	kind                                      trace.SpanKind
+	start, end                                time.Time
+	attrs                                     []attribute.KeyValue
+	events                                    []sdktrace.Event
+	links                                     []sdktrace.Link
+	status                                    sdktrace.Status
+	droppedAttrs, droppedEvents, droppedLinks int
+}
+
+// wireOf reads a finished span's fields (the SDK's read-only spans hand out their own slices).
+func wireOf(s sdktrace.ReadOnlySpan) wireSpan {
+	return wireSpan{name: s.Name(), sc: s.SpanContext(), parent: s.Parent(), kind: s.SpanKind(),
+		start: s.StartTime(), end: s.EndTime(), attrs: s.Attributes(), events: s.Events(), links: s.Links(),
+		status: s.Status(), droppedAttrs: s.DroppedAttributes(), droppedEvents: s.DroppedEvents(), droppedLinks: s.DroppedLinks()}
+}
+
 // appendSpanField appends s as one of ScopeSpans' spans (field 2).
 func appendSpanField(b []byte, s sdktrace.ReadOnlySpan) []byte {
+	w := wireOf(s)
+	return appendWireSpanField(b, &w)
+}
+
+// appendWireSpanField appends w as one of ScopeSpans' spans (field 2).
+func appendWireSpanField(b []byte, w *wireSpan) []byte {
 	b, at := beginMessage(b, 2)
-	b = appendSpan(b, s)
+	b = appendSpan(b, w)
 	return endMessage(b, at)
 }
 
-func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
-	sc, parent := s.SpanContext(), s.Parent()
+func appendSpan(b []byte, s *wireSpan) []byte {
+	sc, parent := s.sc, s.parent
 	tid, sid := sc.TraceID(), sc.SpanID()
 	b = appendBytes(b, 1, tid[:])
 	b = appendBytes(b, 2, sid[:])
@@ -181,21 +209,21 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 	if psid := parent.SpanID(); psid.IsValid() {
 		b = appendBytes(b, 4, psid[:])
 	}
-	b = appendString(b, 5, s.Name())
-	if k := spanKind(s.SpanKind()); k != 0 {
+	b = appendString(b, 5, s.name)
+	if k := spanKind(s.kind); k != 0 {
 		b = protowire.AppendTag(b, 6, protowire.VarintType)
 		b = protowire.AppendVarint(b, k)
 	}
 	b = protowire.AppendTag(b, 7, protowire.Fixed64Type)
-	b = protowire.AppendFixed64(b, unixNano(s.StartTime().UnixNano()))
+	b = protowire.AppendFixed64(b, unixNano(s.start.UnixNano()))
 	b = protowire.AppendTag(b, 8, protowire.Fixed64Type)
-	b = protowire.AppendFixed64(b, unixNano(s.EndTime().UnixNano()))
-	for _, kv := range s.Attributes() {
+	b = protowire.AppendFixed64(b, unixNano(s.end.UnixNano()))
+	for _, kv := range s.attrs {
 		b = appendKeyValue(b, 9, kv)
 	}
-	b = appendUint(b, 10, s.DroppedAttributes())
+	b = appendUint(b, 10, s.droppedAttrs)
 	var at int
-	for _, e := range s.Events() {
+	for _, e := range s.events {
 		b, at = beginMessage(b, 11)
 		b = protowire.AppendTag(b, 1, protowire.Fixed64Type)
 		b = protowire.AppendFixed64(b, unixNano(e.Time.UnixNano()))
@@ -206,8 +234,8 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 		b = appendUint(b, 4, e.DroppedAttributeCount)
 		b = endMessage(b, at)
 	}
-	b = appendUint(b, 12, s.DroppedEvents())
-	for _, l := range s.Links() {
+	b = appendUint(b, 12, s.droppedEvents)
+	for _, l := range s.links {
 		b, at = beginMessage(b, 13)
 		ltid, lsid := l.SpanContext.TraceID(), l.SpanContext.SpanID()
 		b = appendBytes(b, 1, ltid[:])
@@ -221,8 +249,8 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 		b = protowire.AppendFixed32(b, spanFlags(l.SpanContext.TraceFlags(), l.SpanContext))
 		b = endMessage(b, at)
 	}
-	b = appendUint(b, 14, s.DroppedLinks())
-	st := s.Status()
+	b = appendUint(b, 14, s.droppedLinks)
+	st := s.status
 	b, at = beginMessage(b, 15)
 	b = appendString(b, 2, st.Description)
 	if c := statusCode(st.Code); c != 0 {

@@ -343,10 +343,10 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 	spans := make([]spanData, 0, len(r.attempts)+1)
 	for i := range r.attempts {
 		at := &r.attempts[i]
-		d := spanData{name: "attempt " + at.backend, sc: r.sc.WithSpanID(at.id), parent: r.sc, kind: trace.SpanKindClient, start: at.start, end: end,
+		d := spanData{wireSpan: wireSpan{name: "attempt " + at.backend, sc: r.sc.WithSpanID(at.id), parent: r.sc, kind: trace.SpanKindClient, start: at.start, end: end,
 			attrs: append(make([]attribute.KeyValue, 0, 7), attribute.Int("aigw.attempt", at.try), attribute.String("aigw.backend", at.backend),
 				attribute.String(attrProvider, at.provider), attribute.String(attrRequestModel, at.model),
-				attribute.String("server.address", at.host))}
+				attribute.String("server.address", at.host))}}
 		if at.status != 0 {
 			d.attrs = append(d.attrs, attribute.Int("http.response.status_code", at.status))
 			if at.status >= 400 {
@@ -360,8 +360,8 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 		}
 		spans = append(spans, d)
 	}
-	server := spanData{name: spanName(r.e), sc: r.sc, parent: trace.SpanContextFromContext(r.parent), kind: trace.SpanKindServer,
-		start: r.start, end: end, attrs: a.kv, status: sdktrace.Status{Code: codes.Ok}, children: len(r.attempts)}
+	server := spanData{wireSpan: wireSpan{name: spanName(r.e), sc: r.sc, parent: trace.SpanContextFromContext(r.parent), kind: trace.SpanKindServer,
+		start: r.start, end: end, attrs: a.kv, status: sdktrace.Status{Code: codes.Ok}}, children: len(r.attempts)}
 	if !r.firstToken.IsZero() {
 		server.events = append(server.events, sdktrace.Event{Name: firstTokenEvent, Time: r.firstToken})
 	}

@@ -3,32 +3,17 @@ package observe
 import (
 	"context"
 	"slices"
-	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
 // spanData is a finished span as aigw describes it, before the span processor sees it.
 type spanData struct {
-	name       string
-	sc, parent trace.SpanContext
-	kind       trace.SpanKind
-	start, end time.Time
-	attrs      []attribute.KeyValue
-	events     []sdktrace.Event
-	status     sdktrace.Status
-	children   int
+	wireSpan
+	children int
 }
-
-// encodesOnEnd is implemented by a span processor that is done with a span when OnEnd returns
-// (spanBatcher encodes it there), so the span may share memory that is reused afterwards.
-type encodesOnEnd interface{ encodesOnEnd() }
-
-func (*spanBatcher) encodesOnEnd() {}
 
 // emit hands the finished spans of a request, children first, to the span processor. The SDK's
 // own span would take each attribute through its normalisation, deduplicate the keys through a
@@ -44,15 +29,17 @@ func (t *Tracing) emit(parent context.Context, spans []spanData, headers int) {
 		t.emitSDK(parent, spans)
 		return
 	}
-	_, shares := t.proc.(encodesOnEnd)
+	if b, ok := t.proc.(*spanBatcher); ok {
+		// Encoded from the description itself, which the batcher is done with on return.
+		for i := range spans {
+			b.add(t.res, t.scope, &spans[i].wireSpan)
+		}
+		return
+	}
 	for i := range spans {
 		d := &spans[i]
-		attrs := d.attrs
-		if !shares {
-			attrs = slices.Clone(attrs)
-		}
 		t.proc.OnEnd(tracetest.SpanStub{Name: d.name, SpanContext: d.sc, Parent: d.parent, SpanKind: d.kind,
-			StartTime: d.start, EndTime: d.end, Attributes: attrs, Events: d.events, Status: d.status,
+			StartTime: d.start, EndTime: d.end, Attributes: slices.Clone(d.attrs), Events: d.events, Status: d.status,
 			ChildSpanCount: d.children, Resource: t.res, InstrumentationScope: t.scope}.Snapshot())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,9 +36,8 @@ func TestDirectSpansAsSDK(t *testing.T) {
 		{name: "failure", attempts: 1, status: 502},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			run := func(limits *sdktrace.SpanLimits) []sdktrace.ReadOnlySpan {
-				rec := tracetest.NewSpanRecorder()
-				tr := NewTracing(TracingConfig{Processor: rec, Limits: limits, Headers: headers})
+			run := func(limits *sdktrace.SpanLimits, proc sdktrace.SpanProcessor) {
+				tr := NewTracing(TracingConfig{Processor: proc, Limits: limits, Headers: headers})
 				start := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 				s := tr.Start(translate.EndpointChatCompletions, start, http.Header{"Agent-Session-Id": {"sess-1"},
 					"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
@@ -74,9 +74,11 @@ func TestDirectSpansAsSDK(t *testing.T) {
 				}
 				s.End(ev, price)
 				tr.wait(context.Background())
-				return rec.Ended()
 			}
-			direct, sdk := run(nil), run(&noLengthLimit)
+			recDirect, recSDK := tracetest.NewSpanRecorder(), tracetest.NewSpanRecorder()
+			run(nil, recDirect)
+			run(&noLengthLimit, recSDK)
+			direct, sdk := recDirect.Ended(), recSDK.Ended()
 			if len(direct) != tc.attempts+1 || len(sdk) != len(direct) {
 				t.Fatalf("%d direct spans, %d SDK spans, want %d", len(direct), len(sdk), tc.attempts+1)
 			}
@@ -100,6 +102,21 @@ func TestDirectSpansAsSDK(t *testing.T) {
 						t.Errorf("span %d (%s) %s:\n direct %v\n    SDK %v", i, d.Name(), f.name, f.d, f.s)
 					}
 				}
+			}
+			// Through the OTLP/HTTP batcher, which encodes the description itself: the same bytes
+			// as the SDK's spans make.
+			var bodies [2][]byte
+			for i, limits := range []*sdktrace.SpanLimits{nil, &noLengthLimit} {
+				c := &rawCollector{bodies: make(chan []byte, 4)}
+				b := newTestBatcher(t, c, batchSettings{delay: time.Hour, timeout: time.Second, maxQueue: 100, maxBatch: 100}, new(atomic.Int64))
+				run(limits, b)
+				if err := b.ForceFlush(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				bodies[i] = <-c.bodies
+			}
+			if string(bodies[0]) != string(bodies[1]) || len(bodies[0]) == 0 {
+				t.Errorf("batcher: %d bytes from the description, %d from SDK spans", len(bodies[0]), len(bodies[1]))
 			}
 		})
 	}
