@@ -72,9 +72,6 @@ func (b *spanBatcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
 // OnEnd encodes s into the chunk being filled.
 func (b *spanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
-	if !s.SpanContext().IsSampled() {
-		return
-	}
 	w := wireOf(s)
 	b.add(s.Resource(), s.InstrumentationScope(), &w)
 }

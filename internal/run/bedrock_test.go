@@ -39,34 +39,7 @@ func noAWSEnv(t *testing.T) {
 // on the fake, whose policy is awsCredentials (YAML under spec.awsCredentials) plus extra
 // objects (a Secret).
 func bedrockConfig(schema, port, awsCredentials, extra string) string {
-	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: aigw
-  listeners: [{name: http, protocol: HTTP, port: 1975}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIGatewayRoute
-metadata: {name: route}
-spec:
-  parentRefs: [{name: gw, kind: Gateway, group: gateway.networking.k8s.io}]
-  rules:
-    - backendRefs: [{name: bedrock}]
----
-apiVersion: aigateway.envoyproxy.io/v1beta1
-kind: AIServiceBackend
-metadata: {name: bedrock}
-spec:
-  schema: {name: %s}
-  backendRef: {name: bedrock, kind: Backend, group: gateway.envoyproxy.io}
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: {name: bedrock}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: %s}}]
----
+	return routeConfig("    - backendRefs: [{name: bedrock}]\n") + backendConfig("bedrock", "{name: "+schema+"}", port) + fmt.Sprintf(`---
 apiVersion: aigateway.envoyproxy.io/v1beta1
 kind: BackendSecurityPolicy
 metadata: {name: bedrock-creds}
@@ -75,7 +48,7 @@ spec:
   type: AWSCredentials
   awsCredentials:
 %s
-%s`, schema, port, awsCredentials, extra)
+%s`, awsCredentials, extra)
 }
 
 // fileCredentials is an awsCredentials block with a credentials file Secret for the key.
