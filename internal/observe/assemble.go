@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -22,8 +23,10 @@ type assembler struct {
 	kept    int
 	sawData bool
 
-	top     map[string]string // the last non-null top-level scalars of the chunks, as JSON
-	order   []string
+	// The last non-null top-level scalars of the chunks, in the order first seen, their values as
+	// JSON; top is where each key is in tops.
+	tops    []topMember
+	top     map[string]int
 	choices map[int64]*choiceAcc
 	usage   gjson.Result // the last usage object seen (OpenAI) or the merged one (Anthropic)
 	// Anthropic messages.
@@ -32,9 +35,13 @@ type assembler struct {
 	// Responses: the final response object.
 	final string
 
-	fast bool   // the hand-written reader and writer (assemble_fast.go) are on
-	memo string // the leading members of the last chunk, known to change nothing (fastLine)
+	fast     bool     // the hand-written reader and writer (assemble_fast.go) are on
+	memo     string   // the leading members of the last chunk, known to change nothing (fastLine)
+	memoKeys []string // the keys of memo's members
+	arena    []byte   // the block keep copies into
 }
+
+type topMember struct{ key, raw string }
 
 type choiceAcc struct {
 	role, finish string
@@ -43,13 +50,21 @@ type choiceAcc struct {
 	calls        map[int64]*callAcc
 }
 
+// call keeps a tool call at index i; the map is made by the first call (most answers have none).
+func (c *choiceAcc) call(i int64, call *callAcc) {
+	if c.calls == nil {
+		c.calls = map[int64]*callAcc{}
+	}
+	c.calls[i] = call
+}
+
 type callAcc struct {
 	id, typ, name string
 	args          strings.Builder
 }
 
 func newAssembler(e translate.Endpoint) *assembler {
-	return &assembler{e: e, top: make(map[string]string, 8), choices: map[int64]*choiceAcc{}, fast: assembleFast}
+	return &assembler{e: e, top: make(map[string]int, 8), tops: make([]topMember, 0, 8), choices: map[int64]*choiceAcc{}, fast: assembleFast}
 }
 
 // write takes the next bytes the client was sent; it keeps no reference to p.
@@ -72,8 +87,10 @@ func (s *assembler) write(p []byte) {
 		s.partial = append(s.partial, p...)
 		return
 	}
-	// One string for the block's whole lines: the values kept point into it.
-	block := string(p[:end])
+	// The block's whole lines are read in place, as a string over p that lives only during this
+	// call: the fast path clones what it keeps (a few short values per answer), the general path
+	// reads a copy of its line (line). Copying the block was a string as long as the answer.
+	block := unsafe.String(unsafe.SliceData(p), end)
 	s.partial = append(s.partial, p[end+1:]...)
 	for block != "" {
 		l, rest, _ := strings.Cut(block, "\n")
@@ -95,7 +112,10 @@ func (s *assembler) line(l string) {
 		s.sawData = true
 		return
 	}
-	s.memo = ""
+	s.memo, s.memoKeys = "", nil
+	// What the general path keeps points into its line: a copy, since l may be a view of the
+	// caller's buffer (write).
+	data = strings.Clone(data)
 	if !gjson.Valid(data) {
 		return
 	}
@@ -113,6 +133,56 @@ func (s *assembler) line(l string) {
 	}
 }
 
+// setTop records the value of a top-level member (copies of key and raw, which may point into
+// a buffer the caller reuses); false when the member had that value already. A changed value
+// leaves the map alone: assigning to a string key stores the key given.
+func (s *assembler) setTop(key, raw string) bool {
+	if i, seen := s.top[key]; seen {
+		if s.tops[i].raw == raw {
+			return false
+		}
+		s.tops[i].raw = s.keep(raw)
+		return true
+	}
+	key = s.keep(key)
+	s.top[key] = len(s.tops)
+	s.tops = append(s.tops, topMember{key, s.keep(raw)})
+	return true
+}
+
+// keep is a copy of v that the assembler owns, carved from an arena: its bytes are written once
+// and never changed, so a copy stays valid after the arena moves on to a new block.
+func (s *assembler) keep(v string) string {
+	if v == "" {
+		return ""
+	}
+	if cap(s.arena)-len(s.arena) < len(v) {
+		s.arena = make([]byte, 0, max(keepBlock, len(v)))
+	}
+	n := len(s.arena)
+	s.arena = append(s.arena, v...)
+	return unsafe.String(&s.arena[n], len(v))
+}
+
+// keepBlock is the size of an assembler's arena blocks: a usual answer's kept values in one.
+const keepBlock = 512
+
+// keepChanged is old when v equals it, else a copy of v (keep).
+func (s *assembler) keepChanged(old, v string) string {
+	if v == old {
+		return old
+	}
+	return s.keep(v)
+}
+
+// topValue is the value of a top-level member, or "".
+func (s *assembler) topValue(key string) string {
+	if i, ok := s.top[key]; ok {
+		return s.tops[i].raw
+	}
+	return ""
+}
+
 func (s *assembler) grow(b *strings.Builder, v string) {
 	if s.kept+len(v) > maxAssembledBytes {
 		return
@@ -124,7 +194,7 @@ func (s *assembler) grow(b *strings.Builder, v string) {
 func (s *assembler) choice(i int64) *choiceAcc {
 	c, ok := s.choices[i]
 	if !ok {
-		c = &choiceAcc{calls: map[int64]*callAcc{}}
+		c = &choiceAcc{}
 		s.choices[i] = c
 	}
 	return c
@@ -145,12 +215,7 @@ func (s *assembler) openAI(ev gjson.Result) {
 				s.usage = v
 			}
 		case v.Type == gjson.String || v.Type == gjson.Number || v.Type == gjson.True || v.Type == gjson.False:
-			if old, seen := s.top[key]; !seen {
-				s.order = append(s.order, key)
-				s.top[key] = v.Raw
-			} else if old != v.Raw {
-				s.top[key] = v.Raw
-			}
+			s.setTop(key, v.Raw)
 		}
 		return true
 	})
@@ -207,7 +272,7 @@ func (s *assembler) toolCallDelta(c *choiceAcc, tc gjson.Result) {
 	call, ok := c.calls[idx]
 	if !ok {
 		call = &callAcc{}
-		c.calls[idx] = call
+		c.call(idx, call)
 	}
 	if v := tc.Get("id"); v.Type == gjson.String {
 		call.id = v.String()
@@ -229,10 +294,7 @@ func (s *assembler) anthropic(ev gjson.Result) {
 		m := ev.Get("message")
 		for _, k := range []string{"id", "type", "role", "model"} {
 			if v := m.Get(k); v.Type == gjson.String {
-				if _, seen := s.top[k]; !seen {
-					s.order = append(s.order, k)
-				}
-				s.top[k] = v.Raw
+				s.setTop(k, v.Raw)
 			}
 		}
 		c.role = m.Get("role").String()
@@ -240,7 +302,7 @@ func (s *assembler) anthropic(ev gjson.Result) {
 	case "content_block_start":
 		b := ev.Get("content_block")
 		if b.Get("type").String() == "tool_use" {
-			c.calls[ev.Get("index").Int()] = &callAcc{id: b.Get("id").String(), typ: "function", name: b.Get("name").String()}
+			c.call(ev.Get("index").Int(), &callAcc{id: b.Get("id").String(), typ: "function", name: b.Get("name").String()})
 		}
 	case "content_block_delta":
 		d := ev.Get("delta")
@@ -320,7 +382,7 @@ func (s *assembler) attrs(a *attrs) {
 			a.str(tp+"function.arguments", call.args.String())
 		}
 	}
-	if m := gjson.Parse(s.top["model"]); m.Type == gjson.String {
+	if m := gjson.Parse(s.topValue("model")); m.Type == gjson.String {
 		a.str(oiModelName, m.String())
 	}
 	if s.usage.Exists() {
@@ -390,8 +452,8 @@ func (s *assembler) outputMap(idx []int64) map[string]any {
 		choices = append(choices, ch)
 	}
 	out := map[string]any{"choices": choices}
-	for _, k := range s.order {
-		out[k] = json.RawMessage(s.top[k])
+	for _, m := range s.tops {
+		out[m.key] = json.RawMessage(m.raw)
 	}
 	if s.usage.Exists() {
 		out["usage"] = s.usage.Value()

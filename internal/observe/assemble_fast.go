@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -381,32 +382,33 @@ func (s *assembler) fastLine(d string) bool {
 		return false
 	}
 
-	// The line is read: apply it as openAI would.
+	// The line is read: apply it as openAI would. d may be a view of a buffer the caller reuses
+	// (write): what is kept is cloned.
 	for _, m := range fc.top[:fc.ntop] {
-		if old, seen := s.top[m.key]; !seen {
-			s.order = append(s.order, m.key)
-			s.top[m.key] = m.raw
-			memo = ""
-		} else if old != m.raw {
-			s.top[m.key] = m.raw
+		if !s.setTop(m.key, m.raw) {
+			continue
+		}
+		// A member of the memo no longer holds the state's value (a later member with its key);
+		// other members (a chunk's changing "obfuscation", after its choices) leave it true.
+		if memo != "" && slices.Contains(s.memoKeys, m.key) {
 			memo = ""
 		}
 	}
 	if fc.usage != "" {
-		s.usage = gjson.Result{Type: gjson.JSON, Raw: fc.usage}
+		s.usage = gjson.Result{Type: gjson.JSON, Raw: s.keep(fc.usage)}
 	}
 	for n := range fc.nch {
 		ch := &fc.ch[n]
 		c := s.choice(ch.idx)
 		if ch.finish != "" {
-			c.finish = fjStr(ch.finish)
+			c.finish = s.keepChanged(c.finish, fjStr(ch.finish))
 		}
 		if ch.text != "" {
 			c.hasContent = true
 			s.grow(&c.content, fjStr(ch.text))
 		}
 		if ch.role != "" {
-			c.role = fjStr(ch.role)
+			c.role = s.keepChanged(c.role, fjStr(ch.role))
 		}
 		if ch.content != "" {
 			c.hasContent = true
@@ -417,7 +419,9 @@ func (s *assembler) fastLine(d string) bool {
 	// The leading members of a line read from its start are the next memo when the state now
 	// holds their values: none of their keys comes again in the line (a later member would have
 	// overwritten it).
-	s.memo = memo
+	if memo == "" {
+		s.memo, s.memoKeys = "", s.memoKeys[:0]
+	}
 	if fromStart && nlead > 0 {
 		for a := range nlead {
 			for b := a + 1; b < fc.ntop; b++ {
@@ -426,7 +430,13 @@ func (s *assembler) fastLine(d string) bool {
 				}
 			}
 		}
-		s.memo = d[:lead]
+		s.memo = s.keep(d[:lead])
+		if cap(s.memoKeys) < nlead {
+			s.memoKeys = make([]string, 0, nlead)
+		}
+		for _, m := range fc.top[:nlead] {
+			s.memoKeys = append(s.memoKeys, s.keep(m.key))
+		}
 	}
 	return true
 }
@@ -617,7 +627,8 @@ func appendRawScalar(dst []byte, raw string) []byte {
 func (s *assembler) outputValue(idx []int64) string {
 	if s.fast {
 		if b, ok := s.appendOutput(nil, idx); ok {
-			return string(b)
+			// b is this call's own and never written again.
+			return unsafe.String(unsafe.SliceData(b), len(b))
 		}
 	}
 	return compactJSON(s.outputMap(idx))
@@ -628,7 +639,8 @@ func (s *assembler) outputValue(idx []int64) string {
 func (s *assembler) appendOutput(dst []byte, idx []int64) ([]byte, bool) {
 	var buf [maxFastTop + 2]string
 	keys := append(buf[:0], "choices")
-	for _, k := range s.order {
+	for _, m := range s.tops {
+		k := m.key
 		if k == "choices" || k == "usage" {
 			return nil, false
 		}
@@ -646,8 +658,8 @@ func (s *assembler) appendOutput(dst []byte, idx []int64) ([]byte, bool) {
 			size += 96 + call.args.Len() + len(call.name) + len(call.id) + len(call.typ)
 		}
 	}
-	for _, k := range s.order {
-		size += len(k) + len(s.top[k]) + 4
+	for _, m := range s.tops {
+		size += len(m.key) + len(m.raw) + 4
 	}
 	if dst == nil {
 		dst = make([]byte, 0, size)
@@ -669,7 +681,7 @@ func (s *assembler) appendOutput(dst []byte, idx []int64) ([]byte, bool) {
 				return nil, false
 			}
 		default:
-			dst = appendRawScalar(dst, s.top[k])
+			dst = appendRawScalar(dst, s.topValue(k))
 		}
 	}
 	return append(dst, '}'), true

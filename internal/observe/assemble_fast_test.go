@@ -20,8 +20,15 @@ import (
 func assembled(e translate.Endpoint, blocks [][]byte, fast bool) string {
 	s := newAssembler(e)
 	s.fast = fast
+	var scratch []byte
 	for _, b := range blocks {
-		s.write(b)
+		// Each block from one buffer, scribbled over once written, as the recorder reuses its
+		// own: nothing the assembler keeps may point into it.
+		scratch = append(scratch[:0], b...)
+		s.write(scratch)
+		for i := range scratch {
+			scratch[i] = '#'
+		}
 	}
 	a := &attrs{p: &Privacy{Base64ImageMaxLength: 32000}}
 	s.attrs(a)
@@ -169,6 +176,10 @@ data: {"id":"cmpl","object":"text_completion","created":1,"model":"m","choices":
 	`{"id":"a","model":"m","choices":[],"id":"b"}
 data: {"id":"a","model":"m","choices":[],"id":"b"}
 data: {"id":"a","model":"m","choices":[]}`,
+	`{"id":"a","model":"m","choices":[],"o":"1"}
+data: {"id":"a","model":"m","choices":[],"o":"2"}
+data: {"id":"a","model":"m","choices":[],"o":"3","model":"n"}
+data: {"id":"a","model":"m","choices":[],"o":"4"}`,
 	`{"id":"a","model":"m","choices":[]}
 data: {"id":"a","model":"m","choices":[],"id":"b"}
 data: {"id":"a","model":"m","choices":[]}
