@@ -278,6 +278,22 @@ func TestAssembleFastStrings(t *testing.T) {
 	}
 }
 
+// TestAssembleMemoKept: a chunk's leading members are read once per answer, not once per line,
+// when a member after the choices changes line after line (OpenAI's "obfuscation").
+func TestAssembleMemoKept(t *testing.T) {
+	s := newAssembler(translate.EndpointChatCompletions)
+	const line = `data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"%d"}}],"obfuscation":"%s"}` + "\n\n"
+	for i, o := range []string{"a", "bb", "ccc", "dddd"} {
+		s.write(fmt.Appendf(nil, line, i, o))
+		if want := `{"id":"c","object":"chat.completion.chunk","model":"m",`; s.memo != want {
+			t.Fatalf("after line %d: memo %q, want %q", i+1, s.memo, want)
+		}
+	}
+	if got := s.topValue("obfuscation"); got != `"dddd"` {
+		t.Errorf("obfuscation %s", got)
+	}
+}
+
 // FuzzAssemble (go test ./internal/observe -run '^$' -fuzz FuzzAssemble): for any stream, the
 // fast path records what the general path records, and takes only lines gjson finds valid.
 func FuzzAssemble(f *testing.F) {
