@@ -27,7 +27,10 @@ type assembler struct {
 	// JSON; top is where each key is in tops.
 	tops    []topMember
 	top     map[string]int
+	next    int // where in tops the member after the last one set is
 	choices map[int64]*choiceAcc
+	last    *choiceAcc // the choice of the last chunk, s.choices[lastIdx] (most answers have one)
+	lastIdx int64
 	usage   gjson.Result // the last usage object seen (OpenAI) or the merged one (Anthropic)
 	// Anthropic messages.
 	inTokens, outTokens, cacheRead, cacheWrite int64
@@ -137,7 +140,15 @@ func (s *assembler) line(l string) {
 // a buffer the caller reuses); false when the member had that value already. A changed value
 // leaves the map alone: assigning to a string key stores the key given.
 func (s *assembler) setTop(key, raw string) bool {
-	if i, seen := s.top[key]; seen {
+	// Chunks repeat their members in one order: the member after the last one set is tried
+	// before the map.
+	i := s.next
+	seen := i < len(s.tops) && s.tops[i].key == key
+	if !seen {
+		i, seen = s.top[key]
+	}
+	if seen {
+		s.next = i + 1
 		if s.tops[i].raw == raw {
 			return false
 		}
@@ -147,6 +158,7 @@ func (s *assembler) setTop(key, raw string) bool {
 	key = s.keep(key)
 	s.top[key] = len(s.tops)
 	s.tops = append(s.tops, topMember{key, s.keep(raw)})
+	s.next = len(s.tops)
 	return true
 }
 
@@ -192,11 +204,15 @@ func (s *assembler) grow(b *strings.Builder, v string) {
 }
 
 func (s *assembler) choice(i int64) *choiceAcc {
+	if s.last != nil && s.lastIdx == i {
+		return s.last
+	}
 	c, ok := s.choices[i]
 	if !ok {
 		c = &choiceAcc{}
 		s.choices[i] = c
 	}
+	s.last, s.lastIdx = c, i
 	return c
 }
 
