@@ -381,12 +381,13 @@ func (s *assembler) attrs(a *attrs) {
 			a.str("llm.choices."+strconv.FormatInt(i, 10)+".completion.text", c.content.String())
 			continue
 		}
-		p := "llm.output_messages." + strconv.FormatInt(i, 10) + ".message."
+		k := messageKeysAt(oiOutputMessages, int(i))
+		p := k.prefix
 		if c.role != "" {
-			a.str(p+"role", c.role)
+			a.str(k.role, c.role)
 		}
 		if c.hasContent && c.content.Len() > 0 {
-			a.str(p+"content", c.content.String())
+			a.str(k.content, c.content.String())
 		}
 		for n, k := range sortedKeys(c.calls) {
 			call := c.calls[k]

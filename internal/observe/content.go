@@ -196,7 +196,7 @@ func (c *ContentRecorder) Content(answered bool) *Content {
 	if answered {
 		c.resp.attrs(out)
 	}
-	ct := &Content{Input: messagesOf(in, "llm.input_messages."), Output: messagesOf(out, "llm.output_messages.")}
+	ct := &Content{Input: messagesOf(in, oiInputMessages), Output: messagesOf(out, oiOutputMessages)}
 	// The raw values stand in for messages only where messages could not be read, never where
 	// the privacy settings hid them (input.value holds the same messages).
 	if len(ct.Input) == 0 && !c.privacy.HideInputMessages {

@@ -129,20 +129,21 @@ func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byt
 	switch e {
 	case translate.EndpointChatCompletions:
 		a.str(oiInvocation, without(req, "messages", "tools", "functions"))
-		chatMessages(a, "llm.input_messages.", req.Get("messages"))
+		chatMessages(a, oiInputMessages, req.Get("messages"))
 		tools(a, req.Get("tools"))
 	case translate.EndpointMessages:
 		a.str(oiInvocation, without(req, "messages", "tools", "system"))
 		n := 0
 		if sys := req.Get("system"); sys.Exists() {
-			a.str("llm.input_messages.0.message.role", "system")
-			anthropicContent(a, "llm.input_messages.0.message.", sys)
+			k := messageKeysAt(oiInputMessages, 0)
+			a.str(k.role, "system")
+			anthropicContent(a, k, sys)
 			n = 1
 		}
 		req.Get("messages").ForEach(func(_, m gjson.Result) bool {
-			prefix := "llm.input_messages." + strconv.Itoa(n) + ".message."
-			a.str(prefix+"role", m.Get("role").String())
-			anthropicContent(a, prefix, m.Get("content"))
+			k := messageKeysAt(oiInputMessages, n)
+			a.str(k.role, m.Get("role").String())
+			anthropicContent(a, k, m.Get("content"))
 			n++
 			return true
 		})
@@ -219,18 +220,57 @@ func without(req gjson.Result, fields ...string) string {
 	return b.String()
 }
 
+// messageKeys are the attribute keys of one message: prefix is "llm.input_messages.N.message."
+// (or output), the others its usual members.
+type messageKeys struct{ prefix, role, name, toolCallID, content string }
+
+// Message attribute prefixes.
+const (
+	oiInputMessages  = "llm.input_messages."
+	oiOutputMessages = "llm.output_messages."
+)
+
+// cachedMessageKeys are the keys of the first messages in and out, made once: a conversation's
+// keys were most of what describing a request allocated.
+var cachedMessageKeys = func() (k [2][16]messageKeys) {
+	for i := range k[0] {
+		k[0][i] = newMessageKeys(oiInputMessages, i)
+		k[1][i] = newMessageKeys(oiOutputMessages, i)
+	}
+	return k
+}()
+
+func newMessageKeys(prefix string, i int) messageKeys {
+	p := prefix + strconv.Itoa(i) + ".message."
+	return messageKeys{prefix: p, role: p + "role", name: p + "name", toolCallID: p + "tool_call_id", content: p + "content"}
+}
+
+// messageKeysAt is the keys of message i under prefix (oiInputMessages or oiOutputMessages).
+func messageKeysAt(prefix string, i int) *messageKeys {
+	if i >= 0 && i < len(cachedMessageKeys[0]) {
+		switch prefix {
+		case oiInputMessages:
+			return &cachedMessageKeys[0][i]
+		case oiOutputMessages:
+			return &cachedMessageKeys[1][i]
+		}
+	}
+	k := newMessageKeys(prefix, i)
+	return &k
+}
+
 // chatMessages records OpenAI chat messages under prefix.
 func chatMessages(a *attrs, prefix string, msgs gjson.Result) {
 	i := 0
 	msgs.ForEach(func(_, m gjson.Result) bool {
-		p := prefix + strconv.Itoa(i) + ".message."
-		chatMessage(a, p, m)
+		chatMessage(a, messageKeysAt(prefix, i), m)
 		i++
 		return true
 	})
 }
 
-func chatMessage(a *attrs, p string, m gjson.Result) {
+func chatMessage(a *attrs, k *messageKeys, m gjson.Result) {
+	p := k.prefix
 	// One pass over the message's members; attributes in the order OpenInference writes them.
 	var role, name, id, c, calls gjson.Result
 	m.ForEach(func(k, v gjson.Result) bool {
@@ -249,17 +289,17 @@ func chatMessage(a *attrs, p string, m gjson.Result) {
 		return true
 	})
 	if role.Exists() {
-		a.str(p+"role", role.String())
+		a.str(k.role, role.String())
 	}
 	if name.Type == gjson.String {
-		a.str(p+"name", name.String())
+		a.str(k.name, name.String())
 	}
 	if id.Type == gjson.String {
-		a.str(p+"tool_call_id", id.String())
+		a.str(k.toolCallID, id.String())
 	}
 	switch {
 	case c.Type == gjson.String && c.String() != "":
-		a.str(p+"content", c.String())
+		a.str(k.content, c.String())
 	case c.IsArray():
 		j := 0
 		c.ForEach(func(_, part gjson.Result) bool {
@@ -305,9 +345,10 @@ func tools(a *attrs, ts gjson.Result) {
 }
 
 // anthropicContent records an Anthropic message's content: text, images, tool uses and results.
-func anthropicContent(a *attrs, p string, c gjson.Result) {
+func anthropicContent(a *attrs, k *messageKeys, c gjson.Result) {
+	p := k.prefix
 	if c.Type == gjson.String {
-		a.str(p+"content", c.String())
+		a.str(k.content, c.String())
 		return
 	}
 	j, k := 0, 0
@@ -390,7 +431,7 @@ func responseAttrs(a *attrs, e translate.Endpoint, body []byte, contentType stri
 		openAIUsage(a, resp.Get("usage"))
 		i := 0
 		resp.Get("choices").ForEach(func(_, c gjson.Result) bool {
-			chatMessage(a, "llm.output_messages."+strconv.Itoa(i)+".message.", c.Get("message"))
+			chatMessage(a, messageKeysAt(oiOutputMessages, i), c.Get("message"))
 			i++
 			return true
 		})
@@ -415,8 +456,9 @@ func responseAttrs(a *attrs, e translate.Endpoint, body []byte, contentType stri
 	case translate.EndpointMessages:
 		modelName(a, e, resp)
 		anthropicUsage(a, resp.Get("usage"))
-		a.str("llm.output_messages.0.message.role", resp.Get("role").String())
-		anthropicContent(a, "llm.output_messages.0.message.", resp.Get("content"))
+		k := messageKeysAt(oiOutputMessages, 0)
+		a.str(k.role, resp.Get("role").String())
+		anthropicContent(a, k, resp.Get("content"))
 	case translate.EndpointImageGenerations:
 		if u := resp.Get("usage"); u.Exists() {
 			a.int(oiTokensPrompt, u.Get("input_tokens").Int())

@@ -59,8 +59,8 @@ func (p *Privacy) mask(key, v string) (string, bool) {
 		}
 		return v, true
 	}
-	inMsg := strings.HasPrefix(key, "llm.input_messages.")
-	outMsg := strings.HasPrefix(key, "llm.output_messages.")
+	inMsg := strings.HasPrefix(key, oiInputMessages)
+	outMsg := strings.HasPrefix(key, oiOutputMessages)
 	text := strings.HasSuffix(key, ".message.content") || strings.HasSuffix(key, ".message_content.text")
 	embText := strings.HasPrefix(key, "embedding.embeddings.") && strings.HasSuffix(key, ".embedding.text")
 	prompt := strings.HasPrefix(key, "llm.prompts.")

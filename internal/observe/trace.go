@@ -48,6 +48,11 @@ type Tracing struct {
 	quitOnce sync.Once
 	// ending counts descriptions pending or running.
 	ending sync.WaitGroup
+	// Scratch of the describer (one goroutine at a time): the spans of a request and the
+	// attempts' attributes, reused from one request to the next (emit's every way copies
+	// attributes it keeps).
+	scratchSpans []spanData
+	scratchKV    []attribute.KeyValue
 }
 
 // Descriptions are batched: the describer runs every describeEvery, or as soon as describeBatch
@@ -340,24 +345,32 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 	r.resp.release()
 	outcomeAttrs(a, ev, price)
 
-	spans := make([]spanData, 0, len(r.attempts)+1)
+	spans, kv := r.t.scratchSpans[:0], r.t.scratchKV[:0]
+	defer func() {
+		clear(spans)
+		clear(kv)
+		r.t.scratchSpans, r.t.scratchKV = spans[:0], kv[:0]
+	}()
 	for i := range r.attempts {
 		at := &r.attempts[i]
-		d := spanData{wireSpan: wireSpan{name: "attempt " + at.backend, sc: r.sc.WithSpanID(at.id), parent: r.sc, kind: trace.SpanKindClient, start: at.start, end: end,
-			attrs: append(make([]attribute.KeyValue, 0, 7), attribute.Int("aigw.attempt", at.try), attribute.String("aigw.backend", at.backend),
-				attribute.String(attrProvider, at.provider), attribute.String(attrRequestModel, at.model),
-				attribute.String("server.address", at.host))}}
+		n := len(kv)
+		kv = append(kv, attribute.Int("aigw.attempt", at.try), attribute.String("aigw.backend", at.backend),
+			attribute.String(attrProvider, at.provider), attribute.String(attrRequestModel, at.model),
+			attribute.String("server.address", at.host))
+		d := spanData{wireSpan: wireSpan{name: "attempt " + at.backend, sc: r.sc.WithSpanID(at.id), parent: r.sc, kind: trace.SpanKindClient, start: at.start, end: end}}
 		if at.status != 0 {
-			d.attrs = append(d.attrs, attribute.Int("http.response.status_code", at.status))
+			kv = append(kv, attribute.Int("http.response.status_code", at.status))
 			if at.status >= 400 {
 				d.status = sdktrace.Status{Code: codes.Error, Description: strconv.Itoa(at.status)}
 			}
 		}
 		if at.superseded {
-			d.attrs = append(d.attrs, attribute.String("aigw.attempt.outcome", "retried"))
+			kv = append(kv, attribute.String("aigw.attempt.outcome", "retried"))
 			d.status = sdktrace.Status{Code: codes.Error, Description: "superseded by another attempt"}
 			d.end = at.end
 		}
+		// Full slice expressions: a later attempt's appends never reach into this one's.
+		d.attrs = kv[n:len(kv):len(kv)]
 		spans = append(spans, d)
 	}
 	server := spanData{wireSpan: wireSpan{name: spanName(r.e), sc: r.sc, parent: trace.SpanContextFromContext(r.parent), kind: trace.SpanKindServer,
@@ -375,7 +388,8 @@ func (r *RequestSpan) finish(ev *RequestEvent, price *Price, end time.Time) {
 			attribute.String("exception.message", msg)}})
 		server.status = sdktrace.Status{Code: codes.Error, Description: msg}
 	}
-	r.t.emit(r.parent, append(spans, server), len(r.headerAttrs))
+	spans = append(spans, server)
+	r.t.emit(r.parent, spans, len(r.headerAttrs))
 }
 
 // wait describes what is pending and waits, until ctx is done, for the descriptions to end.
