@@ -345,10 +345,10 @@ func tools(a *attrs, ts gjson.Result) {
 }
 
 // anthropicContent records an Anthropic message's content: text, images, tool uses and results.
-func anthropicContent(a *attrs, k *messageKeys, c gjson.Result) {
-	p := k.prefix
+func anthropicContent(a *attrs, mk *messageKeys, c gjson.Result) {
+	p := mk.prefix
 	if c.Type == gjson.String {
-		a.str(k.content, c.String())
+		a.str(mk.content, c.String())
 		return
 	}
 	j, k := 0, 0
