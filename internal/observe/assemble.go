@@ -24,12 +24,14 @@ type assembler struct {
 	sawData bool
 
 	// The last non-null top-level scalars of the chunks, in the order first seen, their values as
-	// JSON; top is where each key is in tops.
-	tops    []topMember
-	top     map[string]int
-	next    int // where in tops the member after the last one set is
+	// JSON; top is where each key is in tops, once there are more than a chunk usually has.
+	tops []topMember
+	top  map[string]int
+	next int // where in tops the member after the last one set is
+	// The choices by index: last is the last chunk's, and the only one while choices is nil (most
+	// answers have one).
 	choices map[int64]*choiceAcc
-	last    *choiceAcc // the choice of the last chunk, s.choices[lastIdx] (most answers have one)
+	last    *choiceAcc
 	lastIdx int64
 	usage   gjson.Result // the last usage object seen (OpenAI) or the merged one (Anthropic)
 	// Anthropic messages.
@@ -67,7 +69,7 @@ type callAcc struct {
 }
 
 func newAssembler(e translate.Endpoint) *assembler {
-	return &assembler{e: e, top: make(map[string]int, 8), tops: make([]topMember, 0, 8), choices: map[int64]*choiceAcc{}, fast: assembleFast}
+	return &assembler{e: e, fast: assembleFast}
 }
 
 // write takes the next bytes the client was sent; it keeps no reference to p.
@@ -145,7 +147,7 @@ func (s *assembler) setTop(key, raw string) bool {
 	i := s.next
 	seen := i < len(s.tops) && s.tops[i].key == key
 	if !seen {
-		i, seen = s.top[key]
+		i, seen = s.findTop(key)
 	}
 	if seen {
 		s.next = i + 1
@@ -156,10 +158,47 @@ func (s *assembler) setTop(key, raw string) bool {
 		return true
 	}
 	key = s.keep(key)
-	s.top[key] = len(s.tops)
+	if s.tops == nil {
+		s.tops = make([]topMember, 0, maxListedTops)
+	}
 	s.tops = append(s.tops, topMember{key, s.keep(raw)})
 	s.next = len(s.tops)
+	switch n := len(s.tops); {
+	case s.top != nil:
+		s.top[key] = n - 1
+	case n > maxListedTops:
+		s.top = make(map[string]int, 2*n)
+		for j, m := range s.tops {
+			s.top[m.key] = j
+		}
+	}
 	return true
+}
+
+// maxListedTops is how many top-level members are looked up in tops itself before a map
+// indexes them: a chunk usually has six or seven.
+const maxListedTops = 8
+
+// findTop is where key is in tops.
+func (s *assembler) findTop(key string) (int, bool) {
+	if s.top != nil {
+		i, ok := s.top[key]
+		return i, ok
+	}
+	for i := range s.tops {
+		if s.tops[i].key == key {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// choiceAt is the choice of index i, which exists.
+func (s *assembler) choiceAt(i int64) *choiceAcc {
+	if s.choices == nil {
+		return s.last
+	}
+	return s.choices[i]
 }
 
 // keep is a copy of v that the assembler owns, carved from an arena: its bytes are written once
@@ -189,7 +228,7 @@ func (s *assembler) keepChanged(old, v string) string {
 
 // topValue is the value of a top-level member, or "".
 func (s *assembler) topValue(key string) string {
-	if i, ok := s.top[key]; ok {
+	if i, ok := s.findTop(key); ok {
 		return s.tops[i].raw
 	}
 	return ""
@@ -204,8 +243,14 @@ func (s *assembler) grow(b *strings.Builder, v string) {
 }
 
 func (s *assembler) choice(i int64) *choiceAcc {
-	if s.last != nil && s.lastIdx == i {
+	switch {
+	case s.last != nil && s.lastIdx == i:
 		return s.last
+	case s.last == nil:
+		s.last, s.lastIdx = &choiceAcc{}, i
+		return s.last
+	case s.choices == nil:
+		s.choices = map[int64]*choiceAcc{s.lastIdx: s.last}
 	}
 	c, ok := s.choices[i]
 	if !ok {
@@ -369,14 +414,21 @@ func (s *assembler) attrs(a *attrs) {
 		}
 		return
 	}
-	idx := make([]int64, 0, len(s.choices))
-	for i := range s.choices {
-		idx = append(idx, i)
+	var idx []int64
+	if s.choices == nil {
+		if s.last != nil {
+			idx = []int64{s.lastIdx}
+		}
+	} else {
+		idx = make([]int64, 0, len(s.choices))
+		for i := range s.choices {
+			idx = append(idx, i)
+		}
+		sort.Slice(idx, func(x, y int) bool { return idx[x] < idx[y] })
 	}
-	sort.Slice(idx, func(x, y int) bool { return idx[x] < idx[y] })
 	completion := s.e == translate.EndpointCompletions
 	for _, i := range idx {
-		c := s.choices[i]
+		c := s.choiceAt(i)
 		if completion {
 			a.str("llm.choices."+strconv.FormatInt(i, 10)+".completion.text", c.content.String())
 			continue
@@ -439,7 +491,7 @@ func (s *assembler) outputMap(idx []int64) map[string]any {
 	completion := s.e == translate.EndpointCompletions
 	choices := make([]any, 0, len(idx))
 	for _, i := range idx {
-		c := s.choices[i]
+		c := s.choiceAt(i)
 		ch := map[string]any{"index": i}
 		if c.finish != "" {
 			ch["finish_reason"] = c.finish

@@ -652,7 +652,8 @@ func (s *assembler) appendOutput(dst []byte, idx []int64) ([]byte, bool) {
 	slices.Sort(keys)
 
 	size := 64 + 2*len(s.usage.Raw)
-	for _, c := range s.choices {
+	for _, i := range idx {
+		c := s.choiceAt(i)
 		size += 96 + c.content.Len() + len(c.role) + len(c.finish)
 		for _, call := range c.calls {
 			size += 96 + call.args.Len() + len(call.name) + len(call.id) + len(call.typ)
@@ -694,7 +695,7 @@ func (s *assembler) appendChoices(dst []byte, idx []int64) []byte {
 		if n > 0 {
 			dst = append(dst, ',')
 		}
-		c := s.choices[i]
+		c := s.choiceAt(i)
 		dst = append(dst, '{')
 		if c.finish != "" {
 			dst = append(dst, `"finish_reason":`...)

@@ -176,6 +176,10 @@ data: {"id":"cmpl","object":"text_completion","created":1,"model":"m","choices":
 	`{"id":"a","model":"m","choices":[],"id":"b"}
 data: {"id":"a","model":"m","choices":[],"id":"b"}
 data: {"id":"a","model":"m","choices":[]}`,
+	// More members than tops lists before its map, and choices past the first.
+	`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"choices":[{"index":1,"delta":{"content":"x"}},{"index":0,"delta":{"content":"y"}}]}
+data: {"a":1,"b":3,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":11,"k":12,"choices":[{"index":0,"delta":{"content":"z"}},{"index":2,"delta":{"role":"assistant"}}]}
+data: {"k":13,"a":0,"choices":[{"index":1,"finish_reason":"stop","delta":{}}]}`,
 	`{"id":"a","model":"m","choices":[],"o":"1"}
 data: {"id":"a","model":"m","choices":[],"o":"2"}
 data: {"id":"a","model":"m","choices":[],"o":"3","model":"n"}
