@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/aigw/aigw/internal/translate"
 )
@@ -99,7 +100,9 @@ func (r *responseRecorder) attrs(a *attrs) {
 		r.flush()
 		r.asm.attrs(a)
 	} else if len(r.body) > 0 {
-		responseAttrs(a, r.e, r.body, "")
+		// The whole answer is the recorder's own (release keeps no whole answer for reuse) and
+		// is not written again once described: its attributes share its bytes.
+		answerAttrs(a, r.e, r.body, unsafe.String(unsafe.SliceData(r.body), len(r.body)), "")
 	}
 }
 

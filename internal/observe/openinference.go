@@ -318,7 +318,10 @@ func chatMessage(a *attrs, k *messageKeys, m gjson.Result) {
 			return true
 		})
 	}
-	toolCalls(a, p, calls)
+	// Only a list: toolCalls would take anything else (null, as some servers send) for one call.
+	if calls.IsArray() {
+		toolCalls(a, p, calls)
+	}
 }
 
 func toolCalls(a *attrs, p string, calls gjson.Result) {
@@ -413,7 +416,15 @@ func escapeKey(k string) string {
 
 // responseAttrs describes a whole (non-streamed) successful response.
 func responseAttrs(a *attrs, e translate.Endpoint, body []byte, contentType string) {
-	out := string(body)
+	answerAttrs(a, e, body, string(body), contentType)
+}
+
+// answerAttrs is responseAttrs for an answer held both as body and as out, the same bytes, which
+// the attributes may keep: out must not change after.
+func answerAttrs(a *attrs, e translate.Endpoint, body []byte, out, contentType string) {
+	if e == translate.EndpointChatCompletions && answerFast && chatAnswerFast(a, out) {
+		return
+	}
 	if !gjson.Valid(out) {
 		return
 	}
@@ -427,10 +438,26 @@ func responseAttrs(a *attrs, e translate.Endpoint, body []byte, contentType stri
 	a.str(oiOutputMime, mimeJSON)
 	switch e {
 	case translate.EndpointChatCompletions:
-		modelName(a, e, resp)
-		openAIUsage(a, resp.Get("usage"))
+		// One pass over the answer's members (gjson.Get would walk it again for each), the first
+		// of each key counting as Get's.
+		var model, usage, choices gjson.Result
+		resp.ForEach(func(k, v gjson.Result) bool {
+			switch {
+			case k.Str == "model" && !model.Exists():
+				model = v
+			case k.Str == "usage" && !usage.Exists():
+				usage = v
+			case k.Str == "choices" && !choices.Exists():
+				choices = v
+			}
+			return true
+		})
+		if model.Type == gjson.String {
+			a.str(oiModelName, model.String())
+		}
+		openAIUsage(a, usage)
 		i := 0
-		resp.Get("choices").ForEach(func(_, c gjson.Result) bool {
+		choices.ForEach(func(_, c gjson.Result) bool {
 			chatMessage(a, messageKeysAt(oiOutputMessages, i), c.Get("message"))
 			i++
 			return true
