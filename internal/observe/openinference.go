@@ -120,6 +120,9 @@ func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byt
 	}
 	// One copy of the body: input.value and the values read from it share it.
 	in := string(body)
+	if e == translate.EndpointChatCompletions && answerFast && chatRequestFast(a, in) {
+		return
+	}
 	if !gjson.Valid(in) {
 		return
 	}

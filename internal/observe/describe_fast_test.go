@@ -26,8 +26,8 @@ func answerDescribed(body []byte, fast bool) string {
 	return out.String()
 }
 
-// testAnswers are whole JSON answers: the package's, the recorded exchanges' and the
-// translators' test data (every .json, chat completion or not).
+// testAnswers are whole JSON bodies, answers and requests: the package's, the recorded
+// exchanges' and the translators' test data (every .json, chat completion or not).
 func testAnswers(t *testing.T) map[string][]byte {
 	answers := map[string][]byte{"bench": benchAnswer(false)[0], "privacy": []byte(privacyResp)}
 	root, _ := filepath.Abs("../..")
@@ -39,6 +39,9 @@ func testAnswers(t *testing.T) map[string][]byte {
 		}
 		var c struct {
 			Interactions []struct {
+				Request struct {
+					Body string `json:"body"`
+				} `json:"request"`
 				Response struct {
 					Body string `json:"body"`
 				} `json:"response"`
@@ -50,6 +53,9 @@ func testAnswers(t *testing.T) map[string][]byte {
 		for i, in := range c.Interactions {
 			if b := strings.TrimSpace(in.Response.Body); strings.HasPrefix(b, "{") {
 				answers[fmt.Sprintf("%s#%d", filepath.Base(p), i)] = []byte(b)
+			}
+			if b := strings.TrimSpace(in.Request.Body); strings.HasPrefix(b, "{") {
+				answers[fmt.Sprintf("%s#%d request", filepath.Base(p), i)] = []byte(b)
 			}
 		}
 	}
@@ -135,6 +141,67 @@ func FuzzChatAnswer(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if got, want := answerDescribed(body, true), answerDescribed(body, false); got != want {
+			t.Errorf("%q:\nfast:\n%s\ngeneral:\n%s", body, got, want)
+		}
+	})
+}
+
+// requestDescribed is what requestAttrs records for a chat completion request, with
+// chatRequestFast on or off.
+func requestDescribed(body []byte, fast bool) string {
+	defer func(old bool) { answerFast = old }(answerFast)
+	answerFast = fast
+	a := &attrs{p: &Privacy{Base64ImageMaxLength: 32000}}
+	requestAttrs(a, translate.EndpointChatCompletions, "application/json", body)
+	var out strings.Builder
+	for _, kv := range a.kv {
+		fmt.Fprintf(&out, "%s=%s (%s)\n", kv.Key, kv.Value.Emit(), kv.Value.Type())
+	}
+	return out.String()
+}
+
+// requestOdd are requests at the edges of what chatRequestFast takes or declines.
+var requestOdd = []string{
+	`{"model":"m","messages":[{"role":"user","content":"hi"}]}`,
+	` { "model" : "m" , "temperature" : 0.5e1 , "stop" : [ "a" , "b" ] , "messages" : [ { "role" : "user" , "content" : "hi" } ] } `,
+	`{"messages":null}`, `{"messages":[]}`, `{"messages":{}}`, `{"messages":"x"}`, `{"messages":[null,{"role":"user","content":"x"}]}`,
+	`{"messages":[1]}`, `{"messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]}`,
+	`{"messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"42"}]}`,
+	`{"messages":[{"role":"assistant","content":"x","tool_calls":null}]}`,
+	`{"messages":[{"role":"system","content":"s","name":"n"}],"messages":[{"role":"user","content":"u"}],"model":"m"}`,
+	`{"m\u0065ssages":[{"role":"user","content":"x"}],"model":"m"}`, `{"model":"m","tools":[{"type":"function","function":{"name":"f"}}]}`,
+	`{"model":"m","tools":null}`, `{"model":"m","functions":[]}`, `{"model":"m","user":"u\"x","metadata":{"a":[1,2]},"stream":true}`,
+	`{}`, `[]`, `{"model":"m",}`, `{"model":"m"} {}`,
+	`{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"},{"role":"user","content":"c"},{"role":"user","content":"d"},{"role":"user","content":"e"},{"role":"user","content":"f"},{"role":"user","content":"g"},{"role":"user","content":"h"},{"role":"user","content":"i"},{"role":"user","content":"j"},{"role":"user","content":"k"},{"role":"user","content":"l"},{"role":"user","content":"m"},{"role":"user","content":"n"},{"role":"user","content":"o"},{"role":"user","content":"p"},{"role":"user","content":"q"},{"role":"user","content":"r"}]}`,
+}
+
+// TestChatRequestFastSameAsGeneral: chatRequestFast records what the general path records, for
+// every body the tests know and the odd ones.
+func TestChatRequestFastSameAsGeneral(t *testing.T) {
+	bodies := testAnswers(t)
+	for i, s := range append(append([]string{}, requestOdd...), answerOdd...) {
+		bodies[fmt.Sprintf("odd %d", i)] = []byte(s)
+	}
+	for name, body := range bodies {
+		if got, want := requestDescribed(body, true), requestDescribed(body, false); got != want {
+			t.Errorf("%s: %s\nfast:\n%s\ngeneral:\n%s", name, body, got, want)
+		}
+	}
+	var a attrs
+	a.p = &Privacy{}
+	if !chatRequestFast(&a, requestOdd[0]) || !chatRequestFast(&a, requestOdd[len(requestOdd)-1]) {
+		t.Error("a usual request declined by the fast path")
+	}
+}
+
+// FuzzChatRequest (go test ./internal/observe -run '^$' -fuzz FuzzChatRequest): for any request,
+// chatRequestFast records what the general path records.
+func FuzzChatRequest(f *testing.F) {
+	for _, s := range requestOdd {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if got, want := requestDescribed(body, true), requestDescribed(body, false); got != want {
 			t.Errorf("%q:\nfast:\n%s\ngeneral:\n%s", body, got, want)
 		}
 	})

@@ -1,5 +1,7 @@
 package observe
 
+import "strings"
+
 // Describing a whole chat.completion with gjson walked the answer several times over (validate,
 // the members, usage and its details, each choice and its message): the largest part of what
 // tracing cost a chat request after the span encoding. chatAnswerFast reads the usual answer in
@@ -11,7 +13,13 @@ package observe
 // message is an object, null or absent. Anything else is declined before any attribute is
 // written, and the general path describes the answer.
 
-// answerFast turns chatAnswerFast on; tests turn it off to compare with the general path.
+// chatRequestFast does the same for the request of a chat completion (requestAttrs): it takes a
+// request whose messages are objects (or null) with plain members as above, whose invocation
+// parameters are members with plain keys, and which has no tools (or functions: the general path
+// describes those).
+
+// answerFast turns chatAnswerFast and chatRequestFast on; tests turn it off to compare with the
+// general path.
 var answerFast = true
 
 // Usage counts in the order openAIUsage records them.
@@ -60,29 +68,15 @@ func chatAnswerFast(a *attrs, out string) bool {
 		}
 	}
 	for i := range f.n {
-		m, k := &f.msgs[i], messageKeysAt(oiOutputMessages, i)
-		if m.role != "" {
-			a.str(k.role, fjStr(m.role))
-		}
-		if m.name != "" {
-			a.str(k.name, fjStr(m.name))
-		}
-		if m.id != "" {
-			a.str(k.toolCallID, fjStr(m.id))
-		}
-		if m.content != "" {
-			if c := fjStr(m.content); c != "" {
-				a.str(k.content, c)
-			}
-		}
+		msgAttrs(a, &f.msgs[i], messageKeysAt(oiOutputMessages, i))
 	}
 	return true
 }
 
-// members calls member for each member of the object at d[i] == '{' with the index of its value
-// (after which member returns the index), and returns the index after the object. Keys with
-// escapes are declined.
-func fjMembers(d string, i int, member func(key string, v int) (int, bool)) (end int, ok bool) {
+// fjMembers calls member for each member of the object at d[i] == '{' with the indexes of its key
+// (whose literal is then d[k:k+len(key)+2]) and of its value (after which member returns the
+// index), and returns the index after the object. Keys with escapes are declined.
+func fjMembers(d string, i int, member func(key string, k, v int) (int, bool)) (end int, ok bool) {
 	if i >= len(d) || d[i] != '{' {
 		return 0, false
 	}
@@ -91,11 +85,12 @@ func fjMembers(d string, i int, member func(key string, v int) (int, bool)) (end
 		return i + 1, true
 	}
 	for {
+		k := i
 		var key string
 		if i, key, ok = fjKey(d, i); !ok || key == `\` || i >= len(d) {
 			return 0, false
 		}
-		if i, ok = member(key, i); !ok {
+		if i, ok = member(key, k, i); !ok {
 			return 0, false
 		}
 		if i, ok = fjNext(d, i, '}'); !ok || d[i-1] == '}' {
@@ -107,7 +102,7 @@ func fjMembers(d string, i int, member func(key string, v int) (int, bool)) (end
 // read reads the answer d.
 func (f *fastAnswer) read(d string) bool {
 	var seenModel, seenUsage, seenChoices bool
-	end, ok := fjMembers(d, fjWS(d, 0), func(key string, v int) (int, bool) {
+	end, ok := fjMembers(d, fjWS(d, 0), func(key string, _, v int) (int, bool) {
 		switch {
 		case key == "model" && !seenModel:
 			seenModel = true
@@ -163,7 +158,7 @@ func (f *fastAnswer) readUsage(d string, i int) (int, bool) {
 		if d[v] != '{' {
 			return fjSkip(d, v, 2) // not an object: nothing in it is recorded
 		}
-		return fjMembers(d, v, func(key string, v int) (int, bool) {
+		return fjMembers(d, v, func(key string, _, v int) (int, bool) {
 			switch key {
 			case a:
 				return count(ka, v)
@@ -173,7 +168,7 @@ func (f *fastAnswer) readUsage(d string, i int) (int, bool) {
 			return fjSkip(d, v, 3)
 		})
 	}
-	return fjMembers(d, i, func(key string, v int) (int, bool) {
+	return fjMembers(d, i, func(key string, _, v int) (int, bool) {
 		switch key {
 		case "total_tokens":
 			return count(usageTotal, v)
@@ -203,7 +198,7 @@ func (f *fastAnswer) readChoices(d string, i int) (int, bool) {
 		m := &f.msgs[f.n]
 		f.n++
 		seenMessage := false
-		end, ok := fjMembers(d, i, func(key string, v int) (int, bool) {
+		end, ok := fjMembers(d, i, func(key string, _, v int) (int, bool) {
 			if key != "message" || seenMessage {
 				return fjSkip(d, v, 2)
 			}
@@ -244,7 +239,7 @@ func readMessage(m *fastMessage, d string, i int) (int, bool) {
 		*dst = lit
 		return end, ok
 	}
-	return fjMembers(d, i, func(key string, v int) (int, bool) {
+	return fjMembers(d, i, func(key string, _, v int) (int, bool) {
 		switch key {
 		case "role":
 			if !once(0) || d[v] != '"' {
@@ -281,4 +276,103 @@ func readMessage(m *fastMessage, d string, i int) (int, bool) {
 		}
 		return fjSkip(d, v, 3)
 	})
+}
+
+// maxFastMessages bounds the messages chatRequestFast reads (a longer conversation is described
+// by the general path).
+const maxFastMessages = 64
+
+// chatRequestFast records a chat completion request's attributes as requestAttrs does after the
+// span kind and system; false, with nothing written, when it leaves the request to the general
+// path.
+func chatRequestFast(a *attrs, in string) bool {
+	var msgs [maxFastMessages]fastMessage
+	n := 0
+	var seenMessages bool
+	var inv strings.Builder
+	inv.Grow(len(in))
+	inv.WriteByte('{')
+	end, ok := fjMembers(in, fjWS(in, 0), func(key string, k, v int) (int, bool) {
+		switch key {
+		case "tools", "functions":
+			return 0, false
+		case "messages":
+			if seenMessages {
+				// The general path reads the first; the others are left out of the
+				// invocation parameters all the same.
+				return fjSkip(in, v, 1)
+			}
+			seenMessages = true
+			switch in[v] {
+			case 'n':
+				return fjLiteral(in, v, "null")
+			case '[':
+			default:
+				return 0, false
+			}
+			i := fjWS(in, v+1)
+			if i < len(in) && in[i] == ']' {
+				return i + 1, true
+			}
+			for {
+				if n == len(msgs) || i >= len(in) {
+					return 0, false
+				}
+				m := &msgs[n]
+				n++
+				var ok bool
+				switch in[i] {
+				case '{':
+					i, ok = readMessage(m, in, i)
+				case 'n':
+					i, ok = fjLiteral(in, i, "null")
+				}
+				if !ok {
+					return 0, false
+				}
+				if i, ok = fjNext(in, i, ']'); !ok || in[i-1] == ']' {
+					return i, ok
+				}
+			}
+		}
+		end, ok := fjSkip(in, v, 1)
+		if ok {
+			if inv.Len() > 1 {
+				inv.WriteByte(',')
+			}
+			inv.WriteString(in[k : k+len(key)+2])
+			inv.WriteByte(':')
+			inv.WriteString(in[v:end])
+		}
+		return end, ok
+	})
+	if !ok || fjWS(in, end) != len(in) {
+		return false
+	}
+	inv.WriteByte('}')
+	a.str(oiInputValue, in)
+	a.str(oiInputMime, mimeJSON)
+	a.str(oiInvocation, inv.String())
+	for i := range n {
+		msgAttrs(a, &msgs[i], messageKeysAt(oiInputMessages, i))
+	}
+	return true
+}
+
+// msgAttrs records a message as chatMessage does.
+func msgAttrs(a *attrs, m *fastMessage, k *messageKeys) {
+	if m.role != "" {
+		a.str(k.role, fjStr(m.role))
+	}
+	if m.name != "" {
+		a.str(k.name, fjStr(m.name))
+	}
+	if m.id != "" {
+		a.str(k.toolCallID, fjStr(m.id))
+	}
+	if m.content != "" {
+		if c := fjStr(m.content); c != "" {
+			a.str(k.content, c)
+		}
+	}
 }
