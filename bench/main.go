@@ -30,7 +30,7 @@ type Config struct {
 	MaxRequests  int           // cap on calls per target, per cell, per round
 	Concurrency  []int         // closed-loop workers per cell
 	OutputTokens int           // tokens the simulator streams per answer
-	Scenario     string        // when set, the llm section measures only this scenario
+	Scenario     string        // when set, the llm and tracing sections measure only this scenario
 	Out          io.Writer     // where tables go
 }
 
@@ -71,7 +71,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memprofile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	only := fs.String("section", "", "run only this section (llm, soak, tracing, mcp, extproc, providers, ratelimit)")
-	scenario := fs.String("scenario", "", "llm section: measure only this scenario (chat, chat-stream, translated, translated-stream)")
+	scenario := fs.String("scenario", "", "llm and tracing sections: measure only this scenario (chat, chat-stream; llm also translated, translated-stream)")
 	conc := fs.String("conc", "1,32", "closed-loop concurrencies, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/aigw/aigw/internal/config"
@@ -130,7 +131,9 @@ func startGateway(ctx context.Context, env map[string]string, dir string, with .
 	for _, f := range with {
 		f(&opts)
 	}
-	go func() { g.done <- run.Run(ctx, opts) }()
+	// Every goroutine the gateway starts carries the label gateway=<dir's name>, so a CPU profile
+	// of the run (-cpuprofile) tells the gateways apart: go tool pprof -tagfocus gateway=on.
+	go pprof.Do(ctx, pprof.Labels("gateway", filepath.Base(dir)), func(ctx context.Context) { g.done <- run.Run(ctx, opts) })
 	select {
 	case r := <-ready:
 		g.url = r.Gateway

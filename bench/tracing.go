@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -67,24 +68,28 @@ func tracingSection(ctx context.Context, cfg Config) error {
 		return httpCall(client, base+"/v1/chat/completions", nil, body, []byte(map[bool]string{true: "[DONE]", false: `"choices"`}[stream]))
 	}
 	// traced counts the traced gateway's answered requests, warm-up included: each should reach
-	// the receiver as two spans (the request's and its attempt's).
-	var traced atomic.Int64
-	counted := func(do func(context.Context) error) func(context.Context) error {
+	// the receiver as two spans (the request's and its attempt's). untraced counts the other's,
+	// to read a CPU profile of the run per request (-cpuprofile, labels in startGateway).
+	var traced, untraced atomic.Int64
+	counted := func(n *atomic.Int64, do func(context.Context) error) func(context.Context) error {
 		return func(ctx context.Context) error {
 			err := do(ctx)
 			if err == nil {
-				traced.Add(1)
+				n.Add(1)
 			}
 			return err
 		}
 	}
 	var cells []*cell
 	for _, stream := range []bool{false, true} {
+		if cfg.Scenario != "" && cfg.Scenario != scenarioName("chat", stream) {
+			continue
+		}
 		for _, c := range cfg.Concurrency {
 			cells = append(cells, &cell{scenario: scenarioName("chat", stream), stream: stream, conc: c, targets: []target{
 				{kindDirect, call(newClient(c), simURL, stream)},
-				{kindTraceOff, call(newClient(c), off.url, stream)},
-				{kindTraceOn, counted(call(newClient(c), on.url, stream))},
+				{kindTraceOff, counted(&untraced, call(newClient(c), off.url, stream))},
+				{kindTraceOn, counted(&traced, call(newClient(c), on.url, stream))},
 			}})
 		}
 	}
@@ -97,7 +102,7 @@ func tracingSection(ctx context.Context, cfg Config) error {
 	for deadline := time.Now().Add(5 * time.Second); recv.spans.Load() < 2*traced.Load() && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
-	return tracingReport(cfg, cells, cpu, recv, traced.Load())
+	return tracingReport(cfg, cells, cpu, recv, traced.Load(), untraced.Load())
 }
 
 // tracingRounds is runRounds, also measuring the process's CPU time over each target's
@@ -115,7 +120,11 @@ func tracingRounds(ctx context.Context, cfg Config, cells []*cell) (map[*cell][]
 			for k := range c.targets {
 				i := (k + r) % len(c.targets)
 				before := cpuTime()
-				res := runLoad(ctx, c.conc, cfg.MaxRequests, cfg.Duration, c.targets[i].call)
+				var res result
+				// The load goroutines are labelled with their target too (see startGateway).
+				pprof.Do(ctx, pprof.Labels("load", c.targets[i].kind), func(ctx context.Context) {
+					res = runLoad(ctx, c.conc, cfg.MaxRequests, cfg.Duration, c.targets[i].call)
+				})
 				cpu[c][i].time += cpuTime() - before
 				cpu[c][i].requests += len(res.lat)
 				c.results[i] = append(c.results[i], res)
@@ -144,7 +153,7 @@ func (u cpuUse) perRequest() time.Duration {
 
 // tracingReport prints added p50 with and without export, and their ratio against the target,
 // with the CPU time each request cost the machine.
-func tracingReport(cfg Config, cells []*cell, cpu map[*cell][]cpuUse, recv *otlpSink, traced int64) error {
+func tracingReport(cfg Config, cells []*cell, cpu map[*cell][]cpuUse, recv *otlpSink, traced, untraced int64) error {
 	var errs []error
 	t := &Table{
 		Title: fmt.Sprintf("Tracing cost: %d round(s) x %s per target, %d output tokens", cfg.Rounds, cfg.Duration, cfg.OutputTokens),
@@ -179,7 +188,8 @@ func tracingReport(cfg Config, cells []*cell, cpu map[*cell][]cpuUse, recv *otlp
 	}
 	busy := time.Duration(recv.busy.Load())
 	t.Notes = append(t.Notes, fmt.Sprintf("the receiver took %d export requests, %d spans for %d traced requests (%s), reading them for %s in all",
-		recv.requests.Load(), recv.spans.Load(), traced, fmtBytes(uint64(recv.bytes.Load())), busy.Round(time.Millisecond)))
+		recv.requests.Load(), recv.spans.Load(), traced, fmtBytes(uint64(recv.bytes.Load())), busy.Round(time.Millisecond)),
+		fmt.Sprintf("requests answered, warm-up included: %s %d, %s %d", kindTraceOff, untraced, kindTraceOn, traced))
 	if recv.requests.Load() == 0 {
 		errs = append(errs, errors.New("the OTLP receiver got nothing: the traced gateway exported no telemetry"))
 	} else if n := recv.spans.Load(); n < 2*traced {
@@ -229,10 +239,10 @@ func startOTLPSink() (*otlpSink, error) {
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.WriteHeader(http.StatusOK)
 	})}
-	go func() {
+	go pprof.Do(context.Background(), pprof.Labels("receiver", "otlp"), func(context.Context) {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
-	}()
+	})
 	return s, nil
 }
 
