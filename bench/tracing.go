@@ -8,10 +8,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -119,13 +122,16 @@ func tracingRounds(ctx context.Context, cfg Config, cells []*cell) (map[*cell][]
 			}
 			for k := range c.targets {
 				i := (k + r) % len(c.targets)
-				before := cpuTime()
+				before, gcBefore, sysBefore, faultsBefore := cpuTime(), gcCPU(), sysTime(), minorFaults()
 				var res result
 				// The load goroutines are labelled with their target too (see startGateway).
 				pprof.Do(ctx, pprof.Labels("load", c.targets[i].kind), func(ctx context.Context) {
 					res = runLoad(ctx, c.conc, cfg.MaxRequests, cfg.Duration, c.targets[i].call)
 				})
 				cpu[c][i].time += cpuTime() - before
+				cpu[c][i].gc += gcCPU() - gcBefore
+				cpu[c][i].sys += sysTime() - sysBefore
+				cpu[c][i].faults += minorFaults() - faultsBefore
 				cpu[c][i].requests += len(res.lat)
 				c.results[i] = append(c.results[i], res)
 			}
@@ -141,7 +147,41 @@ func tracingRounds(ctx context.Context, cfg Config, cells []*cell) (map[*cell][]
 // it answered meanwhile.
 type cpuUse struct {
 	time     time.Duration
+	gc, sys  time.Duration // of time: the garbage collector's (as the runtime estimates it), the kernel's
+	faults   int64         // minor page faults
 	requests int
+}
+
+// minorFaults is how many minor page faults this process has taken.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Minflt
+}
+
+// gcCPU is the CPU time the runtime estimates its garbage collector has taken so far.
+func gcCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
+}
+
+// sysTime is the CPU time this process has spent in the kernel.
+func sysTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Stime.Nano())
+}
+
+// per is d per request of u.
+func (u cpuUse) per(d time.Duration) time.Duration {
+	if u.requests == 0 {
+		return 0
+	}
+	return d / time.Duration(u.requests)
 }
 
 func (u cpuUse) perRequest() time.Duration {
@@ -165,6 +205,7 @@ func tracingReport(cfg Config, cells []*cell, cpu map[*cell][]cpuUse, recv *otlp
 			"everything shares this machine's cores: at high concurrency the CPU a request costs is what its latency is made of",
 		},
 	}
+	var gcNotes []string
 	for _, c := range cells {
 		conc := strconv.Itoa(c.conc)
 		if c.err != nil {
@@ -182,9 +223,17 @@ func tracingReport(cfg Config, cells []*cell, cpu map[*cell][]cpuUse, recv *otlp
 		ratio := float64(addedOn) / float64(max(addedOff, time.Microsecond))
 		u := cpu[c]
 		cpuOff, cpuOn := u[1].perRequest()-u[0].perRequest(), u[2].perRequest()-u[0].perRequest()
+		faults := func(u cpuUse) float64 { return float64(u.faults) / float64(max(u.requests, 1)) }
+		gcNotes = append(gcNotes, fmt.Sprintf("%s c=%d: GC %s / %s / %s, kernel %s / %s / %s, page faults %.2f / %.2f / %.2f", c.scenario, c.conc,
+			fmtDur(u[0].per(u[0].gc)), fmtDur(u[1].per(u[1].gc)), fmtDur(u[2].per(u[2].gc)),
+			fmtDur(u[0].per(u[0].sys)), fmtDur(u[1].per(u[1].sys)), fmtDur(u[2].per(u[2].sys)),
+			faults(u[0]), faults(u[1]), faults(u[2])))
 		t.Add(c.scenario, conc, fmtDur(direct.p50), fmtAdded(addedOff), fmtAdded(addedOn),
 			fmt.Sprintf("%.2f", ratio), verdict(ratio <= maxTracingRatio), fmt.Sprintf("%.2f", on.rps/max(off.rps, 1)),
 			fmtAdded(cpuOff), fmtAdded(cpuOn), fmt.Sprintf("%.2f", float64(cpuOn)/float64(max(cpuOff, time.Microsecond))))
+	}
+	if len(gcNotes) > 0 {
+		t.Notes = append(t.Notes, "CPU per request of the process, direct / aigw / aigw+otlp: "+strings.Join(gcNotes, "; "))
 	}
 	busy := time.Duration(recv.busy.Load())
 	t.Notes = append(t.Notes, fmt.Sprintf("the receiver took %d export requests, %d spans for %d traced requests (%s), reading them for %s in all",
