@@ -315,6 +315,27 @@ func keyValueSize(kv attribute.KeyValue) int {
 }
 
 func appendKeyValue(b []byte, field protowire.Number, kv attribute.KeyValue) []byte {
+	// Strings and integers, nearly every attribute a request has, are written in one go: the
+	// sizes worked out once, every tag a byte.
+	key := string(kv.Key)
+	ks := 0
+	if key != "" {
+		ks = 1 + protowire.SizeVarint(uint64(len(key))) + len(key)
+	}
+	switch kv.Value.Type() {
+	case attribute.STRING:
+		v := kv.Value.AsString()
+		vs := 1 + protowire.SizeVarint(uint64(len(v))) + len(v)
+		b = appendKeyValueHead(b, field, key, ks, vs)
+		b = append(b, 1<<3|byte(protowire.BytesType))
+		b = protowire.AppendVarint(b, uint64(len(v)))
+		return append(b, v...)
+	case attribute.INT64:
+		v := uint64(kv.Value.AsInt64())
+		b = appendKeyValueHead(b, field, key, ks, 1+protowire.SizeVarint(v))
+		b = append(b, 3<<3|byte(protowire.VarintType))
+		return protowire.AppendVarint(b, v)
+	}
 	vs := anyValueSize(kv.Value)
 	b = protowire.AppendTag(b, field, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(stringField(1, string(kv.Key))+lenField(2, vs)))
@@ -322,6 +343,20 @@ func appendKeyValue(b []byte, field protowire.Number, kv attribute.KeyValue) []b
 	b = protowire.AppendTag(b, 2, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(vs))
 	return appendAnyValue(b, kv.Value)
+}
+
+// appendKeyValueHead writes a KeyValue's tag and length, its key (ks bytes with their tag) and
+// the tag and length of its AnyValue of vs bytes.
+func appendKeyValueHead(b []byte, field protowire.Number, key string, ks, vs int) []byte {
+	b = protowire.AppendTag(b, field, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(ks+1+protowire.SizeVarint(uint64(vs))+vs))
+	if ks > 0 {
+		b = append(b, 1<<3|byte(protowire.BytesType))
+		b = protowire.AppendVarint(b, uint64(len(key)))
+		b = append(b, key...)
+	}
+	b = append(b, 2<<3|byte(protowire.BytesType))
+	return protowire.AppendVarint(b, uint64(vs))
 }
 
 // anyValueSize is the size of a common.proto AnyValue's fields: one member of its oneof, set
