@@ -157,7 +157,7 @@ func (s *assembler) setTop(key, raw string) bool {
 		s.tops[i].raw = s.keep(raw)
 		return true
 	}
-	key = s.keep(key)
+	key = s.keepKey(key)
 	if s.tops == nil {
 		s.tops = make([]topMember, 0, maxListedTops)
 	}
@@ -213,6 +213,27 @@ func (s *assembler) keep(v string) string {
 	n := len(s.arena)
 	s.arena = append(s.arena, v...)
 	return unsafe.String(&s.arena[n], len(v))
+}
+
+// keepKey is keep for a top-level key: the keys of OpenAI's chunks are not copied.
+func (s *assembler) keepKey(k string) string {
+	switch k {
+	case "id":
+		return "id"
+	case "object":
+		return "object"
+	case "created":
+		return "created"
+	case "model":
+		return "model"
+	case "service_tier":
+		return "service_tier"
+	case "system_fingerprint":
+		return "system_fingerprint"
+	case "obfuscation":
+		return "obfuscation"
+	}
+	return s.keep(k)
 }
 
 // keepBlock is the size of an assembler's arena blocks: a usual answer's kept values in one.

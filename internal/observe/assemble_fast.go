@@ -435,7 +435,7 @@ func (s *assembler) fastLine(d string) bool {
 			s.memoKeys = make([]string, 0, nlead)
 		}
 		for _, m := range fc.top[:nlead] {
-			s.memoKeys = append(s.memoKeys, s.keep(m.key))
+			s.memoKeys = append(s.memoKeys, s.keepKey(m.key))
 		}
 	}
 	return true
