@@ -1,10 +1,14 @@
 package observe
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,4 +81,73 @@ func BenchmarkRequestSpan(b *testing.B) {
 			tr.wait(context.Background())
 		})
 	}
+}
+
+// BenchmarkDescribe is the describer's work for one request as it happens in aigw: batches of
+// requests recorded earlier (their bytes no longer in the caches), each described and encoded
+// for the OTLP/HTTP batcher; ns/desc is the time per request (go test ./internal/observe -run
+// '^$' -bench Describe). BenchmarkRequestSpan measures the same work in a hot loop, which reads
+// about half of this.
+func BenchmarkDescribe(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
+	defer srv.Close()
+	exp, err := newHTTPSpanExporter(otlpSettings{endpoint: srv.URL + "/v1/traces", insecure: true, timeout: 5 * time.Second}, tlsSettings{}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var failed atomic.Int64
+	// Never exported while measured: batches wait for the (hour-long) delay.
+	bt := newSpanBatcher(exp, batchSettings{delay: time.Hour, timeout: 5 * time.Second, maxQueue: 1 << 30, maxBatch: 1 << 30}, &failed)
+	tr := NewTracing(TracingConfig{Processor: bt, Headers: []HeaderAttribute{{Header: "Agent-Session-Id", Attribute: "session.id"}}})
+	defer tr.Provider().Shutdown(context.Background())
+	price := &Price{Model: "gpt-4o-mini*", Input: 0.15, Output: 0.6}
+	const batch = 200
+	evict := make([]byte, 8<<20)
+	for _, stream := range []bool{false, true} {
+		b.Run(map[bool]string{false: "chat", true: "chat-stream"}[stream], func(b *testing.B) {
+			answer := benchAnswer(stream)
+			describe := make([]func(), 0, batch)
+			for b.Loop() {
+				b.StopTimer()
+				bt.mu.Lock()
+				if bt.cur != nil { // its buffer reused, as after an export
+					bt.cur.spans, bt.cur.n = bt.cur.spans[:0], 0
+				}
+				bt.ready, bt.queued = bt.ready[:0], 0
+				bt.mu.Unlock()
+				describe = describe[:0]
+				for range batch {
+					body := fmt.Appendf(nil, `{"model":"gpt-4o-mini","max_tokens":16,"stream":%t,"messages":[{"role":"user","content":"Say something short."}]}`, stream)
+					start := time.Now()
+					s := tr.Start(translate.EndpointChatCompletions, start, http.Header{})
+					s.Request("application/json", body, stream)
+					s.Attempt(1, "openai", "openai", "gpt-4o-mini", "api.openai.com", http.Header{})
+					s.AttemptStatus(200)
+					for i, c := range answer {
+						if i == 0 && stream {
+							s.FirstToken()
+						}
+						s.Response(bytes.Clone(c))
+					}
+					ev := &RequestEvent{Start: start, Duration: time.Millisecond, Operation: "chat", Provider: "openai",
+						RequestModel: "gpt-4o-mini", BackendModel: "gpt-4o-mini", ResponseModel: "gpt-4o-mini", Route: "aigw-run/openai",
+						Backend: "openai", Status: 200, Attempts: 1, Stream: stream,
+						Usage: usage.Usage{InputTokens: 6, OutputTokens: 16, TotalTokens: 22}, CostUSD: &USD{Amount: 1.05e-5}}
+					end := start.Add(ev.Duration)
+					describe = append(describe, func() { s.finish(ev, price, end) })
+				}
+				for i := range evict {
+					evict[i]++
+				}
+				b.StartTimer()
+				for _, f := range describe {
+					f()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/desc")
+		})
+	}
+	bt.mu.Lock()
+	bt.cur, bt.ready, bt.queued = nil, nil, 0
+	bt.mu.Unlock()
 }
