@@ -323,7 +323,9 @@ func (s *assembler) fastLine(d string) bool {
 				if lead < 0 {
 					lead, nlead = k, fc.ntop
 				}
-				if i, ok = readChoices(&fc, d, i); !ok {
+				if end, content, ok := usualChoices(d, i); ok {
+					fc.ch[0], fc.nch, i = fastChoice{content: content}, 1, end
+				} else if i, ok = readChoices(&fc, d, i); !ok {
 					return false
 				}
 			case "usage":
@@ -439,6 +441,31 @@ func (s *assembler) fastLine(d string) bool {
 		}
 	}
 	return true
+}
+
+// The choices of nearly every chunk of an OpenAI stream after its first, byte for byte, but for
+// the content string between them.
+const (
+	usualChoicesHead = `[{"index":0,"delta":{"content":`
+	usualChoicesTail = `},"logprobs":null,"finish_reason":null}]`
+)
+
+// usualChoices reads the choices array at d[i] when it is exactly the usual one (usualChoicesHead,
+// a string, usualChoicesTail), which readChoices would read as one choice of index 0 with that
+// content; ok is false for anything else, readChoices then reads it.
+func usualChoices(d string, i int) (end int, content string, ok bool) {
+	if !strings.HasPrefix(d[i:], usualChoicesHead) {
+		return 0, "", false
+	}
+	i += len(usualChoicesHead)
+	if i >= len(d) || d[i] != '"' {
+		return 0, "", false
+	}
+	j, _, ok := fjString(d, i)
+	if !ok || !strings.HasPrefix(d[j:], usualChoicesTail) {
+		return 0, "", false
+	}
+	return j + len(usualChoicesTail), d[i:j], true
 }
 
 // readChoices reads the choices array at d[i] == '['.

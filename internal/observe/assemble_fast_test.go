@@ -176,6 +176,14 @@ data: {"id":"cmpl","object":"text_completion","created":1,"model":"m","choices":
 	`{"id":"a","model":"m","choices":[],"id":"b"}
 data: {"id":"a","model":"m","choices":[],"id":"b"}
 data: {"id":"a","model":"m","choices":[]}`,
+	// The usual choices (usualChoices), and near misses that readChoices reads.
+	`{"id":"a","choices":[{"index":0,"delta":{"content":"x\u00e9\n"},"logprobs":null,"finish_reason":null}]}
+data: {"id":"a","choices":[{"index":0,"delta":{"content":null},"logprobs":null,"finish_reason":null}]}
+data: {"id":"a","choices":[{"index":0,"delta":{"content":"y"},"logprobs":null,"finish_reason":"stop"}]}
+data: {"id":"a","choices":[{"index":0,"delta":{"content":"z"},"logprobs":null,"finish_reason":null},{"index":1,"delta":{"content":"w"}}]}
+data: {"id":"a","choices":[{"index":0,"delta":{"content":"v","role":"assistant"},"logprobs":null,"finish_reason":null}]}
+data: {"id":"a","choices":[{"index":0,"delta":{"content":"u"},"logprobs":null,"finish_reason":null}],"choices":[]}
+data: {"id":"a","choices":[{"index":0,"delta":{"content":"t\"},"logprobs":null,"finish_reason":null}]}`,
 	// More members than tops lists before its map, and choices past the first.
 	`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"choices":[{"index":1,"delta":{"content":"x"}},{"index":0,"delta":{"content":"y"}}]}
 data: {"a":1,"b":3,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":11,"k":12,"choices":[{"index":0,"delta":{"content":"z"}},{"index":2,"delta":{"role":"assistant"}}]}
