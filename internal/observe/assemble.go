@@ -260,6 +260,10 @@ func (s *assembler) grow(b *strings.Builder, v string) {
 		return
 	}
 	s.kept += len(v)
+	if b.Cap() == 0 {
+		// A usual answer's text without regrowing from a few bytes, token by token.
+		b.Grow(max(len(v), 256))
+	}
 	b.WriteString(v)
 }
 

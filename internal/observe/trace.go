@@ -179,6 +179,7 @@ type RequestSpan struct {
 	// Filled on the request path while recording.
 	headerAttrs []attribute.KeyValue
 	attempts    []attemptRecord
+	attempt1    [1]attemptRecord // the first attempt's room in attempts (most requests have one)
 	firstToken  time.Time
 	resp        responseRecorder
 	describe    bool // whether the request has been seen
@@ -266,6 +267,9 @@ func (r *RequestSpan) Attempt(try int, backend, provider, model, host string, up
 	}
 	id := newSpanID()
 	if r.record {
+		if r.attempts == nil {
+			r.attempts = r.attempt1[:0]
+		}
 		r.attempts = append(r.attempts, attemptRecord{id: id, start: now, try: try, backend: backend, provider: provider, model: model, host: host})
 		r.resp.reset()
 	}
