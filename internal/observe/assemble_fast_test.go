@@ -367,3 +367,29 @@ func BenchmarkAssemble(b *testing.B) {
 		})
 	}
 }
+
+// TestRecorderResetKeepsFreshAssembler: the first attempt's reset keeps the assembler made for
+// the request; a reset after an answer was written starts a new one, without the earlier text.
+func TestRecorderResetKeepsFreshAssembler(t *testing.T) {
+	var r responseRecorder
+	r.start(translate.EndpointChatCompletions, true, nil)
+	first := r.asm
+	r.reset()
+	if r.asm != first {
+		t.Fatal("a reset with nothing written made a new assembler")
+	}
+	r.write([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lost\"}}]}\n\n"))
+	r.reset()
+	if r.asm == first {
+		t.Fatal("a reset after an answer kept its assembler")
+	}
+	r.write([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"kept\"}}]}\n\n"))
+	a := &attrs{p: &Privacy{}}
+	r.attrs(a)
+	for _, kv := range a.kv {
+		if strings.Contains(kv.Value.Emit(), "lost") {
+			t.Errorf("%s = %s: the first attempt's text", kv.Key, kv.Value.Emit())
+		}
+	}
+	r.release()
+}

@@ -20,16 +20,24 @@ type responseRecorder struct {
 	// Speech: the request (for its formats) and the audio's size; the audio is not kept.
 	req  []byte
 	size int
+	// fresh: reset and nothing written since (the first attempt's reset then has nothing to
+	// undo, and the assembler made for the request serves it).
+	fresh bool
 }
 
 // start readies the recorder for the request req to e.
 func (r *responseRecorder) start(e translate.Endpoint, stream bool, req []byte) {
 	r.e, r.stream, r.req = e, stream, req
+	r.fresh = false
 	r.reset()
 }
 
 // reset forgets what an earlier attempt sent: each attempt's answer starts afresh.
 func (r *responseRecorder) reset() {
+	if r.fresh {
+		return
+	}
+	r.fresh = true
 	r.body, r.asm, r.size = r.body[:0], nil, 0
 	if r.e == translate.EndpointAudioSpeech {
 		return
@@ -55,7 +63,7 @@ func (r *responseRecorder) release() {
 		b := r.body[:0]
 		streamBuffers.Put(&b)
 	}
-	r.body = nil
+	r.body, r.fresh = nil, false
 }
 
 // streamBlock is how much of a stream the recorder keeps before assembling it: an answer up to
@@ -66,6 +74,9 @@ const streamBlock = 64 << 10
 // write takes the next bytes sent to the client. For a stream, body holds what is not yet
 // assembled.
 func (r *responseRecorder) write(out []byte) {
+	if len(out) > 0 {
+		r.fresh = false
+	}
 	switch {
 	case len(out) == 0:
 	case r.e == translate.EndpointAudioSpeech:
