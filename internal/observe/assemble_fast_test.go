@@ -85,6 +85,18 @@ func checkSame(t *testing.T, name string, stream []byte) {
 // the translators' test data.
 func testStreams(t *testing.T) map[string][]byte {
 	streams := map[string][]byte{"bench": bytes.Join(benchAnswer(true), nil)}
+	recordedBodies(t, ".sse", func(name, request, response string) {
+		if strings.Contains(response, "data:") {
+			streams[name] = []byte(response)
+		}
+	})
+	return streams
+}
+
+// recordedBodies hands add the bodies of every recorded exchange in ../shared/fixtures (request
+// and response of each interaction) and of every translator test file ending in ext (as the
+// response), each with a name to report it by; it logs when either kind is missing.
+func recordedBodies(t *testing.T, ext string, add func(name, request, response string)) {
 	root, _ := filepath.Abs("../..")
 	cassettes, _ := filepath.Glob(filepath.Join(root, "../shared/fixtures/cassettes/*/*.yaml"))
 	for _, p := range cassettes {
@@ -94,6 +106,9 @@ func testStreams(t *testing.T) map[string][]byte {
 		}
 		var c struct {
 			Interactions []struct {
+				Request struct {
+					Body string `json:"body"`
+				} `json:"request"`
 				Response struct {
 					Body string `json:"body"`
 				} `json:"response"`
@@ -103,23 +118,20 @@ func testStreams(t *testing.T) map[string][]byte {
 			t.Fatalf("%s: %v", p, err)
 		}
 		for i, in := range c.Interactions {
-			if strings.Contains(in.Response.Body, "data:") {
-				streams[fmt.Sprintf("%s#%d", filepath.Base(p), i)] = []byte(in.Response.Body)
-			}
+			add(fmt.Sprintf("%s#%d", filepath.Base(p), i), in.Request.Body, in.Response.Body)
 		}
 	}
-	sse, _ := filepath.Glob(filepath.Join(root, "internal/*/testdata/*/*.sse"))
-	for _, p := range sse {
+	files, _ := filepath.Glob(filepath.Join(root, "internal/*/testdata/*/*"+ext))
+	for _, p := range files {
 		raw, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		streams[strings.TrimPrefix(p, root)] = raw
+		add(strings.TrimPrefix(p, root), "", string(raw))
 	}
-	if len(cassettes) == 0 || len(sse) == 0 {
-		t.Logf("%d cassettes, %d .sse files", len(cassettes), len(sse))
+	if len(cassettes) == 0 || len(files) == 0 {
+		t.Logf("%d cassettes, %d %s files", len(cassettes), len(files), ext)
 	}
-	return streams
 }
 
 func TestAssembleFastSameAsGeneral(t *testing.T) {

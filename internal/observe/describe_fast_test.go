@@ -2,12 +2,8 @@ package observe
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/aigw/aigw/internal/translate"
 )
@@ -30,46 +26,14 @@ func answerDescribed(body []byte, fast bool) string {
 // exchanges' and the translators' test data (every .json, chat completion or not).
 func testAnswers(t *testing.T) map[string][]byte {
 	answers := map[string][]byte{"bench": benchAnswer(false)[0], "privacy": []byte(privacyResp)}
-	root, _ := filepath.Abs("../..")
-	cassettes, _ := filepath.Glob(filepath.Join(root, "../shared/fixtures/cassettes/*/*.yaml"))
-	for _, p := range cassettes {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
+	recordedBodies(t, ".json", func(name, request, response string) {
+		if b := strings.TrimSpace(response); strings.HasPrefix(b, "{") {
+			answers[name] = []byte(b)
 		}
-		var c struct {
-			Interactions []struct {
-				Request struct {
-					Body string `json:"body"`
-				} `json:"request"`
-				Response struct {
-					Body string `json:"body"`
-				} `json:"response"`
-			} `json:"interactions"`
+		if b := strings.TrimSpace(request); strings.HasPrefix(b, "{") {
+			answers[name+" request"] = []byte(b)
 		}
-		if err := yaml.Unmarshal(raw, &c); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		for i, in := range c.Interactions {
-			if b := strings.TrimSpace(in.Response.Body); strings.HasPrefix(b, "{") {
-				answers[fmt.Sprintf("%s#%d", filepath.Base(p), i)] = []byte(b)
-			}
-			if b := strings.TrimSpace(in.Request.Body); strings.HasPrefix(b, "{") {
-				answers[fmt.Sprintf("%s#%d request", filepath.Base(p), i)] = []byte(b)
-			}
-		}
-	}
-	files, _ := filepath.Glob(filepath.Join(root, "internal/*/testdata/*/*.json"))
-	for _, p := range files {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		answers[strings.TrimPrefix(p, root)] = raw
-	}
-	if len(cassettes) == 0 || len(files) == 0 {
-		t.Logf("%d cassettes, %d .json files", len(cassettes), len(files))
-	}
+	})
 	return answers
 }
 

@@ -47,6 +47,30 @@ func benchAnswer(stream bool) [][]byte {
 	return out
 }
 
+// benchRequest records a chat request and its answer as the data plane does (each chunk of the
+// answer a copy of its own when clone is set, as an upstream's are) and returns its span and end
+// event.
+func benchRequest(tr *Tracing, h http.Header, body []byte, answer [][]byte, stream, clone bool) (*RequestSpan, *RequestEvent) {
+	start := time.Now()
+	s := tr.Start(translate.EndpointChatCompletions, start, h)
+	s.Request("application/json", body, stream)
+	s.Attempt(1, "openai", "openai", "gpt-4o-mini", "api.openai.com", http.Header{})
+	s.AttemptStatus(200)
+	for i, c := range answer {
+		if i == 0 && stream {
+			s.FirstToken()
+		}
+		if clone {
+			c = bytes.Clone(c)
+		}
+		s.Response(c)
+	}
+	return s, &RequestEvent{Start: start, Duration: time.Millisecond, Operation: "chat", Provider: "openai",
+		RequestModel: "gpt-4o-mini", BackendModel: "gpt-4o-mini", ResponseModel: "gpt-4o-mini", Route: "aigw-run/openai",
+		Backend: "openai", Status: 200, Attempts: 1, Stream: stream,
+		Usage: usage.Usage{InputTokens: 6, OutputTokens: 16, TotalTokens: 22}, CostUSD: &USD{Amount: 1.05e-5}}
+}
+
 // BenchmarkRequestSpan is the whole cost tracing adds to one chat request: the spans started on
 // the request path, the answer recorded as it passes, the description after the end and the
 // OTLP encoding of both spans (go test ./internal/observe -run '^$' -bench RequestSpan -benchmem).
@@ -61,21 +85,7 @@ func BenchmarkRequestSpan(b *testing.B) {
 			h := http.Header{"Content-Type": {"application/json"}}
 			b.ReportAllocs()
 			for b.Loop() {
-				start := time.Now()
-				s := tr.Start(translate.EndpointChatCompletions, start, h)
-				s.Request("application/json", body, stream)
-				s.Attempt(1, "openai", "openai", "gpt-4o-mini", "api.openai.com", http.Header{})
-				s.AttemptStatus(200)
-				for i, c := range answer {
-					if i == 0 && stream {
-						s.FirstToken()
-					}
-					s.Response(c)
-				}
-				ev := &RequestEvent{Start: start, Duration: time.Millisecond, Operation: "chat", Provider: "openai",
-					RequestModel: "gpt-4o-mini", BackendModel: "gpt-4o-mini", ResponseModel: "gpt-4o-mini", Route: "aigw-run/openai",
-					Backend: "openai", Status: 200, Attempts: 1, Stream: stream,
-					Usage: usage.Usage{InputTokens: 6, OutputTokens: 16, TotalTokens: 22}, CostUSD: &USD{Amount: 1.05e-5}}
+				s, ev := benchRequest(tr, h, body, answer, stream, false)
 				s.End(ev, price)
 			}
 			tr.wait(context.Background())
@@ -118,22 +128,8 @@ func BenchmarkDescribe(b *testing.B) {
 				describe = describe[:0]
 				for range batch {
 					body := fmt.Appendf(nil, `{"model":"gpt-4o-mini","max_tokens":16,"stream":%t,"messages":[{"role":"user","content":"Say something short."}]}`, stream)
-					start := time.Now()
-					s := tr.Start(translate.EndpointChatCompletions, start, http.Header{})
-					s.Request("application/json", body, stream)
-					s.Attempt(1, "openai", "openai", "gpt-4o-mini", "api.openai.com", http.Header{})
-					s.AttemptStatus(200)
-					for i, c := range answer {
-						if i == 0 && stream {
-							s.FirstToken()
-						}
-						s.Response(bytes.Clone(c))
-					}
-					ev := &RequestEvent{Start: start, Duration: time.Millisecond, Operation: "chat", Provider: "openai",
-						RequestModel: "gpt-4o-mini", BackendModel: "gpt-4o-mini", ResponseModel: "gpt-4o-mini", Route: "aigw-run/openai",
-						Backend: "openai", Status: 200, Attempts: 1, Stream: stream,
-						Usage: usage.Usage{InputTokens: 6, OutputTokens: 16, TotalTokens: 22}, CostUSD: &USD{Amount: 1.05e-5}}
-					end := start.Add(ev.Duration)
+					s, ev := benchRequest(tr, http.Header{}, body, answer, stream, true)
+					end := ev.Start.Add(ev.Duration)
 					describe = append(describe, func() { s.finish(ev, price, end) })
 				}
 				for i := range evict {
