@@ -97,6 +97,7 @@ func tracingSection(ctx context.Context, cfg Config) error {
 		}
 	}
 	warm(ctx, cfg, cells)
+	cfg.Rounds = cfg.TracingRounds
 	cpu, err := tracingRounds(ctx, cfg, cells)
 	if err != nil {
 		return err
