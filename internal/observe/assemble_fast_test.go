@@ -380,28 +380,33 @@ func BenchmarkAssemble(b *testing.B) {
 	}
 }
 
-// TestRecorderResetKeepsFreshAssembler: the first attempt's reset keeps the assembler made for
-// the request; a reset after an answer was written starts a new one, without the earlier text.
-func TestRecorderResetKeepsFreshAssembler(t *testing.T) {
+// TestRecorderAssemblerPerAnswer: a stream's assembler is made by the answer's first bytes (not
+// by the resets before them), and a reset after an answer forgets it and its text.
+func TestRecorderAssemblerPerAnswer(t *testing.T) {
 	var r responseRecorder
 	r.start(translate.EndpointChatCompletions, true, nil)
-	first := r.asm
 	r.reset()
-	if r.asm != first {
-		t.Fatal("a reset with nothing written made a new assembler")
+	if r.asm != nil {
+		t.Fatal("an assembler before any answer")
 	}
 	r.write([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lost\"}}]}\n\n"))
+	first := r.asm
+	if first == nil {
+		t.Fatal("no assembler for an answer")
+	}
 	r.reset()
+	r.write([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"kept\"}}]}\n\n"))
 	if r.asm == first {
 		t.Fatal("a reset after an answer kept its assembler")
 	}
-	r.write([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"kept\"}}]}\n\n"))
 	a := &attrs{p: &Privacy{}}
 	r.attrs(a)
+	var text strings.Builder
 	for _, kv := range a.kv {
-		if strings.Contains(kv.Value.Emit(), "lost") {
-			t.Errorf("%s = %s: the first attempt's text", kv.Key, kv.Value.Emit())
-		}
+		text.WriteString(kv.Value.Emit())
+	}
+	if got := text.String(); strings.Contains(got, "lost") || !strings.Contains(got, "kept") {
+		t.Errorf("attributes %s: want the second answer only", got)
 	}
 	r.release()
 }

@@ -20,34 +20,18 @@ type responseRecorder struct {
 	// Speech: the request (for its formats) and the audio's size; the audio is not kept.
 	req  []byte
 	size int
-	// fresh: reset and nothing written since (the first attempt's reset then has nothing to
-	// undo, and the assembler made for the request serves it).
-	fresh bool
 }
 
 // start readies the recorder for the request req to e.
 func (r *responseRecorder) start(e translate.Endpoint, stream bool, req []byte) {
 	r.e, r.stream, r.req = e, stream, req
-	r.fresh = false
 	r.reset()
 }
 
-// reset forgets what an earlier attempt sent: each attempt's answer starts afresh.
+// reset forgets what an earlier attempt sent: each attempt's answer starts afresh. A stream's
+// assembler is made by its first bytes (write), so a reset before any costs nothing.
 func (r *responseRecorder) reset() {
-	if r.fresh {
-		return
-	}
-	r.fresh = true
 	r.body, r.asm, r.size = r.body[:0], nil, 0
-	if r.e == translate.EndpointAudioSpeech {
-		return
-	}
-	if r.stream {
-		r.asm = newAssembler(r.e)
-		if r.body == nil {
-			r.body = (*streamBuffers.Get().(*[]byte))[:0]
-		}
-	}
 }
 
 // streamBuffers hold recordings of streams: a short answer's events fit without regrowing.
@@ -63,7 +47,7 @@ func (r *responseRecorder) release() {
 		b := r.body[:0]
 		streamBuffers.Put(&b)
 	}
-	r.body, r.fresh = nil, false
+	r.body = nil
 }
 
 // streamBlock is how much of a stream the recorder keeps before assembling it: an answer up to
@@ -74,14 +58,17 @@ const streamBlock = 64 << 10
 // write takes the next bytes sent to the client. For a stream, body holds what is not yet
 // assembled.
 func (r *responseRecorder) write(out []byte) {
-	if len(out) > 0 {
-		r.fresh = false
-	}
 	switch {
 	case len(out) == 0:
 	case r.e == translate.EndpointAudioSpeech:
 		r.size += len(out)
-	case r.asm != nil:
+	case r.stream:
+		if r.asm == nil {
+			r.asm = newAssembler(r.e)
+			if r.body == nil {
+				r.body = (*streamBuffers.Get().(*[]byte))[:0]
+			}
+		}
 		r.body = append(r.body, out...)
 		if len(r.body) >= streamBlock {
 			r.flush()
