@@ -123,17 +123,18 @@ func tracingRounds(ctx context.Context, cfg Config, cells []*cell) (map[*cell][]
 			}
 			for k := range c.targets {
 				i := (k + r) % len(c.targets)
-				before, gcBefore, sysBefore, faultsBefore := cpuTime(), gcCPU(), sysTime(), minorFaults()
+				before := processUse()
 				var res result
 				// The load goroutines are labelled with their target too (see startGateway).
 				pprof.Do(ctx, pprof.Labels("load", c.targets[i].kind), func(ctx context.Context) {
 					res = runLoad(ctx, c.conc, cfg.MaxRequests, cfg.Duration, c.targets[i].call)
 				})
-				cpu[c][i].time += cpuTime() - before
-				cpu[c][i].gc += gcCPU() - gcBefore
-				cpu[c][i].sys += sysTime() - sysBefore
-				cpu[c][i].faults += minorFaults() - faultsBefore
-				cpu[c][i].requests += len(res.lat)
+				after, u := processUse(), &cpu[c][i]
+				u.time += after.time - before.time
+				u.gc += after.gc - before.gc
+				u.sys += after.sys - before.sys
+				u.faults += after.faults - before.faults
+				u.requests += len(res.lat)
 				c.results[i] = append(c.results[i], res)
 			}
 		}
@@ -153,28 +154,18 @@ type cpuUse struct {
 	requests int
 }
 
-// minorFaults is how many minor page faults this process has taken.
-func minorFaults() int64 {
+// processUse is what this process has used so far (requests not counted): its CPU time, the
+// part the runtime estimates its garbage collector took, the kernel's part, its page faults.
+func processUse() cpuUse {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Minflt
-}
-
-// gcCPU is the CPU time the runtime estimates its garbage collector has taken so far.
-func gcCPU() time.Duration {
+	u := cpuUse{time: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), sys: time.Duration(ru.Stime.Nano()), faults: ru.Minflt}
 	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
 	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindFloat64 {
-		return 0
+	if s[0].Value.Kind() == metrics.KindFloat64 {
+		u.gc = time.Duration(s[0].Value.Float64() * float64(time.Second))
 	}
-	return time.Duration(s[0].Value.Float64() * float64(time.Second))
-}
-
-// sysTime is the CPU time this process has spent in the kernel.
-func sysTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Stime.Nano())
+	return u
 }
 
 // per is d per request of u.
@@ -185,12 +176,7 @@ func (u cpuUse) per(d time.Duration) time.Duration {
 	return d / time.Duration(u.requests)
 }
 
-func (u cpuUse) perRequest() time.Duration {
-	if u.requests == 0 {
-		return 0
-	}
-	return u.time / time.Duration(u.requests)
-}
+func (u cpuUse) perRequest() time.Duration { return u.per(u.time) }
 
 // tracingReport prints added p50 with and without export, and their ratio against the target,
 // with the CPU time each request cost the machine.

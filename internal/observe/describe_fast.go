@@ -18,9 +18,9 @@ import "strings"
 // parameters are members with plain keys, and which has no tools (or functions: the general path
 // describes those).
 
-// answerFast turns chatAnswerFast and chatRequestFast on; tests turn it off to compare with the
+// describeFast turns chatAnswerFast and chatRequestFast on; tests turn it off to compare with the
 // general path.
-var answerFast = true
+var describeFast = true
 
 // Usage counts in the order openAIUsage records them.
 const (

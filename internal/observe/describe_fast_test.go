@@ -11,8 +11,8 @@ import (
 // answerDescribed is what responseAttrs records for a whole chat answer, with chatAnswerFast on
 // or off.
 func answerDescribed(body []byte, fast bool) string {
-	defer func(old bool) { answerFast = old }(answerFast)
-	answerFast = fast
+	defer func(old bool) { describeFast = old }(describeFast)
+	describeFast = fast
 	a := &attrs{p: &Privacy{Base64ImageMaxLength: 32000}}
 	responseAttrs(a, translate.EndpointChatCompletions, body, "")
 	var out strings.Builder
@@ -113,8 +113,8 @@ func FuzzChatAnswer(f *testing.F) {
 // requestDescribed is what requestAttrs records for a chat completion request, with
 // chatRequestFast on or off.
 func requestDescribed(body []byte, fast bool) string {
-	defer func(old bool) { answerFast = old }(answerFast)
-	answerFast = fast
+	defer func(old bool) { describeFast = old }(describeFast)
+	describeFast = fast
 	a := &attrs{p: &Privacy{Base64ImageMaxLength: 32000}}
 	requestAttrs(a, translate.EndpointChatCompletions, "application/json", body)
 	var out strings.Builder

@@ -120,7 +120,7 @@ func requestAttrs(a *attrs, e translate.Endpoint, contentType string, body []byt
 	}
 	// One copy of the body: input.value and the values read from it share it.
 	in := string(body)
-	if e == translate.EndpointChatCompletions && answerFast && chatRequestFast(a, in) {
+	if e == translate.EndpointChatCompletions && describeFast && chatRequestFast(a, in) {
 		return
 	}
 	if !gjson.Valid(in) {
@@ -425,7 +425,7 @@ func responseAttrs(a *attrs, e translate.Endpoint, body []byte, contentType stri
 // answerAttrs is responseAttrs for an answer held both as body and as out, the same bytes, which
 // the attributes may keep: out must not change after.
 func answerAttrs(a *attrs, e translate.Endpoint, body []byte, out, contentType string) {
-	if e == translate.EndpointChatCompletions && answerFast && chatAnswerFast(a, out) {
+	if e == translate.EndpointChatCompletions && describeFast && chatAnswerFast(a, out) {
 		return
 	}
 	if !gjson.Valid(out) {
